@@ -1,0 +1,69 @@
+// The ports the activities depend on. Adapters in integrations/ implement them: a simulated fleet, an outbox and a
+// file inventory for the embedded default; Kubernetes, HubSpot and webhooks in production.
+import type { ControlPlane, Org } from '../domain/inventory';
+import type { ComponentRef, ComponentSnapshot, HealthReport, SreAlert } from '../domain/model';
+
+export interface ControlPlaneRecord {
+  controlPlane: ControlPlane;
+  org: Org;
+}
+
+export interface InventoryPage {
+  items: ControlPlaneRecord[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+export interface InventoryPort {
+  /** The control plane as it is now (customers edit windows, opt-in and versions at any time), or undefined. */
+  getControlPlane(controlPlaneId: string): Promise<ControlPlaneRecord | undefined>;
+  listControlPlanes(page: { cursor?: string; limit: number }): Promise<InventoryPage>;
+}
+
+/** Progress callback: activities turn it into a heartbeat. */
+export type Progress = (detail: Record<string, unknown>) => void;
+
+export interface PlatformChangeResult {
+  /** False when the component already ran the wanted version/state (an idempotent retry). */
+  changed: boolean;
+  from: string;
+  to: string;
+}
+
+export interface PlatformPort {
+  readonly name: string;
+  /** The version the platform runs now (its source of truth, e.g. the Deployment's image tag). */
+  currentVersion(component: ComponentRef): Promise<string>;
+  /** Everything rollback needs to restore this component. */
+  snapshot(component: ComponentRef): Promise<ComponentSnapshot>;
+  /** Moves the component to `targetVersion` and waits until the rollout has finished. Idempotent. */
+  upgrade(component: ComponentRef, targetVersion: string, progress: Progress, signal: AbortSignal): Promise<PlatformChangeResult>;
+  /** Puts the component back as in the snapshot and waits for that rollout. Idempotent. */
+  restore(component: ComponentRef, snapshot: ComponentSnapshot, progress: Progress, signal: AbortSignal): Promise<PlatformChangeResult>;
+}
+
+export interface HealthPort {
+  /** One probe of the component's health endpoint (Tyk /hello). Never throws: failures are reports. */
+  probe(component: ComponentRef, signal?: AbortSignal): Promise<HealthReport>;
+}
+
+export interface EmailMessage {
+  /** Idempotency key: a message with a key already delivered is not sent again. */
+  key: string;
+  to: { email: string; name: string };
+  subject: string;
+  text: string;
+  /** Template variables for template-based channels (HubSpot custom properties). */
+  properties: Record<string, string>;
+  noticeKind: string;
+}
+
+export interface NotifierPort {
+  readonly channel: string;
+  send(message: EmailMessage): Promise<{ duplicate: boolean }>;
+}
+
+export interface AlerterPort {
+  readonly channel: string;
+  alert(alert: SreAlert): Promise<void>;
+}

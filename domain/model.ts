@@ -1,0 +1,129 @@
+// Plain data types shared by workflows, activities and adapters. Everything here must serialize as JSON
+// (it travels through Temporal payloads and history), so instants are ISO-8601 strings, never Date objects.
+
+export type ComponentKind = 'dashboard' | 'gateway' | 'data-plane';
+
+/** One deployable part of a control plane. `id` is `dashboard`, `gateway`, or the data plane's id. */
+export interface ComponentRef {
+  controlPlaneId: string;
+  kind: ComponentKind;
+  id: string;
+}
+
+export function componentLabel(c: ComponentRef): string {
+  return c.kind === 'data-plane' ? `data plane ${c.id}` : c.kind;
+}
+
+export interface ComponentChange {
+  component: ComponentRef;
+  from: string;
+  to: string;
+}
+
+export const SKIP_REASONS = [
+  'not-opted-in',
+  'hybrid',
+  'plugins',
+  'already-at-target',
+  'not-on-older-lts-line',
+  'not-affected',
+  'control-plane-not-found',
+] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** Why one component is left alone although its control plane is upgraded. */
+export type ComponentSkipReason = 'already-at-target' | 'would-downgrade' | 'not-on-older-lts-line' | 'not-affected';
+
+export interface ComponentDecision {
+  component: ComponentRef;
+  from: string;
+  to: string;
+  change: boolean;
+  reason?: ComponentSkipReason;
+  detail: string;
+}
+
+export type EligibilityDecision =
+  | { eligible: true; changes: ComponentChange[]; components: ComponentDecision[] }
+  | { eligible: false; reason: SkipReason; detail: string; components: ComponentDecision[] };
+
+/** A concrete maintenance window chosen for one upgrade. */
+export interface WindowPlan {
+  /** When the upgrade may start: the window's opening, or later when the lead time ends inside an open window. */
+  startAt: string;
+  /** When the window, as scheduled by the customer's pattern, opens (ISO UTC). */
+  opensAt: string;
+  /** When it closes: the pattern's end, or the start of a blackout that cuts it short (ISO UTC). */
+  closesAt: string;
+  timeZone: string;
+  /** e.g. `Sun 29 Nov 2026 01:00–05:00 CET (Europe/Berlin)` */
+  localText: string;
+  /** e.g. `Sun 29 Nov 2026 00:00–04:00 UTC` */
+  utcText: string;
+  /** Notice period applied: the window starts no earlier than this many minutes after the notice. */
+  leadMinutes: number;
+  /** Minutes the upgrade is expected to need; the chosen window is at least this long from startAt. */
+  requiredMinutes: number;
+}
+
+export const NOTICE_KINDS = ['scheduled', 'rescheduled', 'starting', 'completed', 'rolled-back', 'cancelled'] as const;
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
+
+/** What a notice is about; rendered into the customer's email by the notify activity. */
+export interface NoticeRequest {
+  /** Idempotency key: the same key is delivered at most once, whatever the retries. */
+  key: string;
+  kind: NoticeKind;
+  controlPlaneId: string;
+  releaseId: string;
+  notesUrl: string;
+  changes: ComponentChange[];
+  window?: WindowPlan;
+  /** For rescheduled / rolled-back / cancelled: why, in words a customer can read. */
+  reason?: string;
+  /** The workflow's clock when it asked for the notice (ISO). */
+  requestedAt: string;
+}
+
+export interface NoticeReceipt {
+  key: string;
+  deliveredAt: string;
+  /** True when an earlier attempt had already delivered it (nothing sent twice). */
+  duplicate: boolean;
+  channel: string;
+}
+
+export type HealthStatus = 'pass' | 'warn' | 'fail' | 'unreachable';
+
+export interface HealthReport {
+  component: ComponentRef;
+  status: HealthStatus;
+  version?: string;
+  /** Per-check details as reported by Tyk's /hello (`redis`, `dashboard`, `rpc`...). */
+  details?: Record<string, { status: string; output?: string }>;
+  httpStatus?: number;
+  error?: string;
+  at: string;
+}
+
+export type AlertSeverity = 'critical' | 'error' | 'warning' | 'info';
+
+export interface SreAlert {
+  /** Stable per upgrade, so a retried alert de-duplicates and a later resolve closes it. */
+  dedupKey: string;
+  action: 'trigger' | 'resolve';
+  severity: AlertSeverity;
+  summary: string;
+  controlPlaneId: string;
+  releaseId: string;
+  workflowId: string;
+  details: Record<string, unknown>;
+}
+
+/** What rollback needs to put a component back exactly as it was. `data` is adapter-specific and small. */
+export interface ComponentSnapshot {
+  component: ComponentRef;
+  version: string;
+  takenAt: string;
+  data?: unknown;
+}
