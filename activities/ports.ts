@@ -67,3 +67,13 @@ export interface AlerterPort {
   readonly channel: string;
   alert(alert: SreAlert): Promise<void>;
 }
+
+/** The platform says this change cannot succeed (e.g. ProgressDeadlineExceeded): retrying will not help. */
+export class RolloutFailedError extends Error {
+  override readonly name = 'RolloutFailedError';
+}
+
+/** The platform refused for lack of permission (e.g. Kubernetes RBAC 403): retrying will not help. */
+export class PermissionDeniedError extends Error {
+  override readonly name = 'PermissionDeniedError';
+}

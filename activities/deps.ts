@@ -1,0 +1,12 @@
+import type { UpgradePolicy } from '../domain/policy';
+import type { AlerterPort, HealthPort, InventoryPort, NotifierPort, PlatformPort } from './ports';
+
+/** Everything the activities need, wired by the worker from configuration. */
+export interface ActivityDeps {
+  inventory: InventoryPort;
+  platform: PlatformPort;
+  health: HealthPort;
+  notifier: NotifierPort;
+  alerter: AlerterPort;
+  policy: UpgradePolicy;
+}

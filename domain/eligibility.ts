@@ -1,0 +1,134 @@
+// Which control planes a release upgrades, and which of their components change. Pure and deterministic: safe to call
+// from workflow code (no I/O, no clock, no time-zone database).
+import type { ControlPlane } from './inventory';
+import type {
+  ComponentChange,
+  ComponentDecision,
+  ComponentRef,
+  ComponentSkipReason,
+  EligibilityDecision,
+  SkipReason,
+} from './model';
+import { componentLabel } from './model';
+import type { Release } from './release';
+import { compareLines, compareVersions, DEFAULT_LTS_LINES, releaseLine, satisfies } from './versions';
+
+/** Every component of a control plane with the version it runs, in upgrade order: Dashboard, Gateway, data planes. */
+export function componentsOf(cp: ControlPlane): { component: ComponentRef; version: string }[] {
+  return [
+    { component: { controlPlaneId: cp.id, kind: 'dashboard', id: 'dashboard' }, version: cp.dashboard.version },
+    { component: { controlPlaneId: cp.id, kind: 'gateway', id: 'gateway' }, version: cp.gateway.version },
+    ...cp.dataPlanes.map((dp) => ({
+      component: { controlPlaneId: cp.id, kind: 'data-plane' as const, id: dp.id },
+      version: dp.version,
+    })),
+  ];
+}
+
+/** `05.8` and `5.8` name the same line; compare lines by their numbers, not their spelling. */
+function canonicalLine(line: string): string {
+  const [major = '', minor = ''] = line.trim().split('.');
+  return `${Number(major)}.${Number(minor)}`;
+}
+
+function decideComponent(component: ComponentRef, from: string, release: Release): ComponentDecision {
+  const label = componentLabel(component);
+  const to = component.kind === 'dashboard' ? release.targets.dashboard : release.targets.gateway;
+  const skip = (reason: ComponentSkipReason, detail: string): ComponentDecision => ({
+    component,
+    from,
+    to,
+    change: false,
+    reason,
+    detail,
+  });
+
+  const cmp = compareVersions(from, to);
+  if (cmp === 0) return skip('already-at-target', `${label} already runs ${from}, the target of ${release.id}`);
+  if (cmp > 0)
+    return skip(
+      'would-downgrade',
+      `${label} runs ${from}, newer than the target ${to} of ${release.id}; never downgraded`,
+    );
+
+  if (release.kind === 'lts') {
+    const ltsLines = (release.ltsLines ?? DEFAULT_LTS_LINES).map(canonicalLine);
+    const line = releaseLine(from);
+    const targetLine = releaseLine(to);
+    if (!ltsLines.includes(line))
+      return skip(
+        'not-on-older-lts-line',
+        `${label} runs ${from}, on the ${line} line, which is not an LTS line (${ltsLines.join(', ')})`,
+      );
+    if (compareLines(line, targetLine) > 0)
+      return skip(
+        'not-on-older-lts-line',
+        `${label} runs ${from}, on LTS line ${line}, which is newer than the target line ${targetLine}`,
+      );
+  } else {
+    // A security release without an affected range is rejected by ReleaseSchema; if one gets here anyway, nothing is
+    // considered affected: never upgrade on a guess.
+    if (!release.affected || !satisfies(from, release.affected))
+      return skip(
+        'not-affected',
+        `${label} runs ${from}, outside the affected range "${release.affected ?? '(none given)'}" of ${release.id}`,
+      );
+  }
+  return { component, from, to, change: true, detail: `${label} ${from} → ${to}` };
+}
+
+/**
+ * Decides whether `release` upgrades `cp` and, if so, which components change (in upgrade order).
+ *
+ * Control planes that are not opted in, hybrid, or use plugins are excluded outright: their decision has no
+ * per-component `components` (nothing about them is ever upgraded). Otherwise every component is decided, and the
+ * control plane is eligible when at least one component changes.
+ */
+export function assessEligibility(cp: ControlPlane, release: Release): EligibilityDecision {
+  if (!cp.autoUpgrade)
+    return {
+      eligible: false,
+      reason: 'not-opted-in',
+      detail: `control plane ${cp.id} has not enabled Auto Upgrade (autoUpgrade: false)`,
+      components: [],
+    };
+  if (cp.hybrid)
+    return {
+      eligible: false,
+      reason: 'hybrid',
+      detail: `control plane ${cp.id} is a hybrid deployment (hybrid: true); hybrid deployments are excluded from Auto Upgrade`,
+      components: [],
+    };
+  if (cp.plugins)
+    return {
+      eligible: false,
+      reason: 'plugins',
+      detail: `control plane ${cp.id} has plugins enabled (plugins: true); deployments with plugins are excluded from Auto Upgrade`,
+      components: [],
+    };
+
+  const components = componentsOf(cp).map(({ component, version }) => decideComponent(component, version, release));
+  const changes: ComponentChange[] = components
+    .filter((d) => d.change)
+    .map(({ component, from, to }) => ({ component, from, to }));
+  if (changes.length > 0) return { eligible: true, changes, components };
+
+  const any = (r: ComponentSkipReason) => components.some((d) => d.reason === r);
+  const reason: SkipReason = any('not-affected')
+    ? 'not-affected'
+    : any('not-on-older-lts-line')
+      ? 'not-on-older-lts-line'
+      : 'already-at-target';
+  // Also read by customers (the workflow quotes it in a cancellation email): plain words, then the values.
+  const versions = components.map((d) => `${componentLabel(d.component)} ${d.from}`).join(', ');
+  const targets = `${release.id} (dashboard ${release.targets.dashboard}, gateway ${release.targets.gateway})`;
+  const detail =
+    reason === 'not-affected'
+      ? `no component of control plane ${cp.id} that is older than ${targets} is in its affected range ` +
+        `"${release.affected ?? '(none given)'}": ${versions}`
+      : reason === 'not-on-older-lts-line'
+        ? `no component of control plane ${cp.id} that is older than ${targets} is on an older LTS line ` +
+          `(${(release.ltsLines ?? DEFAULT_LTS_LINES).join(', ')}): ${versions}`
+        : `control plane ${cp.id} already runs ${targets} or newer: ${versions}`;
+  return { eligible: false, reason, detail, components };
+}

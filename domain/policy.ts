@@ -1,0 +1,40 @@
+import type { Tier } from './inventory';
+import type { ReleaseKind } from './release';
+import type { ComponentChange } from './model';
+
+/** How careful an upgrade is: notice periods, time budgets and the health evidence each step needs. */
+export interface UpgradePolicy {
+  /** Minimum time between the scheduled notice and the window, per tier (maintenance-operations: 1 week / 2 days / 1 day). */
+  noticeLeadMinutes: Record<Tier, number>;
+  /** The shorter notice for urgent security releases. */
+  securityNoticeLeadMinutes: Record<Tier, number>;
+  /** Expected minutes per step, rollout and verification included; the window must fit the sum plus a buffer. */
+  stepMinutes: { dashboard: number; gateway: number; dataPlane: number };
+  /** Spare time kept in the window for a rollback (minutes). */
+  bufferMinutes: number;
+  verify: { consecutivePasses: number; intervalMs: number; timeoutMs: number };
+}
+
+const HOUR = 60;
+const DAY = 24 * HOUR;
+
+export const DEFAULT_POLICY: UpgradePolicy = {
+  noticeLeadMinutes: { production: 7 * DAY, staging: 2 * DAY, development: DAY },
+  securityNoticeLeadMinutes: { production: 24 * HOUR, staging: 4 * HOUR, development: HOUR },
+  stepMinutes: { dashboard: 15, gateway: 15, dataPlane: 10 },
+  bufferMinutes: 30,
+  verify: { consecutivePasses: 3, intervalMs: 5_000, timeoutMs: 5 * 60_000 },
+};
+
+export function noticeLeadMinutes(policy: UpgradePolicy, tier: Tier, kind: ReleaseKind): number {
+  return kind === 'security' ? policy.securityNoticeLeadMinutes[tier] : policy.noticeLeadMinutes[tier];
+}
+
+/** Minutes of window an upgrade needs: every step, plus the buffer that leaves room to roll back. */
+export function requiredMinutes(policy: UpgradePolicy, changes: ComponentChange[]): number {
+  const steps = changes.reduce((sum, c) => {
+    const kind = c.component.kind;
+    return sum + (kind === 'dashboard' ? policy.stepMinutes.dashboard : kind === 'gateway' ? policy.stepMinutes.gateway : policy.stepMinutes.dataPlane);
+  }, 0);
+  return steps + policy.bufferMinutes;
+}

@@ -1,0 +1,257 @@
+// Maintenance-window arithmetic. Uses the time-zone database (luxon), so it runs in activities, never in workflows.
+// Rules and their reasons: docs/decisions/0002-maintenance-windows-and-dst.md.
+import { DateTime, IANAZone } from 'luxon';
+import { type Blackout, MONTHLY_PATTERN, type WindowSpec, WEEKDAYS } from './inventory';
+import type { WindowPlan } from './model';
+
+export interface WindowOccurrence {
+  opensAt: Date;
+  closesAt: Date;
+}
+export interface WindowChoice {
+  startAt: Date;
+  opensAt: Date;
+  closesAt: Date;
+}
+export interface WindowQuery {
+  now: Date;
+  leadMinutes: number;
+  requiredMinutes: number;
+  /** How far ahead to look for a window that opens; default 400 days. */
+  horizonDays?: number;
+}
+
+export class NoWindowError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoWindowError';
+  }
+}
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const ORDINALS = ['first', 'second', 'third', 'fourth'];
+const DAY_NAMES = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday']; // Date#getUTCDay order
+
+// Local dates are handled as day numbers (days since 1970-01-01) and local date-times as "wall" milliseconds:
+// the local wall-clock reading written as if it were UTC. Calendar arithmetic on them needs no time-zone data.
+
+/** Raw occurrences of the pattern (blackouts ignored) whose [opensAt, closesAt) intersects [from, to), sorted. */
+export function occurrences(spec: WindowSpec, from: Date, to: Date): WindowOccurrence[] {
+  const zone = zoneOf(spec);
+  const found: WindowOccurrence[] = [];
+  for (const occ of scan(spec, zone, from.getTime(), localDay(zone, to.getTime()))) {
+    if (occ.opensAt >= to) break;
+    if (occ.closesAt > from) found.push(occ);
+  }
+  return found;
+}
+
+/**
+ * Applies blackouts: undefined when the occurrence opens on a blacked-out local date; when it runs past midnight
+ * into a blacked-out date, closesAt is cut to the start (local 00:00) of that date.
+ */
+export function applyBlackouts(
+  occ: WindowOccurrence,
+  timeZone: string,
+  blackouts: Blackout[],
+): WindowOccurrence | undefined {
+  if (blackouts.length === 0) return occ;
+  const zone = zoneOf({ timeZone });
+  const blackedOut = (day: number) => {
+    const date = isoDate(day);
+    return blackouts.some((b) => b.from <= date && date <= b.to);
+  };
+  const openDay = localDay(zone, occ.opensAt.getTime());
+  if (blackedOut(openDay)) return undefined;
+  for (let day = openDay + 1; ; day++) {
+    const midnight = toInstant(zone, day * DAY);
+    if (midnight >= occ.closesAt.getTime()) return occ;
+    if (blackedOut(day)) return { opensAt: occ.opensAt, closesAt: new Date(midnight) };
+  }
+}
+
+/**
+ * The next window such that startAt = max(opensAt, now + lead) and startAt + required <= closesAt (after
+ * blackouts). An already-open window qualifies if enough of it is left. Throws NoWindowError if none opens
+ * within the horizon.
+ */
+export function nextWindow(spec: WindowSpec, blackouts: Blackout[], q: WindowQuery): WindowChoice {
+  if (spec.durationMinutes < q.requiredMinutes) {
+    throw new NoWindowError(
+      `window.durationMinutes = ${spec.durationMinutes} is shorter than the ${q.requiredMinutes} minutes the upgrade needs`,
+    );
+  }
+  const zone = zoneOf(spec);
+  const horizonDays = q.horizonDays ?? 400;
+  const earliest = q.now.getTime() + q.leadMinutes * MINUTE;
+  const horizonEnd = q.now.getTime() + horizonDays * DAY;
+  let seen = 0;
+  let blackedOut = 0;
+  for (const raw of scan(spec, zone, earliest, localDay(zone, horizonEnd))) {
+    if (raw.opensAt.getTime() >= horizonEnd) break;
+    if (raw.closesAt.getTime() <= earliest) continue;
+    seen++;
+    const occ = applyBlackouts(raw, spec.timeZone, blackouts);
+    if (!occ) {
+      blackedOut++;
+      continue;
+    }
+    const startAt = Math.max(occ.opensAt.getTime(), earliest);
+    if (startAt + q.requiredMinutes * MINUTE <= occ.closesAt.getTime()) {
+      return { startAt: new Date(startAt), opensAt: occ.opensAt, closesAt: occ.closesAt };
+    }
+  }
+  const span = `between ${new Date(earliest).toISOString()} (now + ${q.leadMinutes} minutes lead) and ${new Date(horizonEnd).toISOString()} (${horizonDays}-day horizon)`;
+  if (seen === 0) throw new NoWindowError(`${patternText(spec)} has no occurrence ${span}`);
+  throw new NoWindowError(
+    `no window ${span} leaves the ${q.requiredMinutes} minutes the upgrade needs: of ${seen} occurrences of ${patternText(spec)}, ` +
+      `${blackedOut} open on blackout dates (blackouts) and ${seen - blackedOut} are too short after blackouts, DST and the lead time`,
+  );
+}
+
+/**
+ * The (blackout-adjusted) occurrence that contains `at` and leaves at least requiredMinutes before it closes;
+ * undefined otherwise. startAt = at.
+ */
+export function windowOpenAt(
+  spec: WindowSpec,
+  blackouts: Blackout[],
+  at: Date,
+  requiredMinutes: number,
+): WindowChoice | undefined {
+  for (const raw of occurrences(spec, at, new Date(at.getTime() + 1))) {
+    const occ = applyBlackouts(raw, spec.timeZone, blackouts);
+    if (occ && at.getTime() + requiredMinutes * MINUTE <= occ.closesAt.getTime()) {
+      return { startAt: at, opensAt: occ.opensAt, closesAt: occ.closesAt };
+    }
+  }
+  return undefined;
+}
+
+/** e.g. `Sun 29 Nov 2026 01:00–05:00 CET (Europe/Berlin)` and `Sun 29 Nov 2026 00:00–04:00 UTC`. */
+export function describeWindow(
+  opensAt: Date,
+  closesAt: Date,
+  timeZone: string,
+): { localText: string; utcText: string } {
+  return {
+    localText: `${describeIn(opensAt, closesAt, timeZone)} (${timeZone})`,
+    utcText: describeIn(opensAt, closesAt, 'UTC'),
+  };
+}
+
+/** The serializable plan; its texts show the part of the window the upgrade may use (startAt to closesAt). */
+export function toWindowPlan(
+  choice: WindowChoice,
+  spec: WindowSpec,
+  leadMinutes: number,
+  requiredMinutes: number,
+): WindowPlan {
+  return {
+    startAt: choice.startAt.toISOString(),
+    opensAt: choice.opensAt.toISOString(),
+    closesAt: choice.closesAt.toISOString(),
+    timeZone: spec.timeZone,
+    ...describeWindow(choice.startAt, choice.closesAt, spec.timeZone),
+    leadMinutes,
+    requiredMinutes,
+  };
+}
+
+/**
+ * Occurrences of the pattern in order, starting with the one on the local day before `fromMs` (a window lasts at
+ * most 24 wall-clock hours, so no earlier one can still be open) and ending on local day `lastDay`.
+ */
+function* scan(spec: WindowSpec, zone: IANAZone, fromMs: number, lastDay: number): Generator<WindowOccurrence> {
+  const matches = dayMatcher(spec);
+  const [hours, minutes] = spec.start.split(':').map(Number) as [number, number];
+  const startOffset = (hours * 60 + minutes) * MINUTE;
+  for (let day = localDay(zone, fromMs) - 1; day <= lastDay; day++) {
+    if (!matches(new Date(day * DAY))) continue;
+    const wallOpen = day * DAY + startOffset;
+    yield {
+      opensAt: new Date(toInstant(zone, wallOpen)),
+      // Wall-clock duration: the window ends at local start + duration, whatever DST does in between.
+      closesAt: new Date(toInstant(zone, wallOpen + spec.durationMinutes * MINUTE)),
+    };
+  }
+}
+
+/**
+ * The instant a local wall-clock time denotes. Written out rather than left to luxon, whose choice in the repeated
+ * hour differs by zone (later instant for Europe/Berlin, earlier for Australia/Adelaide in luxon 3.7).
+ */
+function toInstant(zone: IANAZone, wall: number): number {
+  // Offsets a day either side: the ones in force before and after any transition near this time (zones do not
+  // change offset twice within two days).
+  const before = zone.offset(wall - DAY);
+  const after = zone.offset(wall + DAY);
+  if (before === after) return wall - before * MINUTE;
+  const valid = [before, after].filter((offset) => zone.offset(wall - offset * MINUTE) === offset);
+  // Repeated hour (both valid): the first occurrence, i.e. the earlier instant, i.e. the larger offset.
+  if (valid.length > 0) return wall - Math.max(...valid) * MINUTE;
+  // Gap (none valid): read the time with the offset from before the jump, which moves it forward by the size of
+  // the gap: 02:30 on a Europe/Berlin spring-forward night becomes 03:30 CEST.
+  return wall - before * MINUTE;
+}
+
+function localDay(zone: IANAZone, instant: number): number {
+  return Math.floor((instant + zone.offset(instant) * MINUTE) / DAY);
+}
+
+function isoDate(day: number): string {
+  return new Date(day * DAY).toISOString().slice(0, 10);
+}
+
+function zoneOf(spec: { timeZone: string }): IANAZone {
+  const zone = IANAZone.create(spec.timeZone);
+  if (!zone.isValid) throw new NoWindowError(`window.timeZone = "${spec.timeZone}" is not a known IANA time zone`);
+  return zone;
+}
+
+/** Whether a local date (a Date whose UTC fields are the local calendar date) has an occurrence. */
+function dayMatcher(spec: WindowSpec): (date: Date) => boolean {
+  if (spec.weekly) {
+    const days = new Set(spec.weekly.days.map((d) => (WEEKDAYS.indexOf(d) + 1) % 7)); // mon..sun → getUTCDay
+    return (date) => days.has(date.getUTCDay());
+  }
+  const match = MONTHLY_PATTERN.exec(spec.monthly ?? '');
+  if (!match)
+    throw new NoWindowError(`window.monthly = "${spec.monthly ?? ''}" is not like "first sunday" or "day 15"`);
+  const [, ordinal, dayName, dayOfMonth] = match;
+  // `day 31` never matches a 30-day month: such months have no window (rather than moving it to the 30th).
+  if (dayOfMonth) return (date) => date.getUTCDate() === Number(dayOfMonth);
+  const weekday = DAY_NAMES.indexOf(dayName!);
+  const week = ORDINALS.indexOf(ordinal!); // -1 for `last`
+  return (date) => {
+    if (date.getUTCDay() !== weekday) return false;
+    const dom = date.getUTCDate();
+    if (week >= 0) return Math.ceil(dom / 7) === week + 1;
+    const daysInMonth = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 0)).getUTCDate();
+    return dom + 7 > daysInMonth;
+  };
+}
+
+function patternText(spec: WindowSpec): string {
+  return spec.weekly ? `window.weekly = ${spec.weekly.days.join(', ')}` : `window.monthly = "${spec.monthly ?? ''}"`;
+}
+
+function describeIn(opensAt: Date, closesAt: Date, zone: string): string {
+  const open = DateTime.fromJSDate(opensAt, { zone }).setLocale('en-GB');
+  const close = DateTime.fromJSDate(closesAt, { zone }).setLocale('en-GB');
+  const sameDay = open.hasSame(close, 'day');
+  const [openZone, closeZone] = [abbreviation(open), abbreviation(close)];
+  const from = open.toFormat('ccc d LLL yyyy HH:mm');
+  const to = close.toFormat(sameDay ? 'HH:mm' : 'ccc d LLL yyyy HH:mm');
+  if (openZone !== closeZone) return `${from} ${openZone} – ${to} ${closeZone}`; // across a DST change
+  return sameDay ? `${from}–${to} ${closeZone}` : `${from} – ${to} ${closeZone}`;
+}
+
+/** en-GB knows CET/CEST/BST but not EST/EDT, en-US the reverse; fall back to the offset (GMT+5:30). */
+function abbreviation(dt: DateTime): string {
+  const gb = dt.toFormat('ZZZZ');
+  if (!/^GMT[+-]/.test(gb)) return gb;
+  const us = dt.setLocale('en-US').toFormat('ZZZZ');
+  return /^GMT[+-]/.test(us) ? gb : us;
+}

@@ -1,0 +1,597 @@
+// A simulated fleet of Tyk components served over real HTTP, for the demo and the tests, and the platform adapter
+// that drives it. One listener serves every component by path:
+//
+//   GET  /cp/<cp>/<component>/hello    Tyk-style health: {"status":"pass|warn|fail","version":"v5.8.2",...}
+//   GET  /cp/<cp>/<component>          the component's state (version, rollout, last rollout, generation)
+//   POST /cp/<cp>/<component>/deploy   {"version":"5.8.2","requestId":"..."} starts a rollout taking rolloutMs
+//   GET  /state                        every component
+//
+// <component> is `dashboard`, `gateway` or a data plane's id. Faults from the inventory (`simulate.faults`) or the
+// options make a component unhealthy after an upgrade, fail its rollouts, or stop answering.
+//
+// A rollout records when it is done (doneAt) and is settled lazily from timestamps whenever the state is read, so
+// it survives a restart: state persists to `stateFile` (atomically) on every change and is loaded at start.
+// SimulatedPlatform talks to the fleet only over HTTP, so the fleet may run in another process.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { RolloutFailedError, type PlatformChangeResult, type PlatformPort, type Progress } from '../activities/ports';
+import { SIMULATED_FAULTS, type Inventory, type SimulatedFault } from '../domain/inventory';
+import { componentLabel, type ComponentKind, type ComponentRef, type ComponentSnapshot } from '../domain/model';
+import { parseWith } from '../domain/validation';
+import { normalizeVersion, parseVersion } from '../domain/versions';
+import { describeFetchError, withTimeout } from './httpClient';
+
+export type { SimulatedFault } from '../domain/inventory';
+
+// ---------------------------------------------------------------------------------------------------------------
+// State
+
+const KINDS = ['dashboard', 'gateway', 'data-plane'] as const satisfies readonly ComponentKind[];
+
+const RolloutSchema = z.object({
+  generation: z.number().int(),
+  fromVersion: z.string(),
+  toVersion: z.string(),
+  requestId: z.string().optional(),
+  startedAt: z.string(),
+  doneAt: z.string(),
+});
+
+const FinishedRolloutSchema = RolloutSchema.extend({
+  outcome: z.enum(['succeeded', 'failed', 'superseded']),
+  finishedAt: z.string(),
+  /** Kubernetes-style reason, e.g. ProgressDeadlineExceeded. */
+  reason: z.string().optional(),
+  message: z.string().optional(),
+});
+
+const ComponentStateSchema = z.object({
+  controlPlaneId: z.string(),
+  componentId: z.string(),
+  kind: z.enum(KINDS),
+  /** The version in the inventory when the fleet first saw the component; faults trigger on any other version. */
+  initialVersion: z.string(),
+  version: z.string(),
+  previousVersion: z.string().nullable(),
+  /** The rollout in progress, or null. */
+  rollout: RolloutSchema.nullable(),
+  /** The last rollout that finished, with its outcome, or null. */
+  lastRollout: FinishedRolloutSchema.nullable(),
+  /** Incremented by every deploy that starts a rollout. */
+  deployGeneration: z.number().int(),
+});
+
+const StateFileSchema = z.object({
+  format: z.literal(1),
+  components: z.array(ComponentStateSchema),
+});
+
+export type SimulatedRollout = z.infer<typeof RolloutSchema>;
+export type SimulatedFinishedRollout = z.infer<typeof FinishedRolloutSchema>;
+type StoredComponentState = z.infer<typeof ComponentStateSchema>;
+
+/** A component as the admin API reports it. */
+export interface SimulatedComponentState extends StoredComponentState {
+  fault: SimulatedFault | null;
+}
+
+export interface SimulatedFleetState {
+  components: SimulatedComponentState[];
+}
+
+export interface DeployResponse {
+  changed: boolean;
+  /** Why nothing changed, or what started. */
+  message: string;
+  state: SimulatedComponentState;
+}
+
+export interface SimulatedFleetOptions {
+  inventory: Inventory;
+  /** JSON file the state persists to; without it the state lives only as long as the process. */
+  stateFile?: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** How long a rollout takes. Default 2000. */
+  rolloutMs?: number;
+  /** Extra faults keyed `<controlPlaneId>/<componentId>`; they override the inventory's. */
+  faults?: Record<string, SimulatedFault>;
+}
+
+function keyOf(controlPlaneId: string, componentId: string): string {
+  return `${controlPlaneId}/${componentId}`;
+}
+
+function componentsOf(inventory: Inventory): { ref: ComponentRef; version: string }[] {
+  return inventory.controlPlanes.flatMap((cp) => [
+    { ref: { controlPlaneId: cp.id, kind: 'dashboard' as const, id: 'dashboard' }, version: cp.dashboard.version },
+    { ref: { controlPlaneId: cp.id, kind: 'gateway' as const, id: 'gateway' }, version: cp.gateway.version },
+    ...cp.dataPlanes.map((dp) => ({
+      ref: { controlPlaneId: cp.id, kind: 'data-plane' as const, id: dp.id },
+      version: dp.version,
+    })),
+  ]);
+}
+
+function faultsOf(inventory: Inventory, extra: Record<string, SimulatedFault> = {}): Map<string, SimulatedFault> {
+  const faults = new Map<string, SimulatedFault>();
+  for (const cp of inventory.controlPlanes) {
+    for (const [componentId, fault] of Object.entries(cp.simulate?.faults ?? {}))
+      faults.set(keyOf(cp.id, componentId), fault);
+  }
+  for (const [key, fault] of Object.entries(extra)) {
+    if (!key.includes('/'))
+      throw new Error(`faults: key ${JSON.stringify(key)} must be <controlPlaneId>/<componentId>`);
+    if (!(SIMULATED_FAULTS as readonly string[]).includes(fault)) {
+      throw new Error(`faults.${key}: ${JSON.stringify(fault)} is not one of ${SIMULATED_FAULTS.join(', ')}`);
+    }
+    faults.set(key, fault);
+  }
+  return faults;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The fleet
+
+export class SimulatedFleet {
+  readonly baseUrl: string;
+  private readonly components: Map<string, StoredComponentState>;
+  private readonly faults: Map<string, SimulatedFault>;
+  private readonly rolloutMs: number;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly opts: SimulatedFleetOptions,
+    components: Map<string, StoredComponentState>,
+  ) {
+    const { address, port } = server.address() as AddressInfo;
+    this.baseUrl = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    this.components = components;
+    this.faults = faultsOf(opts.inventory, opts.faults);
+    this.rolloutMs = opts.rolloutMs ?? 2000;
+  }
+
+  static async start(opts: SimulatedFleetOptions): Promise<SimulatedFleet> {
+    const rolloutMs = opts.rolloutMs ?? 2000;
+    if (!Number.isFinite(rolloutMs) || rolloutMs < 0) throw new RangeError(`rolloutMs must be >= 0, got ${rolloutMs}`);
+    faultsOf(opts.inventory, opts.faults); // validate before listening
+    const components = initialState(opts.inventory, opts.stateFile);
+    const started: { fleet?: SimulatedFleet } = {};
+    const server = createServer((req, res) => {
+      if (started.fleet) return started.fleet.handle(req, res);
+      res.writeHead(503).end(); // only between listening and the lines below
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const fleet = new SimulatedFleet(server, opts, components);
+    started.fleet = fleet;
+    // Records new components, and settles rollouts that finished while no fleet was running.
+    fleet.settleAll();
+    fleet.persist();
+    return fleet;
+  }
+
+  /** The Tyk /hello URL of a component. */
+  healthUrl(c: ComponentRef): string {
+    return `${this.componentUrl(c.controlPlaneId, c.id)}/hello`;
+  }
+
+  /** The admin URL of a component (GET state, POST …/deploy). */
+  componentUrl(controlPlaneId: string, componentId: string): string {
+    return componentUrl(this.baseUrl, controlPlaneId, componentId);
+  }
+
+  /** Every component, with rollouts settled as of now. */
+  state(): SimulatedFleetState {
+    this.settleAll();
+    return { components: [...this.components.values()].map((c) => this.view(c)) };
+  }
+
+  /** One component, or undefined. */
+  component(controlPlaneId: string, componentId: string): SimulatedComponentState | undefined {
+    const c = this.components.get(keyOf(controlPlaneId, componentId));
+    if (!c) return undefined;
+    if (this.settle(c)) this.persist();
+    return this.view(c);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.close((err) => (err ? reject(err) : resolve()));
+      // Keep-alive connections (fetch pools them) would hold close() open until they time out.
+      this.server.closeAllConnections();
+    });
+  }
+
+  // --- HTTP ---------------------------------------------------------------------------------------------------
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.route(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
+      else res.destroy();
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fleet');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+
+    if (parts.length === 1 && parts[0] === 'state') {
+      allow(method, 'GET');
+      return sendJson(res, 200, this.state());
+    }
+    if (parts[0] !== 'cp' || parts.length < 3 || parts.length > 4) throw new HttpError(404, `no route ${url.pathname}`);
+    const [, cpId, componentId, action] = parts as [string, string, string, string | undefined];
+    const component = this.components.get(keyOf(cpId, componentId));
+    if (!component) throw new HttpError(404, `no component ${componentId} in control plane ${cpId}`);
+    if (this.settle(component)) this.persist();
+
+    if (action === undefined) {
+      allow(method, 'GET');
+      return sendJson(res, 200, this.view(component));
+    }
+    if (action === 'hello') {
+      allow(method, 'GET');
+      return this.hello(component, res);
+    }
+    if (action === 'deploy') {
+      allow(method, 'POST');
+      const body = await readJsonBody(req);
+      const result = this.deploy(component, body);
+      return sendJson(res, result.changed ? 202 : 200, result);
+    }
+    throw new HttpError(404, `no route ${url.pathname}`);
+  }
+
+  private hello(c: StoredComponentState, res: ServerResponse): void {
+    const fault = this.faultOf(c);
+    if (fault === 'unreachable') {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('no healthy upstream');
+      return;
+    }
+    const upgraded = c.version !== c.initialVersion;
+    const status =
+      upgraded && fault === 'fail-after-upgrade'
+        ? 'fail'
+        : upgraded && fault === 'warn-after-upgrade'
+          ? 'warn'
+          : 'pass';
+    const time = new Date().toISOString();
+    const redis: Record<string, string> = { status, componentType: 'datastore', time };
+    if (status === 'fail') redis.output = `simulated fault fail-after-upgrade: redis unreachable since v${c.version}`;
+    if (status === 'warn') redis.output = `simulated fault warn-after-upgrade: redis slow since v${c.version}`;
+    sendJson(res, status === 'fail' ? 503 : 200, {
+      status,
+      version: `v${c.version}`,
+      description: c.kind === 'dashboard' ? 'Tyk Dashboard' : 'Tyk GW',
+      details: { redis },
+    });
+  }
+
+  // --- Rollouts -----------------------------------------------------------------------------------------------
+
+  private deploy(c: StoredComponentState, body: unknown): DeployResponse {
+    const request = body as { version?: unknown; requestId?: unknown } | null;
+    const raw = request && typeof request === 'object' ? request.version : undefined;
+    const version = typeof raw === 'string' ? normalizeVersion(raw) : undefined;
+    if (!version) throw new HttpError(400, `version = ${JSON.stringify(raw)}: not a semantic version such as 5.8.2`);
+    const requestId = typeof request?.requestId === 'string' ? request.requestId : undefined;
+
+    if (c.rollout?.toVersion === version) {
+      return { changed: false, message: `already rolling out to ${version}`, state: this.view(c) };
+    }
+    if (!c.rollout && c.version === version) {
+      return { changed: false, message: `already running ${version}`, state: this.view(c) };
+    }
+    const now = Date.now();
+    if (c.rollout) {
+      // Like a Deployment whose image changes mid-rollout: the new spec supersedes the old one.
+      c.lastRollout = { ...c.rollout, outcome: 'superseded', finishedAt: new Date(now).toISOString() };
+    }
+    c.deployGeneration += 1;
+    c.rollout = {
+      generation: c.deployGeneration,
+      fromVersion: c.version,
+      toVersion: version,
+      ...(requestId ? { requestId } : {}),
+      startedAt: new Date(now).toISOString(),
+      doneAt: new Date(now + this.rolloutMs).toISOString(),
+    };
+    this.persist();
+    return { changed: true, message: `rolling out ${c.version} → ${version}`, state: this.view(c) };
+  }
+
+  /** Finishes the component's rollout if its time has come; true when it changed the state (caller persists). */
+  private settle(c: StoredComponentState, now = Date.now()): boolean {
+    const rollout = c.rollout;
+    if (!rollout || Date.parse(rollout.doneAt) > now) return false;
+    const fails = this.faultOf(c) === 'upgrade-error' && rollout.toVersion !== c.initialVersion;
+    if (fails) {
+      c.lastRollout = {
+        ...rollout,
+        outcome: 'failed',
+        finishedAt: rollout.doneAt,
+        reason: 'ProgressDeadlineExceeded',
+        message: `progress deadline exceeded; ${c.version} keeps running`,
+      };
+    } else {
+      c.previousVersion = c.version;
+      c.version = rollout.toVersion;
+      c.lastRollout = { ...rollout, outcome: 'succeeded', finishedAt: rollout.doneAt };
+    }
+    c.rollout = null;
+    return true;
+  }
+
+  private settleAll(): void {
+    const now = Date.now();
+    let changed = false;
+    for (const c of this.components.values()) changed = this.settle(c, now) || changed;
+    if (changed) this.persist();
+  }
+
+  private faultOf(c: StoredComponentState): SimulatedFault | undefined {
+    return this.faults.get(keyOf(c.controlPlaneId, c.componentId));
+  }
+
+  private view(c: StoredComponentState): SimulatedComponentState {
+    return structuredClone({ ...c, fault: this.faultOf(c) ?? null });
+  }
+
+  /** Atomic: a reader (or a crash) sees the old file or the new one, never half of one. */
+  private persist(): void {
+    const file = this.opts.stateFile;
+    if (!file) return;
+    const data: z.input<typeof StateFileSchema> = { format: 1, components: [...this.components.values()] };
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, 'utf8');
+    renameSync(tmp, file);
+  }
+}
+
+/** Components in the state file keep their state; components only in the inventory start at its versions. */
+function initialState(inventory: Inventory, stateFile: string | undefined): Map<string, StoredComponentState> {
+  const components = new Map<string, StoredComponentState>();
+  if (stateFile && existsSync(stateFile)) {
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(stateFile, 'utf8'));
+    } catch (err) {
+      throw new Error(`simulated fleet state ${stateFile} is not JSON: ${(err as Error).message}`, { cause: err });
+    }
+    for (const c of parseWith(StateFileSchema, data, `simulated fleet state ${stateFile}`).components) {
+      components.set(keyOf(c.controlPlaneId, c.componentId), c);
+    }
+  }
+  for (const { ref, version } of componentsOf(inventory)) {
+    const key = keyOf(ref.controlPlaneId, ref.id);
+    if (components.has(key)) continue;
+    components.set(key, {
+      controlPlaneId: ref.controlPlaneId,
+      componentId: ref.id,
+      kind: ref.kind,
+      initialVersion: version,
+      version,
+      previousVersion: null,
+      rollout: null,
+      lastRollout: null,
+      deployGeneration: 0,
+    });
+  }
+  return components;
+}
+
+function componentUrl(baseUrl: string, controlPlaneId: string, componentId: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/cp/${encodeURIComponent(controlPlaneId)}/${encodeURIComponent(componentId)}`;
+}
+
+function allow(method: string, expected: string): void {
+  if (method !== expected) throw new HttpError(405, `method ${method} not allowed here; use ${expected}`);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    throw new HttpError(400, 'request body is not JSON');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The platform adapter
+
+export interface SimulatedPlatformOptions {
+  /** How often to poll a rollout. Default 250. */
+  pollMs?: number;
+  /** Timeout of each HTTP call. Default 5000. */
+  requestTimeoutMs?: number;
+}
+
+/** Drives a SimulatedFleet over its admin API, like a Kubernetes adapter drives Deployments. */
+export class SimulatedPlatform implements PlatformPort {
+  readonly name = 'simulated';
+  private readonly pollMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(
+    readonly baseUrl: string,
+    opts: SimulatedPlatformOptions = {},
+  ) {
+    this.pollMs = opts.pollMs ?? 250;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
+  }
+
+  async currentVersion(component: ComponentRef): Promise<string> {
+    return (await this.componentState(component)).version;
+  }
+
+  async snapshot(component: ComponentRef): Promise<ComponentSnapshot> {
+    const state = await this.componentState(component);
+    return { component, version: state.version, takenAt: new Date().toISOString(), data: { version: state.version } };
+  }
+
+  async upgrade(
+    component: ComponentRef,
+    targetVersion: string,
+    progress: Progress,
+    signal: AbortSignal,
+  ): Promise<PlatformChangeResult> {
+    const target = parseVersion(targetVersion, 'targetVersion');
+    signal.throwIfAborted();
+    const before = await this.componentState(component, signal);
+    if (before.version === target && !before.rollout) return { changed: false, from: target, to: target };
+
+    const deployed = await this.call<DeployResponse>(
+      'POST',
+      `${this.url(component)}/deploy`,
+      { version: target, requestId: randomUUID() },
+      signal,
+    );
+    // A retry finds its own rollout still running (changed: false) and waits for that one.
+    const generation = deployed.state.rollout?.generation;
+    const from = deployed.state.rollout?.fromVersion ?? deployed.state.version;
+    if (generation === undefined) {
+      // Nothing to wait for: it finished between our two calls.
+      if (deployed.state.version === target) return { changed: true, from: before.version, to: target };
+      throw new Error(this.failureMessage(component, target, deployed.state));
+    }
+
+    const startedAt = Date.now();
+    for (;;) {
+      const state = await this.componentState(component, signal);
+      if (state.rollout?.generation === generation) {
+        progress({
+          phase: 'rolling-out',
+          component: componentLabel(component),
+          from,
+          to: target,
+          elapsedMs: Date.now() - startedAt,
+          doneAt: state.rollout.doneAt,
+        });
+        await sleep(this.pollMs, signal);
+        continue;
+      }
+      const finished = state.lastRollout?.generation === generation ? state.lastRollout : undefined;
+      if (finished?.outcome === 'succeeded' && state.version === target) return { changed: true, from, to: target };
+      const message = this.failureMessage(component, target, state, finished);
+      // A failed rollout will fail again if retried (RolloutFailedError is not retried); a superseded one may not.
+      throw finished?.outcome === 'failed' ? new RolloutFailedError(message) : new Error(message);
+    }
+  }
+
+  /** Puts the component back on the snapshot's version; a no-op when it already runs it. */
+  restore(
+    component: ComponentRef,
+    snapshot: ComponentSnapshot,
+    progress: Progress,
+    signal: AbortSignal,
+  ): Promise<PlatformChangeResult> {
+    return this.upgrade(component, snapshot.version, progress, signal);
+  }
+
+  private failureMessage(
+    component: ComponentRef,
+    target: string,
+    state: SimulatedComponentState,
+    finished?: SimulatedFinishedRollout,
+  ): string {
+    const what = `rollout of ${componentLabel(component)} of ${component.controlPlaneId} to ${target}`;
+    if (finished?.outcome === 'failed') {
+      const reason =
+        finished.reason === 'ProgressDeadlineExceeded' ? 'progress deadline exceeded' : (finished.reason ?? 'failed');
+      return `${what} failed: ${reason}; ${state.version} keeps running`;
+    }
+    const now = state.rollout ? `, now rolling out to ${state.rollout.toVersion}` : '';
+    return `${what} was superseded by another deploy: ${state.version} is running${now}`;
+  }
+
+  private url(component: ComponentRef): string {
+    return componentUrl(this.baseUrl, component.controlPlaneId, component.id);
+  }
+
+  private componentState(component: ComponentRef, signal?: AbortSignal): Promise<SimulatedComponentState> {
+    return this.call<SimulatedComponentState>('GET', this.url(component), undefined, signal);
+  }
+
+  private async call<T>(method: 'GET' | 'POST', url: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const { timeout, combined } = withTimeout(this.requestTimeoutMs, signal);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        signal: combined,
+        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const why = timeout.aborted ? `timed out after ${this.requestTimeoutMs} ms` : describeFetchError(err);
+      throw new Error(`simulated platform: ${method} ${url} ${why}`, { cause: err });
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let detail = text.slice(0, 200);
+      try {
+        detail = (JSON.parse(text) as { error?: string }).error ?? detail;
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new Error(`simulated platform: ${method} ${url} answered ${res.status}: ${detail}`);
+    }
+    return JSON.parse(text) as T;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

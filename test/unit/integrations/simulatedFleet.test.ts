@@ -1,0 +1,424 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RolloutFailedError } from '../../../activities/ports';
+import type { ComponentRef } from '../../../domain/model';
+import { HttpHealthProbe } from '../../../integrations/httpHealth';
+import { SimulatedFleet, SimulatedPlatform, type SimulatedFleetOptions } from '../../../integrations/simulatedFleet';
+import { closedPort, controlPlane, inventory, sleep, tempDir } from './fixtures';
+
+const ROLLOUT_MS = 150;
+
+const fleetInventory = inventory([
+  controlPlane('cp-plain', { dataPlanes: [{ id: 'dp-eu', version: '5.3.4' }] }),
+  controlPlane('cp-faulty', {
+    simulate: { faults: { gateway: 'fail-after-upgrade', dashboard: 'warn-after-upgrade', 'dp-eu': 'upgrade-error' } },
+    dataPlanes: [
+      { id: 'dp-eu', version: '5.3.4' },
+      { id: 'dp-us', version: '5.3.4' },
+    ],
+  }),
+]);
+
+const ref = (controlPlaneId: string, id: string): ComponentRef => ({
+  controlPlaneId,
+  kind: id === 'dashboard' || id === 'gateway' ? id : 'data-plane',
+  id,
+});
+
+const { dir, cleanup } = tempDir('fleet');
+const open: SimulatedFleet[] = [];
+async function startFleet(opts: Partial<SimulatedFleetOptions> = {}): Promise<SimulatedFleet> {
+  const fleet = await SimulatedFleet.start({ inventory: fleetInventory, rolloutMs: ROLLOUT_MS, ...opts });
+  open.push(fleet);
+  return fleet;
+}
+async function stop(fleet: SimulatedFleet): Promise<void> {
+  open.splice(open.indexOf(fleet), 1);
+  await fleet.close();
+}
+afterAll(async () => {
+  await Promise.all(open.map((f) => f.close()));
+  cleanup();
+});
+
+const noProgress = () => undefined;
+const never = () => new AbortController().signal;
+
+describe('SimulatedFleet /hello', () => {
+  let fleet: SimulatedFleet;
+  beforeAll(async () => {
+    fleet = await startFleet({ faults: { 'cp-plain/dp-eu': 'unreachable' } });
+  });
+
+  it('answers Tyk-style health for the gateway and the dashboard', async () => {
+    const res = await fetch(fleet.healthUrl(ref('cp-plain', 'gateway')));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      status: 'pass',
+      version: 'v5.3.4',
+      description: 'Tyk GW',
+      details: { redis: { status: 'pass', componentType: 'datastore' } },
+    });
+    expect(Number.isNaN(Date.parse((body.details as { redis: { time: string } }).redis.time))).toBe(false);
+    const dashboard = (await (await fetch(fleet.healthUrl(ref('cp-plain', 'dashboard')))).json()) as {
+      description: string;
+    };
+    expect(dashboard.description).toBe('Tyk Dashboard');
+  });
+
+  it('answers 503 without JSON for an unreachable component', async () => {
+    const res = await fetch(fleet.healthUrl(ref('cp-plain', 'dp-eu')));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toBe('text/plain');
+    expect(await res.text()).toBe('no healthy upstream');
+    expect((await new HttpHealthProbe((c) => fleet.healthUrl(c)).probe(ref('cp-plain', 'dp-eu'))).status).toBe(
+      'unreachable',
+    );
+  });
+
+  it('answers 404 for unknown components and routes, 405 for wrong methods, 400 for a bad deploy', async () => {
+    const unknown = await fetch(`${fleet.baseUrl}/cp/cp-plain/dp-nowhere/hello`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ error: 'no component dp-nowhere in control plane cp-plain' });
+    expect((await fetch(`${fleet.baseUrl}/nope`)).status).toBe(404);
+    expect((await fetch(`${fleet.baseUrl}/cp/cp-plain/gateway/hello`, { method: 'POST' })).status).toBe(405);
+    const bad = await fetch(`${fleet.componentUrl('cp-plain', 'gateway')}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ version: 'latest' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'version = "latest": not a semantic version such as 5.8.2' });
+  });
+
+  it('lists every component in GET /state', async () => {
+    const state = (await (await fetch(`${fleet.baseUrl}/state`)).json()) as {
+      components: { controlPlaneId: string; componentId: string; kind: string; fault: string | null }[];
+    };
+    expect(state.components.map((c) => `${c.controlPlaneId}/${c.componentId}:${c.kind}:${c.fault}`)).toEqual([
+      'cp-plain/dashboard:dashboard:null',
+      'cp-plain/gateway:gateway:null',
+      'cp-plain/dp-eu:data-plane:unreachable',
+      'cp-faulty/dashboard:dashboard:warn-after-upgrade',
+      'cp-faulty/gateway:gateway:fail-after-upgrade',
+      'cp-faulty/dp-eu:data-plane:upgrade-error',
+      'cp-faulty/dp-us:data-plane:null',
+    ]);
+  });
+
+  it('rejects a fault key that names no control plane/component pair', async () => {
+    await expect(
+      SimulatedFleet.start({ inventory: fleetInventory, faults: { gateway: 'unreachable' } }),
+    ).rejects.toThrow('faults: key "gateway" must be <controlPlaneId>/<componentId>');
+  });
+});
+
+describe('SimulatedPlatform against the fleet', () => {
+  let fleet: SimulatedFleet;
+  let platform: SimulatedPlatform;
+  let probe: HttpHealthProbe;
+  beforeAll(async () => {
+    fleet = await startFleet();
+    platform = new SimulatedPlatform(fleet.baseUrl, { pollMs: 20 });
+    probe = new HttpHealthProbe((c) => fleet.healthUrl(c), { timeoutMs: 1000 });
+  });
+
+  it('upgrades in rolloutMs, reporting progress, and is idempotent afterwards', async () => {
+    const gw = ref('cp-plain', 'gateway');
+    expect(platform.name).toBe('simulated');
+    expect(await platform.currentVersion(gw)).toBe('5.3.4');
+    const progress: Record<string, unknown>[] = [];
+    const started = Date.now();
+    const result = await platform.upgrade(gw, 'v5.8.2', (d) => progress.push(d), never());
+    const took = Date.now() - started;
+    expect(result).toEqual({ changed: true, from: '5.3.4', to: '5.8.2' });
+    expect(took).toBeGreaterThanOrEqual(ROLLOUT_MS - 5);
+    expect(took).toBeLessThan(ROLLOUT_MS + 1000);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress[0]).toMatchObject({ phase: 'rolling-out', component: 'gateway', from: '5.3.4', to: '5.8.2' });
+    expect(await platform.currentVersion(gw)).toBe('5.8.2');
+    expect(await probe.probe(gw)).toMatchObject({ status: 'pass', version: '5.8.2' });
+
+    const state = fleet.component('cp-plain', 'gateway')!;
+    expect(state).toMatchObject({ version: '5.8.2', previousVersion: '5.3.4', rollout: null, deployGeneration: 1 });
+    expect(state.lastRollout).toMatchObject({
+      outcome: 'succeeded',
+      fromVersion: '5.3.4',
+      toVersion: '5.8.2',
+      generation: 1,
+    });
+
+    const again = Date.now();
+    expect(await platform.upgrade(gw, '5.8.2', noProgress, never())).toEqual({
+      changed: false,
+      from: '5.8.2',
+      to: '5.8.2',
+    });
+    expect(Date.now() - again).toBeLessThan(ROLLOUT_MS);
+    expect(fleet.component('cp-plain', 'gateway')!.deployGeneration).toBe(1);
+  });
+
+  it('deploy says so when nothing changes, and a retried upgrade waits for the rollout already running', async () => {
+    const dp = ref('cp-plain', 'dp-eu');
+    const deploy = (version: string) =>
+      fetch(`${fleet.componentUrl('cp-plain', 'dp-eu')}/deploy`, {
+        method: 'POST',
+        body: JSON.stringify({ version, requestId: 'r-1' }),
+      });
+    const same = await deploy('5.3.4');
+    expect(same.status).toBe(200);
+    expect(await same.json()).toMatchObject({ changed: false, message: 'already running 5.3.4' });
+
+    const first = await deploy('5.8.2');
+    expect(first.status).toBe(202);
+    expect(await first.json()).toMatchObject({
+      changed: true,
+      state: { rollout: { toVersion: '5.8.2', requestId: 'r-1', generation: 1 } },
+    });
+    const second = await deploy('v5.8.2');
+    expect(await second.json()).toMatchObject({ changed: false, message: 'already rolling out to 5.8.2' });
+
+    // An activity retried mid-rollout: it waits for the same rollout rather than starting another.
+    expect(await platform.upgrade(dp, '5.8.2', noProgress, never())).toEqual({
+      changed: true,
+      from: '5.3.4',
+      to: '5.8.2',
+    });
+    expect(fleet.component('cp-plain', 'dp-eu')).toMatchObject({ version: '5.8.2', deployGeneration: 1 });
+  });
+
+  it('snapshots and restores, idempotently', async () => {
+    const dash = ref('cp-plain', 'dashboard');
+    const snapshot = await platform.snapshot(dash);
+    expect(snapshot).toMatchObject({ component: dash, version: '5.3.4', data: { version: '5.3.4' } });
+    expect(Number.isNaN(Date.parse(snapshot.takenAt))).toBe(false);
+    await platform.upgrade(dash, '5.8.2', noProgress, never());
+    expect(await platform.restore(dash, snapshot, noProgress, never())).toEqual({
+      changed: true,
+      from: '5.8.2',
+      to: '5.3.4',
+    });
+    expect(await platform.currentVersion(dash)).toBe('5.3.4');
+    expect(await platform.restore(dash, snapshot, noProgress, never())).toEqual({
+      changed: false,
+      from: '5.3.4',
+      to: '5.3.4',
+    });
+    expect(fleet.component('cp-plain', 'dashboard')).toMatchObject({
+      version: '5.3.4',
+      previousVersion: '5.8.2',
+      deployGeneration: 2,
+    });
+  });
+
+  it('fail-after-upgrade: /hello fails (503) on the new version and passes again after rollback', async () => {
+    const gw = ref('cp-faulty', 'gateway');
+    expect((await probe.probe(gw)).status).toBe('pass');
+    const snapshot = await platform.snapshot(gw);
+    await platform.upgrade(gw, '5.8.2', noProgress, never());
+    const failing = await probe.probe(gw);
+    expect(failing).toMatchObject({ status: 'fail', httpStatus: 503, version: '5.8.2' });
+    expect(failing.details?.redis).toEqual({
+      status: 'fail',
+      output: 'simulated fault fail-after-upgrade: redis unreachable since v5.8.2',
+    });
+    await platform.restore(gw, snapshot, noProgress, never());
+    expect(await probe.probe(gw)).toMatchObject({ status: 'pass', httpStatus: 200, version: '5.3.4' });
+  });
+
+  it('warn-after-upgrade: /hello warns (200) on the new version', async () => {
+    const dash = ref('cp-faulty', 'dashboard');
+    await platform.upgrade(dash, '5.8.2', noProgress, never());
+    const report = await probe.probe(dash);
+    expect(report).toMatchObject({ status: 'warn', httpStatus: 200, version: '5.8.2' });
+    expect(report.details?.redis?.output).toContain('warn-after-upgrade');
+  });
+
+  it('upgrade-error: the rollout fails after rolloutMs and the old version keeps running', async () => {
+    const dp = ref('cp-faulty', 'dp-eu');
+    const started = Date.now();
+    const failure = platform.upgrade(dp, '5.8.2', noProgress, never());
+    await expect(failure).rejects.toThrow(
+      'rollout of data plane dp-eu of cp-faulty to 5.8.2 failed: progress deadline exceeded; 5.3.4 keeps running',
+    );
+    await expect(failure).rejects.toBeInstanceOf(RolloutFailedError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(ROLLOUT_MS - 5);
+    const state = fleet.component('cp-faulty', 'dp-eu')!;
+    expect(state).toMatchObject({ version: '5.3.4', rollout: null });
+    expect(state.lastRollout).toMatchObject({
+      outcome: 'failed',
+      reason: 'ProgressDeadlineExceeded',
+      toVersion: '5.8.2',
+    });
+    expect((await probe.probe(dp)).version).toBe('5.3.4');
+    // Restoring to the version it still runs changes nothing.
+    expect(
+      await platform.restore(
+        dp,
+        { component: dp, version: '5.3.4', takenAt: new Date().toISOString() },
+        noProgress,
+        never(),
+      ),
+    ).toEqual({
+      changed: false,
+      from: '5.3.4',
+      to: '5.3.4',
+    });
+  });
+
+  it('stops waiting when the signal aborts, leaving the rollout to finish', async () => {
+    const dp = ref('cp-faulty', 'dp-us');
+    const controller = new AbortController();
+    const upgrading = platform.upgrade(
+      dp,
+      '5.8.2',
+      () => controller.abort(new Error('activity cancelled')),
+      controller.signal,
+    );
+    await expect(upgrading).rejects.toThrow('activity cancelled');
+    expect(fleet.component('cp-faulty', 'dp-us')!.rollout).toMatchObject({ toVersion: '5.8.2' });
+    await sleep(ROLLOUT_MS + 20);
+    expect(fleet.component('cp-faulty', 'dp-us')!.version).toBe('5.8.2');
+  });
+
+  it('reports a rollout superseded by another deploy as a retryable error', async () => {
+    const own = await startFleet();
+    const ownPlatform = new SimulatedPlatform(own.baseUrl, { pollMs: 20 });
+    const gw = ref('cp-plain', 'gateway');
+    let redeployed = false;
+    const upgrading = ownPlatform.upgrade(
+      gw,
+      '5.8.2',
+      () => {
+        if (redeployed) return;
+        redeployed = true;
+        void fetch(`${own.componentUrl('cp-plain', 'gateway')}/deploy`, {
+          method: 'POST',
+          body: JSON.stringify({ version: '5.8.3' }),
+        });
+      },
+      never(),
+    );
+    const error = await upgrading.catch((err: Error) => err);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(RolloutFailedError);
+    expect((error as Error).message).toBe(
+      'rollout of gateway of cp-plain to 5.8.2 was superseded by another deploy: 5.3.4 is running, now rolling out to 5.8.3',
+    );
+    expect(own.component('cp-plain', 'gateway')!.lastRollout).toMatchObject({
+      outcome: 'superseded',
+      toVersion: '5.8.2',
+    });
+    await stop(own);
+  });
+
+  it('names the URL and the cause when the fleet cannot be reached or the component is unknown', async () => {
+    await expect(platform.currentVersion(ref('cp-nowhere', 'gateway'))).rejects.toThrow(
+      `simulated platform: GET ${fleet.baseUrl}/cp/cp-nowhere/gateway answered 404: no component gateway in control plane cp-nowhere`,
+    );
+    const port = await closedPort();
+    const down = new SimulatedPlatform(`http://127.0.0.1:${port}`, { requestTimeoutMs: 500 });
+    await expect(down.currentVersion(ref('cp-plain', 'gateway'))).rejects.toThrow(
+      `simulated platform: GET http://127.0.0.1:${port}/cp/cp-plain/gateway failed: ECONNREFUSED`,
+    );
+  });
+});
+
+describe('SimulatedFleet state file', () => {
+  it('survives a restart, mid-rollout too, and adds components new to the inventory', async () => {
+    const stateFile = join(dir, 'restart', 'fleet-state.json');
+    const first = await startFleet({ stateFile });
+    expect(existsSync(stateFile)).toBe(true);
+    const platform = new SimulatedPlatform(first.baseUrl, { pollMs: 20 });
+    await platform.upgrade(ref('cp-plain', 'gateway'), '5.8.2', noProgress, never());
+
+    // Start a rollout that takes longer, then stop the fleet while it runs.
+    const deploy = await fetch(`${first.componentUrl('cp-faulty', 'dp-us')}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ version: '5.8.2' }),
+    });
+    expect(deploy.status).toBe(202);
+    const doneAt = first.component('cp-faulty', 'dp-us')!.rollout!.doneAt;
+    await stop(first);
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+      format: number;
+      components: { componentId: string; controlPlaneId: string; version: string }[];
+    };
+    expect(saved.format).toBe(1);
+    expect(saved.components.find((c) => c.controlPlaneId === 'cp-plain' && c.componentId === 'gateway')?.version).toBe(
+      '5.8.2',
+    );
+    expect(readdirSync(join(dir, 'restart'))).toEqual(['fleet-state.json']); // no temp files left behind
+
+    const grown = inventory([
+      controlPlane('cp-plain', { dataPlanes: [{ id: 'dp-eu', version: '5.3.4' }] }),
+      controlPlane('cp-faulty', {
+        dataPlanes: [
+          { id: 'dp-eu', version: '5.3.4' },
+          { id: 'dp-us', version: '5.3.4' },
+        ],
+      }),
+      controlPlane('cp-new', { gateway: { version: '5.0.1' } }),
+    ]);
+    const second = await startFleet({ stateFile, inventory: grown, rolloutMs: 10_000 });
+    expect(second.component('cp-plain', 'gateway')).toMatchObject({
+      version: '5.8.2',
+      previousVersion: '5.3.4',
+      deployGeneration: 1,
+    });
+    expect(second.component('cp-new', 'gateway')).toMatchObject({
+      version: '5.0.1',
+      initialVersion: '5.0.1',
+      deployGeneration: 0,
+    });
+    // The rollout keeps its original deadline (not the new fleet's rolloutMs) and completes on time.
+    const midway = second.component('cp-faulty', 'dp-us')!;
+    expect(midway.version).toBe('5.3.4');
+    expect(midway.rollout).toMatchObject({ toVersion: '5.8.2', doneAt });
+    const secondPlatform = new SimulatedPlatform(second.baseUrl, { pollMs: 20 });
+    expect(await secondPlatform.upgrade(ref('cp-faulty', 'dp-us'), '5.8.2', noProgress, never())).toEqual({
+      changed: true,
+      from: '5.3.4',
+      to: '5.8.2',
+    });
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(doneAt));
+    await stop(second);
+
+    const third = await startFleet({ stateFile, inventory: grown });
+    expect(third.component('cp-faulty', 'dp-us')).toMatchObject({
+      version: '5.8.2',
+      rollout: null,
+      deployGeneration: 1,
+    });
+    expect(third.state().components).toHaveLength(9);
+    await stop(third);
+  });
+
+  it('settles a rollout that finished while no fleet was running', async () => {
+    const stateFile = join(dir, 'settle.json');
+    const first = await startFleet({ stateFile });
+    await fetch(`${first.componentUrl('cp-plain', 'dashboard')}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ version: '5.8.2' }),
+    });
+    await stop(first);
+    await sleep(ROLLOUT_MS + 20);
+    const second = await startFleet({ stateFile });
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+      components: { componentId: string; controlPlaneId: string; version: string; rollout: unknown }[];
+    };
+    expect(
+      saved.components.find((c) => c.controlPlaneId === 'cp-plain' && c.componentId === 'dashboard'),
+    ).toMatchObject({
+      version: '5.8.2',
+      rollout: null,
+    });
+    expect(second.component('cp-plain', 'dashboard')?.lastRollout?.outcome).toBe('succeeded');
+  });
+
+  it('refuses a corrupt state file, naming it', async () => {
+    const stateFile = join(dir, 'corrupt.json');
+    writeFileSync(stateFile, '{"format":1,"components":[{"controlPlaneId":"cp-plain"}]}');
+    await expect(startFleet({ stateFile })).rejects.toThrow(`simulated fleet state ${stateFile} is invalid`);
+  });
+});

@@ -1,0 +1,35 @@
+// `npm run worker`: a nightshift worker process configured by environment variables (see .env.example).
+import { ValidationError } from '../domain/validation';
+import { loadConfig } from './config';
+import { connectWorker, createWorker, wireAdapters } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const wiring = await wireAdapters(config);
+  const connection = await connectWorker(config);
+  const worker = await createWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    deps: wiring.deps,
+  });
+  console.log(
+    `nightshift worker: ${config.TEMPORAL_ADDRESS} namespace=${config.TEMPORAL_NAMESPACE} task queue=${config.TEMPORAL_TASK_QUEUE} inventory=${config.NIGHTSHIFT_INVENTORY}`,
+  );
+  try {
+    await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks finish
+  } finally {
+    await connection.close();
+    await wiring.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  // Configuration and inventory errors already say what is wrong; a stack trace would only hide it.
+  if (err instanceof ValidationError || (err instanceof Error && err.message.startsWith('configuration:'))) {
+    console.error(`nightshift worker: ${err.message}`);
+  } else {
+    console.error('nightshift worker failed:', err);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+// Wires configuration to adapters and adapters to activities, and builds the Temporal worker. Shared by
+// `npm run worker`, `npm start` and the integration tests, so they all run the same code.
+import fs from 'node:fs';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { FileInventory, loadInventoryFile } from '../integrations/fileInventory';
+import { HttpHealthProbe } from '../integrations/httpHealth';
+import { LogAlerter } from '../integrations/logAlerter';
+import { OutboxNotifier } from '../integrations/outboxNotifier';
+import { SimulatedFleet, SimulatedPlatform } from '../integrations/simulatedFleet';
+import type { Config } from './config';
+
+export interface Wiring {
+  deps: ActivityDeps;
+  /** The in-process simulated fleet, when the worker runs one. */
+  fleet?: SimulatedFleet;
+  close(): Promise<void>;
+}
+
+export async function wireAdapters(config: Config, log: (line: string) => void = console.log): Promise<Wiring> {
+  const inventory = new FileInventory(config.NIGHTSHIFT_INVENTORY);
+  let fleet: SimulatedFleet | undefined;
+  let baseUrl = config.NIGHTSHIFT_SIM_URL;
+  if (!baseUrl) {
+    fleet = await SimulatedFleet.start({
+      inventory: loadInventoryFile(config.NIGHTSHIFT_INVENTORY),
+      stateFile: config.NIGHTSHIFT_SIM_STATE,
+      port: config.NIGHTSHIFT_SIM_PORT,
+      rolloutMs: config.NIGHTSHIFT_SIM_ROLLOUT_MS,
+    });
+    baseUrl = fleet.baseUrl;
+    log(`simulated fleet listening on ${baseUrl} (state ${config.NIGHTSHIFT_SIM_STATE})`);
+  }
+  const platform = new SimulatedPlatform(baseUrl);
+  const url = baseUrl.replace(/\/$/, '');
+  const health = new HttpHealthProbe((c) => `${url}/cp/${c.controlPlaneId}/${c.id}/hello`);
+  const deps: ActivityDeps = {
+    inventory,
+    platform,
+    health,
+    notifier: new OutboxNotifier(config.NIGHTSHIFT_OUTBOX, { echo: (line) => log(line) }),
+    alerter: new LogAlerter({ path: config.NIGHTSHIFT_ALERT_LOG, log: (line) => log(line) }),
+    policy: config.policy,
+  };
+  return { deps, fleet, close: async () => fleet?.close() };
+}
+
+export async function connectWorker(config: Config): Promise<NativeConnection> {
+  const read = (file?: string) => (file ? fs.readFileSync(file) : undefined);
+  const cert = read(config.TEMPORAL_TLS_CERT);
+  const key = read(config.TEMPORAL_TLS_KEY);
+  const ca = read(config.TEMPORAL_TLS_CA);
+  const tls =
+    cert && key
+      ? { clientCertPair: { crt: cert, key }, serverRootCACertificate: ca, serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME }
+      : config.TEMPORAL_API_KEY || ca
+        ? { serverRootCACertificate: ca, serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME }
+        : undefined;
+  return NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, tls, apiKey: config.TEMPORAL_API_KEY });
+}
+
+export function workflowsPath(): string {
+  return require.resolve('../workflows');
+}
+
+export async function createWorker(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  extra?: Partial<WorkerOptions>;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowsPath: workflowsPath(),
+    activities: createActivities(opts.deps),
+    ...opts.extra,
+  });
+}

@@ -1,0 +1,1 @@
+export { controlPlaneUpgrade } from './controlPlaneUpgrade';
