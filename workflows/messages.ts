@@ -20,9 +20,9 @@ export interface OperatorRequest {
   by?: string;
 }
 
-export const pauseSignal = defineSignal<[OperatorRequest?]>('pause');
-export const resumeSignal = defineSignal<[OperatorRequest?]>('resume');
-export const cancelSignal = defineSignal<[OperatorRequest?]>('cancel');
+export const pauseSignal = defineSignal<[(OperatorRequest | string)?]>('pause');
+export const resumeSignal = defineSignal<[(OperatorRequest | string)?]>('resume');
+export const cancelSignal = defineSignal<[(OperatorRequest | string)?]>('cancel');
 
 export const UPGRADE_STAGES = [
   'assessing',

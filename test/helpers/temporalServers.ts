@@ -2,6 +2,7 @@
 // as a last resort on machines that have internet but no Python.
 import fs from 'node:fs';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 
@@ -21,9 +22,19 @@ function toolPaths(): ToolPaths {
 
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const { testServer } = toolPaths();
-  return TestWorkflowEnvironment.createTimeSkipping({
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: testServer ? { executable: { type: 'existing-path', path: testServer } } : {},
   });
+  // The time-skipping server rejects upserts of unregistered search attributes, like a real cluster.
+  const types: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+    KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    DATETIME: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  };
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((k) => [k.name, types[k.type]!])),
+  });
+  return env;
 }
 
 export async function devServerEnv(): Promise<TestWorkflowEnvironment> {

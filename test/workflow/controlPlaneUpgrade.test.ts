@@ -1,0 +1,327 @@
+// controlPlaneUpgrade on the real time-skipping test server, with real adapters (simulated fleet over HTTP).
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { controlPlaneUpgrade } from '../../workflows';
+import {
+  cancelSignal,
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  upgradeWorkflowId,
+  type UpgradeStatus,
+} from '../../workflows/messages';
+import type { Release } from '../../domain/release';
+import { timeSkippingEnv } from '../helpers/temporalServers';
+import { controlPlane, FleetHarness, LTS_RELEASE, org, weekdayIn } from '../helpers/fleetHarness';
+
+const TASK_QUEUE = 'cpu-test';
+const DAY = 24 * 60 * 60 * 1000;
+const RECORD_DIR = process.env.RECORD_HISTORIES ? path.resolve(__dirname, '../replay/histories') : undefined;
+
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let harness: FleetHarness;
+let workerRun: Promise<void>;
+let startMs: number;
+
+const SECURITY: Release = {
+  id: 'sec-5.3.9',
+  kind: 'security',
+  targets: { dashboard: '5.3.9', gateway: '5.3.9' },
+  affected: '>=5.3.0 <5.3.9',
+  notesUrl: 'https://tyk.io/docs/release-notes/5.3.9',
+};
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  env = await timeSkippingEnv();
+  startMs = await env.currentTimeMs();
+  const sixDaysOut = weekdayIn(startMs + 6 * DAY, 'America/New_York');
+  harness = new FleetHarness({
+    orgs: [org()],
+    controlPlanes: [
+      controlPlane('cp-six-days', {
+        window: { timeZone: 'America/New_York', start: '02:00', durationMinutes: 240, weekly: { days: [sixDaysOut] } },
+      }),
+      controlPlane('cp-pause'),
+      controlPlane('cp-pause-mid'),
+      controlPlane('cp-cancel-early'),
+      controlPlane('cp-cancel-late'),
+      controlPlane('cp-temporal-cancel'),
+      controlPlane('cp-fail-dashboard', { simulate: { faults: { dashboard: 'fail-after-upgrade' } } }),
+      controlPlane('cp-fail-gateway', { simulate: { faults: { gateway: 'fail-after-upgrade' } } }),
+      controlPlane('cp-fail-dp', {
+        dataPlanes: [
+          { id: 'dp-us', version: '5.3.4' },
+          { id: 'dp-ap', version: '5.3.4' },
+        ],
+        simulate: { faults: { 'dp-ap': 'fail-after-upgrade' } },
+      }),
+      controlPlane('cp-moved', {
+        window: { timeZone: 'Asia/Kolkata', start: '01:30', durationMinutes: 180, weekly: { days: [sixDaysOut] } },
+      }),
+      controlPlane('cp-opt-out-later'),
+      controlPlane('cp-not-opted', { autoUpgrade: false }),
+      controlPlane('cp-hybrid', { hybrid: true }),
+      controlPlane('cp-plugins', { plugins: true }),
+      controlPlane('cp-current', { dashboard: { version: '5.8.2' }, gateway: { version: '5.8.2' }, dataPlanes: [] }),
+      controlPlane('cp-non-lts', { dashboard: { version: '5.5.1' }, gateway: { version: '5.5.1' }, dataPlanes: [] }),
+      controlPlane('cp-patched', { dashboard: { version: '5.3.9' }, gateway: { version: '5.3.9' }, dataPlanes: [] }),
+    ],
+  });
+  await harness.start({ rolloutMs: 150 });
+  worker = await harness.createWorker(env, TASK_QUEUE);
+  workerRun = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await workerRun;
+  await env?.teardown();
+  await harness?.close();
+});
+
+function start(controlPlaneId: string, release: Release = LTS_RELEASE): Promise<WorkflowHandle<typeof controlPlaneUpgrade>> {
+  return env.client.workflow.start(controlPlaneUpgrade, {
+    workflowId: upgradeWorkflowId(controlPlaneId, release.id),
+    taskQueue: TASK_QUEUE,
+    args: [{ controlPlaneId, release }],
+  });
+}
+
+async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (!RECORD_DIR) return;
+  fs.mkdirSync(RECORD_DIR, { recursive: true });
+  const history = await handle.fetchHistory();
+  fs.writeFileSync(path.join(RECORD_DIR, `${name}.json`), historyToJSON(history) + '\n');
+}
+
+/** Polls the status query (real time) until `predicate` holds. */
+async function waitForStatus(
+  handle: WorkflowHandle,
+  predicate: (s: UpgradeStatus) => boolean,
+  timeoutMs = 20_000,
+): Promise<UpgradeStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await handle.query(statusQuery);
+    if (predicate(s)) return s;
+    if (Date.now() > deadline) throw new Error(`status never matched; last: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function versions(cpId: string, ids: string[]): Promise<string[]> {
+  return Promise.all(ids.map((id) => harness.version(cpId, id)));
+}
+
+async function failureOf(handle: WorkflowHandle): Promise<WorkflowFailedError> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  return err as WorkflowFailedError;
+}
+
+describe('controlPlaneUpgrade (time-skipping server)', () => {
+  it('waits six days for the window, changes nothing before it, notices ahead, then upgrades in order', async () => {
+    const handle = await start('cp-six-days');
+    await env.sleep('5 days');
+    const waiting = await handle.query(statusQuery);
+    expect(waiting.stage).toBe('waiting-for-window');
+    expect(await versions('cp-six-days', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.3.4', '5.3.4', '5.3.4']);
+    const notices = await harness.notices('cp-six-days');
+    expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled']);
+    // The notice went out at least the development tier's one-day lead before the window.
+    const windowStart = Date.parse(waiting.window!.startAt);
+    expect(windowStart - startMs).toBeGreaterThanOrEqual(DAY);
+    expect(windowStart - startMs).toBeGreaterThan(5 * DAY);
+    expect(notices[0]!.text).toContain('America/New_York');
+    expect(notices[0]!.text).toContain('UTC');
+
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(await versions('cp-six-days', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.8.2', '5.8.2', '5.8.2']);
+    const upgrades = result.status.steps.filter((s) => s.name.startsWith('upgrade')).map((s) => s.name);
+    expect(upgrades).toEqual([
+      'upgrade dashboard 5.3.4 → 5.8.2',
+      'upgrade gateway 5.3.4 → 5.8.2',
+      'upgrade data plane dp-eu 5.3.4 → 5.8.2',
+    ]);
+    expect(result.status.steps.every((s) => s.status === 'done')).toBe(true);
+    expect((await harness.notices('cp-six-days')).map((n) => n.noticeKind)).toEqual(['scheduled', 'completed']);
+    const desc = await handle.describe();
+    expect(desc.typedSearchAttributes.get({ name: 'UpgradeStage', type: 'KEYWORD' } as never)).toBe('completed');
+    await recordHistory(handle, 'completed');
+  });
+
+  it('holds at the window while paused and continues on resume', async () => {
+    const handle = await start('cp-pause');
+    await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
+    await handle.signal(pauseSignal, { reason: 'customer asked', by: 'sre-jo' });
+    const planned = (await handle.query(statusQuery)).window!;
+    await env.sleep(Date.parse(planned.startAt) - (await env.currentTimeMs()) + 60_000);
+    const held = await handle.query(statusQuery);
+    expect(held.paused).toBe(true);
+    expect(held.pause).toMatchObject({ reason: 'customer asked', by: 'sre-jo' });
+    expect(held.steps.some((s) => s.name.startsWith('upgrade'))).toBe(false);
+    expect(await harness.version('cp-pause', 'dashboard')).toBe('5.3.4');
+    await handle.signal(resumeSignal, {});
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.status.paused).toBe(false);
+    expect(await versions('cp-pause', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.8.2', '5.8.2', '5.8.2']);
+  });
+
+  it('pause during a step lets that step finish and holds before the next', async () => {
+    const handle = await start('cp-pause-mid');
+    const result = handle.result();
+    await waitForStatus(handle, (s) => s.stage === 'dashboard', 60_000);
+    await handle.signal(pauseSignal, 'hold after the dashboard');
+    const held = await waitForStatus(handle, (s) => s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'));
+    await new Promise((r) => setTimeout(r, 500));
+    const still = await handle.query(statusQuery);
+    expect(still.paused).toBe(true);
+    expect(held.pause?.reason).toBe('hold after the dashboard');
+    expect(still.steps.some((s) => s.name.startsWith('upgrade gateway'))).toBe(false);
+    expect(await versions('cp-pause-mid', ['dashboard', 'gateway'])).toEqual(['5.8.2', '5.3.4']);
+    await handle.signal(resumeSignal);
+    expect((await result).outcome).toBe('completed');
+  });
+
+  it('cancel before any change ends cleanly and tells the customer', async () => {
+    const handle = await start('cp-cancel-early');
+    await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
+    await handle.signal(cancelSignal, { reason: 'customer migration freeze', by: 'sre-jo' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('cancelled');
+    expect(result.status.cancel).toMatchObject({ reason: 'customer migration freeze', by: 'sre-jo' });
+    expect(result.status.steps.some((s) => s.name.startsWith('roll back'))).toBe(false);
+    const notices = await harness.notices('cp-cancel-early');
+    expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled', 'cancelled']);
+    expect(notices[1]!.text).toContain('customer migration freeze');
+    expect(harness.alerts('cp-cancel-early')).toEqual([]);
+    await recordHistory(handle, 'cancelled-before-change');
+  });
+
+  it('cancel after a change rolls back first', async () => {
+    const handle = await start('cp-cancel-late');
+    const result = handle.result();
+    await waitForStatus(handle, (s) => s.stage === 'dashboard', 60_000);
+    await handle.signal(pauseSignal);
+    await waitForStatus(handle, (s) => s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'));
+    expect(await harness.version('cp-cancel-late', 'dashboard')).toBe('5.8.2');
+    await handle.signal(cancelSignal, { reason: 'bad timing' });
+    const r = await result;
+    expect(r.outcome).toBe('cancelled');
+    expect(r.status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => [s.name, s.status])).toEqual([
+      ['roll back dashboard to 5.3.4', 'done'],
+    ]);
+    expect(await versions('cp-cancel-late', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.3.4', '5.3.4', '5.3.4']);
+    expect((await harness.notices('cp-cancel-late')).map((n) => n.noticeKind)).toEqual(['scheduled', 'cancelled']);
+    expect(harness.alerts('cp-cancel-late').map((a) => a.severity)).toEqual(['info']);
+  });
+
+  it('a Temporal cancellation request behaves like the cancel signal', async () => {
+    const handle = await start('cp-temporal-cancel');
+    const result = handle.result();
+    await waitForStatus(handle, (s) => s.stage === 'gateway', 60_000);
+    await handle.cancel();
+    const r = await result;
+    expect(r.outcome).toBe('cancelled');
+    expect(r.status.reason).toContain('cancelled via Temporal');
+    const rollbacks = r.status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => s.name);
+    expect(rollbacks[rollbacks.length - 1]).toBe('roll back dashboard to 5.3.4');
+    expect(await versions('cp-temporal-cancel', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.3.4', '5.3.4', '5.3.4']);
+    await recordHistory(handle, 'cancelled-after-change');
+  });
+
+  it.each([
+    ['cp-fail-dashboard', 'upgrade dashboard 5.3.4 → 5.8.2', ['roll back dashboard to 5.3.4']],
+    ['cp-fail-gateway', 'upgrade gateway 5.3.4 → 5.8.2', ['roll back gateway to 5.3.4', 'roll back dashboard to 5.3.4']],
+    [
+      'cp-fail-dp',
+      'upgrade data plane dp-ap 5.3.4 → 5.8.2',
+      [
+        'roll back data plane dp-ap to 5.3.4',
+        'roll back data plane dp-us to 5.3.4',
+        'roll back gateway to 5.3.4',
+        'roll back dashboard to 5.3.4',
+      ],
+    ],
+  ])('%s: a failed verification rolls back newest first, alerts and tells the customer', async (cpId, failedStep, rollbacks) => {
+    const handle = await start(cpId);
+    const err = await failureOf(handle);
+    const cause = err.cause as Error & { type?: string; details?: unknown[] };
+    expect(cause.type).toBe('UpgradeFailed');
+    expect(cause.message).toContain(`${failedStep} failed`);
+    expect(cause.message).toContain('did not answer pass');
+    const status = await handle.query(statusQuery);
+    expect(status.stage).toBe('rolled-back');
+    expect(status.outcome).toBe('rolled-back');
+    expect(status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => s.name)).toEqual(rollbacks);
+    expect(status.steps.filter((s) => s.name.startsWith('roll back')).every((s) => s.status === 'done')).toBe(true);
+    const ids = ['dashboard', 'gateway', ...(cpId === 'cp-fail-dp' ? ['dp-us', 'dp-ap'] : ['dp-eu'])];
+    expect(new Set(await versions(cpId, ids))).toEqual(new Set(['5.3.4']));
+    const alerts = harness.alerts(cpId);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.severity).toBe('error');
+    expect(alerts[0]!.summary).toContain('rolled back');
+    const notices = await harness.notices(cpId);
+    expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled', 'rolled-back']);
+    if (cpId === 'cp-fail-gateway') await recordHistory(handle, 'rolled-back');
+  });
+
+  it('re-plans and re-notifies when the customer moves the window while it waits', async () => {
+    const handle = await start('cp-moved');
+    const first = await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
+    const now = await env.currentTimeMs();
+    const newDay = weekdayIn(now + 3 * DAY, 'Asia/Kolkata');
+    harness.updateControlPlane('cp-moved', {
+      window: { timeZone: 'Asia/Kolkata', start: '22:00', durationMinutes: 180, weekly: { days: [newDay] } },
+    });
+    await env.sleep('13 hours');
+    const moved = await waitForStatus(handle, (s) => s.notices.some((n) => n.kind === 'rescheduled'));
+    expect(moved.window!.startAt).not.toBe(first.window!.startAt);
+    expect(moved.window!.localText).toContain('22:00');
+    expect(moved.reason).toContain('does not leave');
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect((await harness.notices('cp-moved')).map((n) => n.noticeKind)).toEqual(['scheduled', 'rescheduled', 'completed']);
+  });
+
+  it('stops with a reason and tells the customer when Auto Upgrade is turned off while it waits', async () => {
+    const handle = await start('cp-opt-out-later');
+    await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
+    harness.updateControlPlane('cp-opt-out-later', { autoUpgrade: false });
+    const result = await handle.result();
+    expect(result.outcome).toBe('skipped');
+    expect(result.status.skipReason).toBe('not-opted-in');
+    expect((await harness.notices('cp-opt-out-later')).map((n) => n.noticeKind)).toEqual(['scheduled', 'cancelled']);
+    expect(await harness.version('cp-opt-out-later', 'dashboard')).toBe('5.3.4');
+  });
+
+  it.each([
+    ['cp-not-opted', LTS_RELEASE, 'not-opted-in'],
+    ['cp-hybrid', LTS_RELEASE, 'hybrid'],
+    ['cp-plugins', LTS_RELEASE, 'plugins'],
+    ['cp-current', LTS_RELEASE, 'already-at-target'],
+    ['cp-non-lts', LTS_RELEASE, 'not-on-older-lts-line'],
+    ['cp-patched', SECURITY, 'not-affected'],
+    ['cp-missing', LTS_RELEASE, 'control-plane-not-found'],
+  ] as const)('%s is skipped (%s) with no change and no email', async (cpId, release, reason) => {
+    const handle = await start(cpId, release);
+    const result = await handle.result();
+    expect(result.outcome).toBe('skipped');
+    expect(result.status.skipReason).toBe(reason);
+    expect(result.status.reason).toBeTruthy();
+    expect(result.status.notices).toEqual([]);
+    expect(await harness.notices(cpId)).toEqual([]);
+    if (reason === 'hybrid') await recordHistory(handle, 'skipped');
+  });
+});
