@@ -32,7 +32,7 @@ const SECURITY: Release = {
   id: 'sec-5.3.9',
   kind: 'security',
   targets: { dashboard: '5.3.9', gateway: '5.3.9' },
-  affected: '>=5.3.0 <5.3.9',
+  affected: '>=5.3.5 <5.3.9',
   notesUrl: 'https://tyk.io/docs/release-notes/5.3.9',
 };
 
@@ -70,7 +70,7 @@ beforeAll(async () => {
       controlPlane('cp-plugins', { plugins: true }),
       controlPlane('cp-current', { dashboard: { version: '5.8.2' }, gateway: { version: '5.8.2' }, dataPlanes: [] }),
       controlPlane('cp-non-lts', { dashboard: { version: '5.5.1' }, gateway: { version: '5.5.1' }, dataPlanes: [] }),
-      controlPlane('cp-patched', { dashboard: { version: '5.3.9' }, gateway: { version: '5.3.9' }, dataPlanes: [] }),
+      controlPlane('cp-patched', { dashboard: { version: '5.3.2' }, gateway: { version: '5.3.2' }, dataPlanes: [] }),
     ],
   });
   await harness.start({ rolloutMs: 150 });
@@ -113,6 +113,17 @@ async function waitForStatus(
     if (Date.now() > deadline) throw new Error(`status never matched; last: ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Lets server time run into the planned window while the test watches. Skips to a minute before the start, then
+ * returns a running two-minute skip: the workflow wakes during it, and a pause (no timer) cannot make the server
+ * jump further, as a pending result() would.
+ */
+async function skipIntoWindow(handle: WorkflowHandle): Promise<void> {
+  const planned = await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
+  await env.sleep(Date.parse(planned.window!.startAt) - (await env.currentTimeMs()) - 60_000);
+  await env.sleep(120_000);
 }
 
 async function versions(cpId: string, ids: string[]): Promise<string[]> {
@@ -180,7 +191,7 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
 
   it('pause during a step lets that step finish and holds before the next', async () => {
     const handle = await start('cp-pause-mid');
-    const result = handle.result();
+    const skipping = skipIntoWindow(handle);
     await waitForStatus(handle, (s) => s.stage === 'dashboard', 60_000);
     await handle.signal(pauseSignal, 'hold after the dashboard');
     const held = await waitForStatus(handle, (s) => s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'));
@@ -190,8 +201,9 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     expect(held.pause?.reason).toBe('hold after the dashboard');
     expect(still.steps.some((s) => s.name.startsWith('upgrade gateway'))).toBe(false);
     expect(await versions('cp-pause-mid', ['dashboard', 'gateway'])).toEqual(['5.8.2', '5.3.4']);
+    await skipping;
     await handle.signal(resumeSignal);
-    expect((await result).outcome).toBe('completed');
+    expect((await handle.result()).outcome).toBe('completed');
   });
 
   it('cancel before any change ends cleanly and tells the customer', async () => {
@@ -211,13 +223,14 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
 
   it('cancel after a change rolls back first', async () => {
     const handle = await start('cp-cancel-late');
-    const result = handle.result();
+    const skipping = skipIntoWindow(handle);
     await waitForStatus(handle, (s) => s.stage === 'dashboard', 60_000);
     await handle.signal(pauseSignal);
     await waitForStatus(handle, (s) => s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'));
     expect(await harness.version('cp-cancel-late', 'dashboard')).toBe('5.8.2');
+    await skipping;
     await handle.signal(cancelSignal, { reason: 'bad timing' });
-    const r = await result;
+    const r = await handle.result();
     expect(r.outcome).toBe('cancelled');
     expect(r.status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => [s.name, s.status])).toEqual([
       ['roll back dashboard to 5.3.4', 'done'],

@@ -1,0 +1,166 @@
+// `npm start`: the embedded default. A local Temporal dev server (SQLite under .data/, Web UI on :8233) unless one
+// already answers at TEMPORAL_ADDRESS, a worker with the in-process simulated fleet, and the example release fired
+// at every control plane in examples/fleet.yaml, with live progress. Ctrl-C stops everything.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { ReleaseSchema } from '../domain/release';
+import { parseWith } from '../domain/validation';
+import { loadInventoryFile } from '../integrations/fileInventory';
+import { loadConfig } from '../workers/config';
+import { createWorker, wireAdapters } from '../workers/worker';
+import { controlPlaneUpgrade } from '../workflows';
+import { statusQuery, upgradeWorkflowId, type UpgradeStatus } from '../workflows/messages';
+import { ALL_SEARCH_ATTRIBUTES, ControlPlaneId, ReleaseId, TargetVersion } from '../workflows/searchAttributes';
+
+const ROOT = path.resolve(__dirname, '..');
+const DEMO_DEFAULTS: Record<string, string> = {
+  // The demo's development-tier control planes take no notice period, so something happens right away; production
+  // and staging keep theirs and wait for their windows.
+  NIGHTSHIFT_NOTICE_LEAD_DEVELOPMENT: '0',
+  NIGHTSHIFT_SIM_ROLLOUT_MS: '1500',
+  NIGHTSHIFT_VERIFY_PASSES: '3',
+  NIGHTSHIFT_VERIFY_INTERVAL_MS: '500',
+  NIGHTSHIFT_VERIFY_TIMEOUT_MS: '8000',
+};
+
+function reachable(address: string): Promise<boolean> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port: Number(port) }, () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function startDevServer(address: string): Promise<ChildProcess> {
+  const paths = JSON.parse(fs.readFileSync(path.join(ROOT, '.tools/temporal-paths.json'), 'utf8')) as { cli?: string };
+  const cli = process.env.TEMPORAL_CLI_PATH ?? paths.cli;
+  if (!cli) throw new Error('no Temporal CLI: run `npm run setup`, or set TEMPORAL_CLI_PATH');
+  fs.mkdirSync(path.join(ROOT, '.data'), { recursive: true });
+  const port = address.split(':')[1] ?? '7233';
+  const args = ['server', 'start-dev', '--db-filename', path.join(ROOT, '.data/temporal.db'), '--port', port, '--ui-port', '8233'];
+  for (const key of ALL_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${key.type === 'DATETIME' ? 'Datetime' : 'Keyword'}`);
+  args.push('--log-level', 'error');
+  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 120; i++) {
+    if (await reachable(address)) return child;
+    if (child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('temporal dev server did not start within 60s');
+}
+
+function row(s: UpgradeStatus | undefined, id: string, error?: string): string {
+  if (!s) return `${id.padEnd(22)} ${error ?? 'starting'}`;
+  const versions = Object.entries(s.versionsNow)
+    .map(([c, v]) => `${c}=${v}`)
+    .join(' ');
+  const window = s.window ? s.window.localText : '';
+  const outcome = s.outcome ? `${s.outcome}${s.skipReason ? ` (${s.skipReason})` : ''}` : s.paused ? 'PAUSED' : '';
+  return `${id.padEnd(22)} ${s.stage.padEnd(19)} ${outcome.padEnd(34)} ${window.padEnd(58)} ${versions}`;
+}
+
+async function main(): Promise<void> {
+  for (const [k, v] of Object.entries(DEMO_DEFAULTS)) process.env[k] ??= v;
+  const config = loadConfig();
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  let server: ChildProcess | undefined;
+  if (await reachable(config.TEMPORAL_ADDRESS)) console.log(`Using the Temporal server at ${config.TEMPORAL_ADDRESS}`);
+  else {
+    console.log(`Starting a Temporal dev server on ${config.TEMPORAL_ADDRESS} (data in .data/temporal.db)...`);
+    server = await startDevServer(config.TEMPORAL_ADDRESS);
+  }
+  const logs: string[] = [];
+  const wiring = await wireAdapters(config, (line) => logs.push(line));
+  const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    deps: wiring.deps,
+  });
+  const running = worker.run();
+  const client = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+
+  const release = parseWith(
+    ReleaseSchema,
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'examples/release-lts-5.8.2.json'), 'utf8')),
+    'examples/release-lts-5.8.2.json',
+  );
+  const inventory = loadInventoryFile(config.NIGHTSHIFT_INVENTORY);
+  const ids = inventory.controlPlanes.map((cp) => cp.id);
+  for (const cp of inventory.controlPlanes) {
+    try {
+      await client.workflow.start(controlPlaneUpgrade, {
+        workflowId: upgradeWorkflowId(cp.id, release.id),
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [{ controlPlaneId: cp.id, release }],
+        staticSummary: `Upgrade ${cp.id} to ${release.id} (dashboard ${release.targets.dashboard}, gateway ${release.targets.gateway})`,
+        staticDetails: `Release **${release.id}** (${release.kind}) for control plane **${cp.id}** of org ${cp.orgId}.\n\nRelease notes: ${release.notesUrl}`,
+        typedSearchAttributes: [
+          { key: ControlPlaneId, value: cp.id },
+          { key: ReleaseId, value: release.id },
+          { key: TargetVersion, value: release.targets.gateway },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+  console.log(`Release ${release.id} fired at ${ids.length} control planes. Web UI: http://localhost:8233`);
+  console.log(`Pause one:  temporal workflow signal --workflow-id upgrade/<cp>/${release.id} --name pause --input '{"reason":"demo"}'`);
+  console.log('Stop: Ctrl-C\n');
+
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const started = Date.now();
+  let reportedSettled = false;
+  while (!stopping) {
+    const rows = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          return { id, s: await client.workflow.getHandle(upgradeWorkflowId(id, release.id)).query(statusQuery) };
+        } catch (err) {
+          return { id, s: undefined, error: (err as Error).message };
+        }
+      }),
+    );
+    const done = rows.filter((r) => r.s?.outcome).length;
+    const waiting = rows.filter((r) => r.s?.stage === 'waiting-for-window').length;
+    const bar = '#'.repeat(Math.round((done / ids.length) * 30)).padEnd(30, '.');
+    console.log(`\n[${bar}] ${done}/${ids.length} finished, ${waiting} waiting for their window`);
+    for (const r of rows) console.log(row(r.s, r.id, r.error));
+    for (const line of logs.splice(0)) console.log(`  ${line}`);
+    if (!reportedSettled && done + waiting === ids.length) {
+      reportedSettled = true;
+      console.log(`\nEvery control plane is finished or waiting for its window after ${((Date.now() - started) / 1000).toFixed(1)}s.`);
+      if (process.env.NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED) stop();
+    }
+    for (let i = 0; i < 20 && !stopping; i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  console.log('\nStopping worker and server...');
+  worker.shutdown();
+  await running;
+  await nativeConnection.close();
+  await wiring.close();
+  server?.kill('SIGINT');
+}
+
+main().catch((err: unknown) => {
+  console.error(`npm start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
