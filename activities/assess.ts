@@ -16,8 +16,7 @@ export interface ControlPlaneSummary {
 }
 
 export type Assessment =
-  | { found: false; detail: string }
-  | { found: true; controlPlane: ControlPlaneSummary; decision: EligibilityDecision };
+  { found: false; detail: string } | { found: true; controlPlane: ControlPlaneSummary; decision: EligibilityDecision };
 
 export function assessActivities({ inventory }: ActivityDeps) {
   return {

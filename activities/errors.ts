@@ -15,7 +15,8 @@ export const NON_RETRYABLE = {
 /** Turns adapter errors into Temporal failures with a type the workflow can act on; others stay retryable. */
 export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof RolloutFailedError) return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.rolloutFailed);
+  if (err instanceof RolloutFailedError)
+    return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.rolloutFailed);
   if (err instanceof PermissionDeniedError)
     return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.permissionDenied);
   // A bad inventory edit is retried: the activity shows the message in the UI until someone fixes the file.

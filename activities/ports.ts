@@ -37,9 +37,19 @@ export interface PlatformPort {
   /** Everything rollback needs to restore this component. */
   snapshot(component: ComponentRef): Promise<ComponentSnapshot>;
   /** Moves the component to `targetVersion` and waits until the rollout has finished. Idempotent. */
-  upgrade(component: ComponentRef, targetVersion: string, progress: Progress, signal: AbortSignal): Promise<PlatformChangeResult>;
+  upgrade(
+    component: ComponentRef,
+    targetVersion: string,
+    progress: Progress,
+    signal: AbortSignal,
+  ): Promise<PlatformChangeResult>;
   /** Puts the component back as in the snapshot and waits for that rollout. Idempotent. */
-  restore(component: ComponentRef, snapshot: ComponentSnapshot, progress: Progress, signal: AbortSignal): Promise<PlatformChangeResult>;
+  restore(
+    component: ComponentRef,
+    snapshot: ComponentSnapshot,
+    progress: Progress,
+    signal: AbortSignal,
+  ): Promise<PlatformChangeResult>;
 }
 
 export interface HealthPort {

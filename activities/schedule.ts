@@ -20,7 +20,11 @@ export type WindowCheck = { open: true; plan: WindowPlan } | { open: false; reas
 export function scheduleActivities({ inventory, policy }: ActivityDeps) {
   async function load(controlPlaneId: string): Promise<ControlPlaneRecord> {
     const record = await inventory.getControlPlane(controlPlaneId);
-    if (!record) throw ApplicationFailure.nonRetryable(`control plane ${controlPlaneId} is not in the inventory`, NON_RETRYABLE.notFound);
+    if (!record)
+      throw ApplicationFailure.nonRetryable(
+        `control plane ${controlPlaneId} is not in the inventory`,
+        NON_RETRYABLE.notFound,
+      );
     return record;
   }
 
@@ -32,7 +36,11 @@ export function scheduleActivities({ inventory, policy }: ActivityDeps) {
         const lead = noticeLeadMinutes(policy, cp.tier, input.release.kind);
         const required = requiredMinutes(policy, input.changes);
         try {
-          const choice = nextWindow(cp.window, cp.blackouts, { now: new Date(input.now), leadMinutes: lead, requiredMinutes: required });
+          const choice = nextWindow(cp.window, cp.blackouts, {
+            now: new Date(input.now),
+            leadMinutes: lead,
+            requiredMinutes: required,
+          });
           return toWindowPlan(choice, cp.window, lead, required);
         } catch (err) {
           if (err instanceof NoWindowError)
@@ -46,12 +54,18 @@ export function scheduleActivities({ inventory, policy }: ActivityDeps) {
      * Is the customer's window, as configured now, open at `at` with enough time left for `requiredMinutes`?
      * Asked when the workflow wakes (may it start?) and while it waits (is the planned start still valid?).
      */
-    async checkWindow(input: { controlPlaneId: string; at: string; requiredMinutes: number; leadMinutes: number }): Promise<WindowCheck> {
+    async checkWindow(input: {
+      controlPlaneId: string;
+      at: string;
+      requiredMinutes: number;
+      leadMinutes: number;
+    }): Promise<WindowCheck> {
       return translating(async () => {
         const { controlPlane: cp } = await load(input.controlPlaneId);
         const at = new Date(input.at);
         const choice = windowOpenAt(cp.window, cp.blackouts, at, input.requiredMinutes);
-        if (choice) return { open: true, plan: toWindowPlan(choice, cp.window, input.leadMinutes, input.requiredMinutes) };
+        if (choice)
+          return { open: true, plan: toWindowPlan(choice, cp.window, input.leadMinutes, input.requiredMinutes) };
         return {
           open: false,
           reason: `the maintenance window of ${cp.id} (${describeSpec(cp.window)}) does not leave ${input.requiredMinutes} minutes from ${at.toISOString()}`,

@@ -11,7 +11,10 @@ export type Weekday = (typeof WEEKDAYS)[number];
 const id = (what: string) =>
   z
     .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, `${what} must be lower-case letters, digits and dashes (max 63), e.g. cp-acme-eu`);
+    .regex(
+      /^[a-z0-9][a-z0-9-]{0,62}$/,
+      `${what} must be lower-case letters, digits and dashes (max 63), e.g. cp-acme-eu`,
+    );
 
 export const VersionString = z
   .string()
@@ -21,10 +24,14 @@ export const VersionString = z
 const LocalDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a local date YYYY-MM-DD')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a real calendar date');
+  .refine(
+    (d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+    'not a real calendar date',
+  );
 
 /** `first sunday`, `second tuesday`, `last saturday`, or `day 15`. */
-export const MONTHLY_PATTERN = /^(?:(first|second|third|fourth|last) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|day ([1-9]|[12]\d|3[01]))$/;
+export const MONTHLY_PATTERN =
+  /^(?:(first|second|third|fourth|last) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|day ([1-9]|[12]\d|3[01]))$/;
 
 export const WindowSpecSchema = z
   .object({
@@ -32,8 +39,15 @@ export const WindowSpecSchema = z
     /** Local wall-clock start, 24h `HH:MM`. */
     start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time HH:MM (24h), e.g. 01:00'),
     /** Wall-clock length: a 01:00 window of 240 minutes closes at 05:00 local, even on a DST night. */
-    durationMinutes: z.number().int().min(30, 'at least 30 minutes').max(24 * 60, 'at most 1440 minutes (24h)'),
-    weekly: z.object({ days: z.array(z.enum(WEEKDAYS)).min(1, 'name at least one day') }).strict().optional(),
+    durationMinutes: z
+      .number()
+      .int()
+      .min(30, 'at least 30 minutes')
+      .max(24 * 60, 'at most 1440 minutes (24h)'),
+    weekly: z
+      .object({ days: z.array(z.enum(WEEKDAYS)).min(1, 'name at least one day') })
+      .strict()
+      .optional(),
     monthly: z
       .string()
       .transform((s) => s.trim().toLowerCase())
@@ -79,7 +93,10 @@ export const ControlPlaneSchema = z
     /** Gateway configuration keys in use (tyk.conf), checked against the version matrix before an upgrade. */
     config: z.record(z.string(), z.unknown()).default({}),
     /** Simulated platform only: faults to inject, keyed by component (`dashboard`, `gateway` or a data-plane id). */
-    simulate: z.object({ faults: z.record(z.string(), z.enum(SIMULATED_FAULTS)).default({}) }).strict().optional(),
+    simulate: z
+      .object({ faults: z.record(z.string(), z.enum(SIMULATED_FAULTS)).default({}) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((cp, ctx) => {
@@ -87,12 +104,17 @@ export const ControlPlaneSchema = z
     cp.dataPlanes.forEach((dp, i) => {
       if (dp.id === 'dashboard' || dp.id === 'gateway')
         ctx.addIssue({ code: 'custom', path: ['dataPlanes', i, 'id'], message: `'${dp.id}' is reserved` });
-      if (seen.has(dp.id)) ctx.addIssue({ code: 'custom', path: ['dataPlanes', i, 'id'], message: 'duplicate data plane id' });
+      if (seen.has(dp.id))
+        ctx.addIssue({ code: 'custom', path: ['dataPlanes', i, 'id'], message: 'duplicate data plane id' });
       seen.add(dp.id);
     });
     for (const key of Object.keys(cp.simulate?.faults ?? {})) {
       if (key !== 'dashboard' && key !== 'gateway' && !seen.has(key))
-        ctx.addIssue({ code: 'custom', path: ['simulate', 'faults', key], message: 'no such component in this control plane' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['simulate', 'faults', key],
+          message: 'no such component in this control plane',
+        });
     }
   });
 export type ControlPlane = z.output<typeof ControlPlaneSchema>;
@@ -117,7 +139,8 @@ export const InventorySchema = z
     });
     const cpIds = new Set<string>();
     inv.controlPlanes.forEach((cp, i) => {
-      if (cpIds.has(cp.id)) ctx.addIssue({ code: 'custom', path: ['controlPlanes', i, 'id'], message: 'duplicate control plane id' });
+      if (cpIds.has(cp.id))
+        ctx.addIssue({ code: 'custom', path: ['controlPlanes', i, 'id'], message: 'duplicate control plane id' });
       cpIds.add(cp.id);
       if (!orgIds.has(cp.orgId))
         ctx.addIssue({ code: 'custom', path: ['controlPlanes', i, 'orgId'], message: 'no org with this id in orgs' });

@@ -34,7 +34,14 @@ export function noticeLeadMinutes(policy: UpgradePolicy, tier: Tier, kind: Relea
 export function requiredMinutes(policy: UpgradePolicy, changes: ComponentChange[]): number {
   const steps = changes.reduce((sum, c) => {
     const kind = c.component.kind;
-    return sum + (kind === 'dashboard' ? policy.stepMinutes.dashboard : kind === 'gateway' ? policy.stepMinutes.gateway : policy.stepMinutes.dataPlane);
+    return (
+      sum +
+      (kind === 'dashboard'
+        ? policy.stepMinutes.dashboard
+        : kind === 'gateway'
+          ? policy.stepMinutes.gateway
+          : policy.stepMinutes.dataPlane)
+    );
   }, 0);
   return steps + policy.bufferMinutes;
 }

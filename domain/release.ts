@@ -7,7 +7,9 @@ export type ReleaseKind = (typeof RELEASE_KINDS)[number];
 
 export const ReleaseSchema = z
   .object({
-    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, dot, dash, underscore (max 63), e.g. lts-5.8.2'),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, dot, dash, underscore (max 63), e.g. lts-5.8.2'),
     kind: z.enum(RELEASE_KINDS),
     targets: z.object({ dashboard: VersionString, gateway: VersionString }).strict(),
     /** Security releases: the semver range of affected versions, e.g. `>=5.3.0 <5.3.9 || >=5.8.0 <5.8.2`. */
@@ -20,7 +22,11 @@ export const ReleaseSchema = z
   .strict()
   .superRefine((r, ctx) => {
     if (r.kind === 'security' && !r.affected)
-      ctx.addIssue({ code: 'custom', path: ['affected'], message: 'a security release must name the affected version range' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['affected'],
+        message: 'a security release must name the affected version range',
+      });
     if (r.kind === 'lts' && r.affected)
       ctx.addIssue({ code: 'custom', path: ['affected'], message: 'only security releases have an affected range' });
   });

@@ -26,11 +26,17 @@ export interface PlanRow {
   windowError?: string;
 }
 
-export function planFleet(controlPlanes: ControlPlane[], release: Release, policy: UpgradePolicy, now: Date): PlanRow[] {
+export function planFleet(
+  controlPlanes: ControlPlane[],
+  release: Release,
+  policy: UpgradePolicy,
+  now: Date,
+): PlanRow[] {
   return controlPlanes.map((cp) => {
     const decision = assessEligibility(cp, release);
     const base = { controlPlaneId: cp.id, orgId: cp.orgId, tier: cp.tier };
-    if (!decision.eligible) return { ...base, eligible: false, reason: decision.reason, detail: decision.detail, changes: [] };
+    if (!decision.eligible)
+      return { ...base, eligible: false, reason: decision.reason, detail: decision.detail, changes: [] };
     const changes = decision.changes.map((c) => `${c.component.id} ${c.from}→${c.to}`);
     const lead = noticeLeadMinutes(policy, cp.tier, release.kind);
     const required = requiredMinutes(policy, decision.changes);
@@ -69,7 +75,8 @@ function main(): void {
       json: { type: 'boolean', default: false },
     },
   });
-  if (!values.release) throw new Error('--release <file> is required (a release event JSON, e.g. examples/release-lts-5.8.2.json)');
+  if (!values.release)
+    throw new Error('--release <file> is required (a release event JSON, e.g. examples/release-lts-5.8.2.json)');
   const now = values.now ? new Date(values.now) : new Date();
   if (Number.isNaN(now.getTime())) throw new Error(`--now: '${values.now}' is not an ISO-8601 instant`);
   const releaseText = fs.readFileSync(values.release, 'utf8');
@@ -77,12 +84,16 @@ function main(): void {
   try {
     releaseJson = JSON.parse(releaseText);
   } catch (err) {
-    throw new Error(`release ${values.release}: not JSON (${(err as Error).message})`);
+    throw new Error(`release ${values.release}: not JSON (${(err as Error).message})`, { cause: err });
   }
   const release = parseWith(ReleaseSchema, releaseJson, `release ${values.release}`);
   const inventory = loadInventoryFile(values.inventory!);
   const rows = planFleet(inventory.controlPlanes, release, loadConfig().policy, now);
-  console.log(values.json ? JSON.stringify({ release: release.id, now: now.toISOString(), controlPlanes: rows }, null, 2) : table(rows));
+  console.log(
+    values.json
+      ? JSON.stringify({ release: release.id, now: now.toISOString(), controlPlanes: rows }, null, 2)
+      : table(rows),
+  );
 }
 
 if (require.main === module) {

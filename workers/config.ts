@@ -49,8 +49,6 @@ export const ConfigSchema = z.object({
   NIGHTSHIFT_VERIFY_PASSES: positiveInt.optional(),
   NIGHTSHIFT_VERIFY_INTERVAL_MS: positiveInt.optional(),
   NIGHTSHIFT_VERIFY_TIMEOUT_MS: positiveInt.optional(),
-  /** Prometheus scrape address for the SDK's metrics, e.g. 0.0.0.0:9464; unset = off. */
-  NIGHTSHIFT_METRICS_ADDRESS: z.string().optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema> & { policy: UpgradePolicy };
@@ -69,7 +67,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const parsed = parseWith(ConfigSchema.strip(), relevant, 'configuration (environment)');
   for (const [cert, key] of [['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const]) {
-    if (Boolean(parsed[cert]) !== Boolean(parsed[key])) throw new Error(`configuration: set both ${cert} and ${key}, or neither`);
+    if (Boolean(parsed[cert]) !== Boolean(parsed[key]))
+      throw new Error(`configuration: set both ${cert} and ${key}, or neither`);
   }
   for (const name of ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA'] as const) {
     const file = parsed[name];

@@ -52,7 +52,11 @@ export async function connectWorker(config: Config): Promise<NativeConnection> {
   const ca = read(config.TEMPORAL_TLS_CA);
   const tls =
     cert && key
-      ? { clientCertPair: { crt: cert, key }, serverRootCACertificate: ca, serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME }
+      ? {
+          clientCertPair: { crt: cert, key },
+          serverRootCACertificate: ca,
+          serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME,
+        }
       : config.TEMPORAL_API_KEY || ca
         ? { serverRootCACertificate: ca, serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME }
         : undefined;

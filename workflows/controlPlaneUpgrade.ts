@@ -99,7 +99,9 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
   const touched: ComponentChange[] = [];
   let noticeSeq = 0;
 
-  setHandler(statusQuery, () => status, { description: 'Stage, versions, window, steps, notices, pause and last error.' });
+  setHandler(statusQuery, () => status, {
+    description: 'Stage, versions, window, steps, notices, pause and last error.',
+  });
   setHandler(
     pauseSignal,
     (arg) => {
@@ -197,7 +199,10 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
 
   async function assess(): Promise<Assessment> {
     const done = stepStart('assess eligibility');
-    const a = await activities(quick, `Check eligibility of ${controlPlaneId}`).assessControlPlane(controlPlaneId, release);
+    const a = await activities(quick, `Check eligibility of ${controlPlaneId}`).assessControlPlane(
+      controlPlaneId,
+      release,
+    );
     done(a.found ? (a.decision.eligible ? 'eligible' : `${a.decision.reason}: ${a.decision.detail}`) : a.detail);
     if (a.found) {
       cp = a.controlPlane;
@@ -296,7 +301,8 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       await holdIfPaused();
       const stage: UpgradeStage = change.component.kind === 'data-plane' ? 'data-planes' : change.component.kind;
       if (status.stage !== stage) setStage(stage);
-      const label = change.component.kind === 'data-plane' ? `data plane ${change.component.id}` : change.component.kind;
+      const label =
+        change.component.kind === 'data-plane' ? `data plane ${change.component.id}` : change.component.kind;
       const step = stepStart(`upgrade ${label} ${change.from} → ${change.to}`);
       touched.push(change);
       try {
@@ -324,7 +330,8 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     for (const change of [...touched].reverse()) {
       const snap = snapshots.get(change.component.id);
       if (!snap) continue;
-      const label = change.component.kind === 'data-plane' ? `data plane ${change.component.id}` : change.component.kind;
+      const label =
+        change.component.kind === 'data-plane' ? `data plane ${change.component.id}` : change.component.kind;
       const step = stepStart(`roll back ${label} to ${snap.version}`);
       try {
         await activities(rollout, `Roll back ${label} to ${snap.version}`).restoreComponent(snap);
@@ -351,17 +358,24 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     const failedRestores = changed ? await compensate() : [];
     const restored = failedRestores.length === 0;
     if (!restored) {
-      await alert('critical', `${controlPlaneId}: ROLLBACK INCOMPLETE after ${why}: ${failedRestores.join('; ')} — manual action needed`, {
-        touched: touched.map((c) => c.component.id),
-        failedRestores,
-      });
+      await alert(
+        'critical',
+        `${controlPlaneId}: ROLLBACK INCOMPLETE after ${why}: ${failedRestores.join('; ')} — manual action needed`,
+        {
+          touched: touched.map((c) => c.component.id),
+          failedRestores,
+        },
+      );
     } else if (kind === 'failed') {
       const what = changed ? 'failed and was rolled back' : 'failed before any change';
       await alert('error', `${controlPlaneId}: upgrade to ${release.id} ${what}: ${why}`, {
         touched: touched.map((c) => c.component.id),
       });
     } else if (changed) {
-      await alert('info', `${controlPlaneId}: upgrade to ${release.id} cancelled after changes and rolled back: ${why}`);
+      await alert(
+        'info',
+        `${controlPlaneId}: upgrade to ${release.id} cancelled after changes and rolled back: ${why}`,
+      );
     }
     const backAgain = restored
       ? 'The previous versions are running again.'
@@ -394,7 +408,10 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       const closes = Date.parse(status.window!.closesAt);
       if (Date.now() > closes) {
         status.overrunMinutes = Math.ceil((Date.now() - closes) / 60000);
-        await alert('warning', `${controlPlaneId}: upgrade finished ${status.overrunMinutes} min after the window closed`);
+        await alert(
+          'warning',
+          `${controlPlaneId}: upgrade finished ${status.overrunMinutes} min after the window closed`,
+        );
       }
       status.outcome = 'completed';
       setStage('completed');
@@ -403,7 +420,9 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     });
   } catch (err) {
     if (isCancellation(err)) {
-      const by = status.cancel ? `cancelled${status.cancel.by ? ` by ${status.cancel.by}` : ''}` : 'cancelled via Temporal';
+      const by = status.cancel
+        ? `cancelled${status.cancel.by ? ` by ${status.cancel.by}` : ''}`
+        : 'cancelled via Temporal';
       const why = `${by}${status.cancel?.reason ? `: ${status.cancel.reason}` : ''}`;
       status.cancel ??= { reason: 'Temporal cancellation request', at: nowIso() };
       status.reason = why;

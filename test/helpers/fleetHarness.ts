@@ -85,7 +85,9 @@ export class FleetHarness {
     });
   }
 
-  async notices(controlPlaneId?: string): Promise<{ key: string; noticeKind: string; subject: string; text: string; properties: Record<string, string> }[]> {
+  async notices(
+    controlPlaneId?: string,
+  ): Promise<{ key: string; noticeKind: string; subject: string; text: string; properties: Record<string, string> }[]> {
     if (!fs.existsSync(this.outboxPath)) return [];
     const all = (await readOutbox(this.outboxPath)) as unknown as {
       key: string;
@@ -119,12 +121,12 @@ export class FleetHarness {
   }
 }
 
-const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+type Weekday = 'sun' | 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat';
 
 /** The weekday of an instant in a time zone, as the inventory spells it. */
-export function weekdayIn(ms: number, timeZone: string): (typeof WEEKDAYS)[number] {
+export function weekdayIn(ms: number, timeZone: string): Weekday {
   const name = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short' }).format(new Date(ms)).toLowerCase();
-  return name.slice(0, 3) as (typeof WEEKDAYS)[number];
+  return name.slice(0, 3) as Weekday;
 }
 
 export function org(id = 'org-acme') {

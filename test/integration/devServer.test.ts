@@ -40,7 +40,12 @@ beforeAll(async () => {
     NIGHTSHIFT_VERIFY_TIMEOUT_MS: '5000',
   });
   wiring = await wireAdapters(config, () => undefined);
-  worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: 'e2e', deps: wiring.deps });
+  worker = await createWorker({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue: 'e2e',
+    deps: wiring.deps,
+  });
   running = worker.run();
 });
 

@@ -16,7 +16,13 @@ beforeAll(async () => {
 
 it('has a recorded history for every outcome', () => {
   expect(files.sort()).toEqual(
-    ['cancelled-after-change.json', 'cancelled-before-change.json', 'completed.json', 'rolled-back.json', 'skipped.json'].sort(),
+    [
+      'cancelled-after-change.json',
+      'cancelled-before-change.json',
+      'completed.json',
+      'rolled-back.json',
+      'skipped.json',
+    ].sort(),
   );
 });
 

@@ -85,7 +85,10 @@ afterAll(async () => {
   await harness?.close();
 });
 
-function start(controlPlaneId: string, release: Release = LTS_RELEASE): Promise<WorkflowHandle<typeof controlPlaneUpgrade>> {
+function start(
+  controlPlaneId: string,
+  release: Release = LTS_RELEASE,
+): Promise<WorkflowHandle<typeof controlPlaneUpgrade>> {
   return env.client.workflow.start(controlPlaneUpgrade, {
     workflowId: upgradeWorkflowId(controlPlaneId, release.id),
     taskQueue: TASK_QUEUE,
@@ -194,7 +197,9 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     const skipping = skipIntoWindow(handle);
     await waitForStatus(handle, (s) => s.stage === 'dashboard', 60_000);
     await handle.signal(pauseSignal, 'hold after the dashboard');
-    const held = await waitForStatus(handle, (s) => s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'));
+    const held = await waitForStatus(handle, (s) =>
+      s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'),
+    );
     await new Promise((r) => setTimeout(r, 500));
     const still = await handle.query(statusQuery);
     expect(still.paused).toBe(true);
@@ -226,7 +231,9 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     const skipping = skipIntoWindow(handle);
     await waitForStatus(handle, (s) => s.stage === 'dashboard', 60_000);
     await handle.signal(pauseSignal);
-    await waitForStatus(handle, (s) => s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'));
+    await waitForStatus(handle, (s) =>
+      s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'),
+    );
     expect(await harness.version('cp-cancel-late', 'dashboard')).toBe('5.8.2');
     await skipping;
     await handle.signal(cancelSignal, { reason: 'bad timing' });
@@ -250,13 +257,21 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     expect(r.status.reason).toContain('cancelled via Temporal');
     const rollbacks = r.status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => s.name);
     expect(rollbacks[rollbacks.length - 1]).toBe('roll back dashboard to 5.3.4');
-    expect(await versions('cp-temporal-cancel', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.3.4', '5.3.4', '5.3.4']);
+    expect(await versions('cp-temporal-cancel', ['dashboard', 'gateway', 'dp-eu'])).toEqual([
+      '5.3.4',
+      '5.3.4',
+      '5.3.4',
+    ]);
     await recordHistory(handle, 'cancelled-after-change');
   });
 
   it.each([
     ['cp-fail-dashboard', 'upgrade dashboard 5.3.4 → 5.8.2', ['roll back dashboard to 5.3.4']],
-    ['cp-fail-gateway', 'upgrade gateway 5.3.4 → 5.8.2', ['roll back gateway to 5.3.4', 'roll back dashboard to 5.3.4']],
+    [
+      'cp-fail-gateway',
+      'upgrade gateway 5.3.4 → 5.8.2',
+      ['roll back gateway to 5.3.4', 'roll back dashboard to 5.3.4'],
+    ],
     [
       'cp-fail-dp',
       'upgrade data plane dp-ap 5.3.4 → 5.8.2',
@@ -267,28 +282,31 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
         'roll back dashboard to 5.3.4',
       ],
     ],
-  ])('%s: a failed verification rolls back newest first, alerts and tells the customer', async (cpId, failedStep, rollbacks) => {
-    const handle = await start(cpId);
-    const err = await failureOf(handle);
-    const cause = err.cause as Error & { type?: string; details?: unknown[] };
-    expect(cause.type).toBe('UpgradeFailed');
-    expect(cause.message).toContain(`${failedStep} failed`);
-    expect(cause.message).toContain('did not answer pass');
-    const status = await handle.query(statusQuery);
-    expect(status.stage).toBe('rolled-back');
-    expect(status.outcome).toBe('rolled-back');
-    expect(status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => s.name)).toEqual(rollbacks);
-    expect(status.steps.filter((s) => s.name.startsWith('roll back')).every((s) => s.status === 'done')).toBe(true);
-    const ids = ['dashboard', 'gateway', ...(cpId === 'cp-fail-dp' ? ['dp-us', 'dp-ap'] : ['dp-eu'])];
-    expect(new Set(await versions(cpId, ids))).toEqual(new Set(['5.3.4']));
-    const alerts = harness.alerts(cpId);
-    expect(alerts).toHaveLength(1);
-    expect(alerts[0]!.severity).toBe('error');
-    expect(alerts[0]!.summary).toContain('rolled back');
-    const notices = await harness.notices(cpId);
-    expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled', 'rolled-back']);
-    if (cpId === 'cp-fail-gateway') await recordHistory(handle, 'rolled-back');
-  });
+  ])(
+    '%s: a failed verification rolls back newest first, alerts and tells the customer',
+    async (cpId, failedStep, rollbacks) => {
+      const handle = await start(cpId);
+      const err = await failureOf(handle);
+      const cause = err.cause as Error & { type?: string; details?: unknown[] };
+      expect(cause.type).toBe('UpgradeFailed');
+      expect(cause.message).toContain(`${failedStep} failed`);
+      expect(cause.message).toContain('did not answer pass');
+      const status = await handle.query(statusQuery);
+      expect(status.stage).toBe('rolled-back');
+      expect(status.outcome).toBe('rolled-back');
+      expect(status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => s.name)).toEqual(rollbacks);
+      expect(status.steps.filter((s) => s.name.startsWith('roll back')).every((s) => s.status === 'done')).toBe(true);
+      const ids = ['dashboard', 'gateway', ...(cpId === 'cp-fail-dp' ? ['dp-us', 'dp-ap'] : ['dp-eu'])];
+      expect(new Set(await versions(cpId, ids))).toEqual(new Set(['5.3.4']));
+      const alerts = harness.alerts(cpId);
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]!.severity).toBe('error');
+      expect(alerts[0]!.summary).toContain('rolled back');
+      const notices = await harness.notices(cpId);
+      expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled', 'rolled-back']);
+      if (cpId === 'cp-fail-gateway') await recordHistory(handle, 'rolled-back');
+    },
+  );
 
   it('re-plans and re-notifies when the customer moves the window while it waits', async () => {
     const handle = await start('cp-moved');
@@ -305,7 +323,11 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     expect(moved.reason).toContain('does not leave');
     const result = await handle.result();
     expect(result.outcome).toBe('completed');
-    expect((await harness.notices('cp-moved')).map((n) => n.noticeKind)).toEqual(['scheduled', 'rescheduled', 'completed']);
+    expect((await harness.notices('cp-moved')).map((n) => n.noticeKind)).toEqual([
+      'scheduled',
+      'rescheduled',
+      'completed',
+    ]);
   });
 
   it('stops with a reason and tells the customer when Auto Upgrade is turned off while it waits', async () => {

@@ -1,0 +1,26 @@
+import { loadConfig } from '../../workers/config';
+
+describe('worker configuration', () => {
+  it('applies defaults and the policy overrides', () => {
+    const c = loadConfig({ NIGHTSHIFT_NOTICE_LEAD_PRODUCTION: '3d', NIGHTSHIFT_VERIFY_PASSES: '5', PATH: '/usr/bin' });
+    expect(c.TEMPORAL_ADDRESS).toBe('localhost:7233');
+    expect(c.TEMPORAL_TASK_QUEUE).toBe('nightshift');
+    expect(c.policy.noticeLeadMinutes).toEqual({ production: 3 * 24 * 60, staging: 2 * 24 * 60, development: 24 * 60 });
+    expect(c.policy.verify.consecutivePasses).toBe(5);
+  });
+
+  it('names the variable and the value of a bad setting', () => {
+    expect(() => loadConfig({ NIGHTSHIFT_NOTICE_LEAD_STAGING: 'two days' })).toThrow(
+      /NIGHTSHIFT_NOTICE_LEAD_STAGING = "two days": must be a duration/,
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_PLATFORM: 'nomad' })).toThrow(/NIGHTSHIFT_PLATFORM = "nomad"/);
+    expect(() => loadConfig({ NIGHTSHIFT_VERIFY_PASSES: '0' })).toThrow(/NIGHTSHIFT_VERIFY_PASSES = "0"/);
+  });
+
+  it('rejects unknown NIGHTSHIFT_ settings (typos) and half-configured TLS', () => {
+    expect(() => loadConfig({ NIGHTSHIFT_INVENTRY: 'x.yaml' })).toThrow(/unknown setting\(s\) NIGHTSHIFT_INVENTRY/);
+    expect(() => loadConfig({ TEMPORAL_TLS_CERT: '/nope.pem' })).toThrow(
+      /set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY/,
+    );
+  });
+});
