@@ -81,9 +81,12 @@ function row(s: UpgradeStatus | undefined, id: string, error?: string): string {
 }
 
 async function main(): Promise<void> {
+  // Scripts and CI can ask the demo to stop once every upgrade has finished or is waiting for its window.
+  const exitWhenSettled = Boolean(process.env.NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED);
+  delete process.env.NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED;
   for (const [k, v] of Object.entries(DEMO_DEFAULTS)) process.env[k] ??= v;
   const config = loadConfig();
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') }); // failures show in the table and the UI
   let server: ChildProcess | undefined;
   if (await reachable(config.TEMPORAL_ADDRESS)) console.log(`Using the Temporal server at ${config.TEMPORAL_ADDRESS}`);
   else {
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
       console.log(
         `\nEvery control plane is finished or waiting for its window after ${((Date.now() - started) / 1000).toFixed(1)}s.`,
       );
-      if (process.env.NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED) stop();
+      if (exitWhenSettled) stop();
     }
     for (let i = 0; i < 20 && !stopping; i++) await new Promise((r) => setTimeout(r, 100));
   }
