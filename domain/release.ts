@@ -14,10 +14,14 @@ export const ReleaseSchema = z
     targets: z.object({ dashboard: VersionString, gateway: VersionString }).strict(),
     /** Security releases: the semver range of affected versions, e.g. `>=5.3.0 <5.3.9 || >=5.8.0 <5.8.2`. */
     affected: z.string().refine(isValidRange, 'not a semver range such as ">=5.3.0 <5.3.9"').optional(),
-    notesUrl: z.url('not a URL'),
+    /** Goes into every customer email, so only https links. */
+    notesUrl: z.url({ protocol: /^https$/, message: 'not an https URL' }),
     publishedAt: z.iso.datetime({ offset: true, message: 'not an ISO-8601 instant' }).optional(),
     /** LTS lines eligible for an LTS upgrade; defaults to Tyk's (5.0, 5.3, 5.8). */
-    ltsLines: z.array(z.string().regex(/^\d+\.\d+$/, 'a release line such as 5.8')).optional(),
+    ltsLines: z
+      .array(z.string().regex(/^(0|[1-9]\d*)\.(0|[1-9]\d*)$/, 'a release line such as 5.8'))
+      .min(1, 'name at least one LTS line')
+      .optional(),
   })
   .strict()
   .superRefine((r, ctx) => {

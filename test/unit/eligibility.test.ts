@@ -249,9 +249,8 @@ describe('assessEligibility: LTS releases', () => {
     expect(samePatchLine.eligible).toBe(true);
   });
 
-  it('matches LTS lines by number, not spelling', () => {
-    const d = assessEligibility(controlPlane(), lts({ ltsLines: ['05.3', '5.8'] }));
-    expect(d.eligible).toBe(true);
+  it('refuses LTS lines spelled with leading zeros at the release schema, naming the field', () => {
+    expect(() => lts({ ltsLines: ['05.3', '5.8'] })).toThrow('ltsLines[0] = "05.3": a release line such as 5.8');
   });
 });
 
