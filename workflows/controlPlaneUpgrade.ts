@@ -135,8 +135,10 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     { description: 'Stop; roll back whatever already changed. Payload: {"reason": "...", "by": "..."}' },
   );
 
+  /** Set once the upgrade is winding down (rolling back, notifying): operator signals no longer apply. */
+  let ending = false;
   function isFinished(): boolean {
-    return status.outcome !== undefined;
+    return ending || status.outcome !== undefined;
   }
 
   function setStage(stage: UpgradeStage): void {
@@ -426,10 +428,11 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       const why = `${by}${status.cancel?.reason ? `: ${status.cancel.reason}` : ''}`;
       status.cancel ??= { reason: 'Temporal cancellation request', at: nowIso() };
       status.reason = why;
-      status.outcome = 'cancelled';
+      ending = true;
       await CancellationScope.nonCancellable(async () => {
         const failedRestores = await finish('cancelled', `The upgrade was ${why}`);
         if (failedRestores.length) status.lastError = failedRestores.join('; ');
+        status.outcome = 'cancelled';
         setStage('cancelled');
       });
       return { outcome: 'cancelled', status };
@@ -438,12 +441,14 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     status.lastError = message;
     const failedStep = [...status.steps].reverse().find((s) => s.status === 'failed')?.name ?? status.stage;
     const why = `${failedStep} failed: ${message}`;
-    status.outcome = touched.length > 0 ? 'rolled-back' : 'failed';
     status.reason = why;
+    ending = true;
     await CancellationScope.nonCancellable(async () => {
       const failedRestores = await finish('failed', why);
       if (failedRestores.length) status.lastError = `${message}; rollback incomplete: ${failedRestores.join('; ')}`;
-      setStage(status.outcome === 'rolled-back' ? 'rolled-back' : 'failed');
+      // rolled-back: every change was undone and verified; failed: nothing changed, or the rollback is incomplete.
+      status.outcome = touched.length > 0 && failedRestores.length === 0 ? 'rolled-back' : 'failed';
+      setStage(status.outcome);
     });
     throw ApplicationFailure.nonRetryable(`${controlPlaneId}: ${why}`, 'UpgradeFailed', status);
   }

@@ -61,6 +61,8 @@ beforeAll(async () => {
         ],
         simulate: { faults: { 'dp-ap': 'fail-after-upgrade' } },
       }),
+      controlPlane('cp-rollout-error', { simulate: { faults: { gateway: 'upgrade-error' } } }),
+      controlPlane('cp-unhealthy', { simulate: { faults: { 'dp-eu': 'unreachable' } } }),
       controlPlane('cp-moved', {
         window: { timeZone: 'Asia/Kolkata', start: '01:30', durationMinutes: 180, weekly: { days: [sixDaysOut] } },
       }),
@@ -307,6 +309,39 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
       if (cpId === 'cp-fail-gateway') await recordHistory(handle, 'rolled-back');
     },
   );
+
+  it('a rollout the platform reports failed is not retried and is rolled back', async () => {
+    const handle = await start('cp-rollout-error');
+    const err = await failureOf(handle);
+    expect(err.cause?.message).toContain('upgrade gateway 5.3.4 → 5.8.2 failed');
+    expect(err.cause?.message).toContain('progress deadline exceeded');
+    const status = await handle.query(statusQuery);
+    expect(status.outcome).toBe('rolled-back');
+    // One attempt only: RolloutFailed is non-retryable.
+    expect(status.steps.filter((s) => s.name.startsWith('upgrade gateway'))).toHaveLength(1);
+    expect(status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => s.name)).toEqual([
+      'roll back gateway to 5.3.4',
+      'roll back dashboard to 5.3.4',
+    ]);
+    expect(await versions('cp-rollout-error', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.3.4', '5.3.4', '5.3.4']);
+  });
+
+  it('an unhealthy component at pre-flight stops the upgrade before any change', async () => {
+    const handle = await start('cp-unhealthy');
+    const err = await failureOf(handle);
+    expect(err.cause?.message).toContain('pre-flight');
+    expect(err.cause?.message).toContain('dp-eu: unreachable');
+    const status = await handle.query(statusQuery);
+    expect(status.outcome).toBe('failed');
+    expect(status.steps.some((s) => s.name.startsWith('upgrade') || s.name.startsWith('roll back'))).toBe(false);
+    expect(harness.alerts('cp-unhealthy').map((a) => [a.severity, a.summary.includes('before any change')])).toEqual([
+      ['error', true],
+    ]);
+    const notices = await harness.notices('cp-unhealthy');
+    expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled', 'cancelled']);
+    expect(notices[1]!.text).toContain('Nothing was changed');
+    expect(await versions('cp-unhealthy', ['dashboard', 'gateway'])).toEqual(['5.3.4', '5.3.4']);
+  });
 
   it('re-plans and re-notifies when the customer moves the window while it waits', async () => {
     const handle = await start('cp-moved');
