@@ -101,7 +101,7 @@ export function renderNotice(req: NoticeRequest, org: Org, cp: ControlPlane): Em
         `  - Review the release notes: ${req.notesUrl}`,
         `  - ${changeWindowHint}`,
         '',
-        'We will email you again when the upgrade starts and when it has finished.',
+        'We will email you again when the upgrade has finished.',
       ];
       break;
     case 'rescheduled':

@@ -135,7 +135,8 @@ describe('renderNotice: scheduled', () => {
     expect(msg.text).toContain('Dashboard first, then the Gateway, then each data plane');
     expect(msg.text).toContain('Kubernetes keeps the previous version running');
     expect(msg.text).toContain('change the maintenance window in the Auto Upgrade settings of cp-acme-eu');
-    expect(msg.text).toContain('when the upgrade starts and when it has finished');
+    expect(msg.text).toContain('We will email you again when the upgrade has finished.');
+    expect(msg.text).not.toContain('when the upgrade starts');
   });
 
   it('is plain text', () => {
