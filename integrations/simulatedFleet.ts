@@ -193,7 +193,7 @@ export class SimulatedFleet {
 
   /** The Tyk /hello URL of a component. */
   healthUrl(c: ComponentRef): string {
-    return `${this.componentUrl(c.controlPlaneId, c.id)}/hello`;
+    return simulatedHealthUrl(this.baseUrl, c);
   }
 
   /** The admin URL of a component (GET state, POST …/deploy). */
@@ -403,6 +403,11 @@ function initialState(inventory: Inventory, stateFile: string | undefined): Map<
     });
   }
   return components;
+}
+
+/** Where the simulated fleet at `baseUrl` serves a component's Tyk-style `/hello`; usable from any process. */
+export function simulatedHealthUrl(baseUrl: string, c: ComponentRef): string {
+  return `${componentUrl(baseUrl, c.controlPlaneId, c.id)}/hello`;
 }
 
 function componentUrl(baseUrl: string, controlPlaneId: string, componentId: string): string {

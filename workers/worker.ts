@@ -7,7 +7,7 @@ import { FileInventory, loadInventoryFile } from '../integrations/fileInventory'
 import { HttpHealthProbe } from '../integrations/httpHealth';
 import { LogAlerter } from '../integrations/logAlerter';
 import { OutboxNotifier } from '../integrations/outboxNotifier';
-import { SimulatedFleet, SimulatedPlatform } from '../integrations/simulatedFleet';
+import { SimulatedFleet, SimulatedPlatform, simulatedHealthUrl } from '../integrations/simulatedFleet';
 import type { Config } from './config';
 
 export interface Wiring {
@@ -32,8 +32,8 @@ export async function wireAdapters(config: Config, log: (line: string) => void =
     log(`simulated fleet listening on ${baseUrl} (state ${config.NIGHTSHIFT_SIM_STATE})`);
   }
   const platform = new SimulatedPlatform(baseUrl);
-  const url = baseUrl.replace(/\/$/, '');
-  const health = new HttpHealthProbe((c) => `${url}/cp/${c.controlPlaneId}/${c.id}/hello`);
+  const fleetUrl = baseUrl;
+  const health = new HttpHealthProbe((c) => simulatedHealthUrl(fleetUrl, c));
   const deps: ActivityDeps = {
     inventory,
     platform,

@@ -17,7 +17,14 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Assessment, ControlPlaneSummary } from '../activities/assess';
-import type { ComponentChange, ComponentSnapshot, NoticeKind, SreAlert, WindowPlan } from '../domain/model';
+import {
+  componentLabel,
+  type ComponentChange,
+  type ComponentSnapshot,
+  type NoticeKind,
+  type SreAlert,
+  type WindowPlan,
+} from '../domain/model';
 import {
   cancelSignal,
   pauseSignal,
@@ -303,8 +310,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       await holdIfPaused();
       const stage: UpgradeStage = change.component.kind === 'data-plane' ? 'data-planes' : change.component.kind;
       if (status.stage !== stage) setStage(stage);
-      const label =
-        change.component.kind === 'data-plane' ? `data plane ${change.component.id}` : change.component.kind;
+      const label = componentLabel(change.component);
       const step = stepStart(`upgrade ${label} ${change.from} → ${change.to}`);
       touched.push(change);
       try {
@@ -332,8 +338,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     for (const change of [...touched].reverse()) {
       const snap = snapshots.get(change.component.id);
       if (!snap) continue;
-      const label =
-        change.component.kind === 'data-plane' ? `data plane ${change.component.id}` : change.component.kind;
+      const label = componentLabel(change.component);
       const step = stepStart(`roll back ${label} to ${snap.version}`);
       try {
         await activities(rollout, `Roll back ${label} to ${snap.version}`).restoreComponent(snap);
