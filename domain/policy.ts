@@ -45,3 +45,9 @@ export function requiredMinutes(policy: UpgradePolicy, changes: ComponentChange[
   }, 0);
   return steps + policy.bufferMinutes;
 }
+
+/** How much a customer may defer an upgrade (Update `defer`), by release kind. */
+export const DEFERRAL_BUDGET: Record<ReleaseKind, { maxDeferrals: number; maxDaysEach: number }> = {
+  lts: { maxDeferrals: 2, maxDaysEach: 7 },
+  security: { maxDeferrals: 0, maxDaysEach: 0 },
+};

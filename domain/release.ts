@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VersionString } from './inventory';
+import { RolloutPolicySchema } from './rollout';
 import { isValidRange } from './versions';
 
 export const RELEASE_KINDS = ['lts', 'security'] as const;
@@ -22,6 +23,8 @@ export const ReleaseSchema = z
       .array(z.string().regex(/^(0|[1-9]\d*)\.(0|[1-9]\d*)$/, 'a release line such as 5.8'))
       .min(1, 'name at least one LTS line')
       .optional(),
+    /** How this release rolls across the fleet (canary wave, bake time, concurrency, failure budget). */
+    rollout: RolloutPolicySchema.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {

@@ -99,6 +99,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     changes: [],
     notices: [],
     steps: [],
+    deferrals: [],
   };
   let cp: ControlPlaneSummary | undefined;
   const snapshots = new Map<string, ComponentSnapshot>();

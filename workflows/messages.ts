@@ -1,7 +1,8 @@
 // Signals, queries and the shapes they carry: shared by workflows, clients, scripts and tests.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Release } from '../domain/release';
 import type { ComponentChange, NoticeKind, SkipReason, WindowPlan } from '../domain/model';
+import type { RolloutPolicy, Wave } from '../domain/rollout';
 
 export const TASK_QUEUE_DEFAULT = 'nightshift';
 
@@ -9,9 +10,15 @@ export function upgradeWorkflowId(controlPlaneId: string, releaseId: string): st
   return `upgrade/${controlPlaneId}/${releaseId}`;
 }
 
+export function fleetWorkflowId(releaseId: string): string {
+  return `fleet/${releaseId}`;
+}
+
 export interface ControlPlaneUpgradeInput {
   controlPlaneId: string;
   release: Release;
+  /** Set when a fleet rollout started this upgrade: it asks that workflow for a slot and reports its outcome to it. */
+  fleet?: { workflowId: string; wave: Wave };
 }
 
 /** Who asked and why. The UI sends one JSON payload: `{"reason": "...", "by": "..."}`; a bare string is the reason. */
@@ -24,9 +31,150 @@ export const pauseSignal = defineSignal<[(OperatorRequest | string)?]>('pause');
 export const resumeSignal = defineSignal<[(OperatorRequest | string)?]>('resume');
 export const cancelSignal = defineSignal<[(OperatorRequest | string)?]>('cancel');
 
+/** A newer release of the same line replaces this one where nothing has changed yet. Fleet → fleet, fleet → child. */
+export interface SupersedeRequest {
+  releaseId: string;
+  targets: Release['targets'];
+}
+export const supersedeSignal = defineSignal<[SupersedeRequest]>('supersede');
+
+/** Customer deferral (Update `defer`): LTS releases allow a few short deferrals, security releases none. */
+export interface DeferRequest extends OperatorRequest {
+  days: number;
+}
+export interface DeferResult {
+  window: WindowPlan;
+  deferralsLeft: number;
+}
+export const deferUpdate = defineUpdate<DeferResult, [DeferRequest]>('defer');
+
+/** SRE override: skip the wait for the window (still tells the customer first). Returns the stage it left. */
+export const upgradeNowUpdate = defineUpdate<{ accepted: true; from: UpgradeStage }, [OperatorRequest]>('upgradeNow');
+
+// ---- child ↔ fleet: concurrency slots and outcome reports, addressed by workflow ID so they survive the fleet's
+// continue-as-new ----
+export interface SlotRequest {
+  controlPlaneId: string;
+  workflowId: string;
+  /** The latest instant the child can still start inside its window; a grant after it is returned unused. */
+  until: string;
+}
+export const slotRequestSignal = defineSignal<[SlotRequest]>('slot-request');
+/** The child no longer wants or holds a slot (its window closed before a grant, or a grant arrived too late). */
+export const slotReturnSignal = defineSignal<[{ controlPlaneId: string }]>('slot-return');
+/** Fleet → child: you may start changing now. */
+export const slotGrantSignal = defineSignal<[{ grantedAt: string }]>('slot-grant');
+
+export interface ChildOutcome {
+  controlPlaneId: string;
+  outcome: UpgradeOutcome;
+  /** True when nightshift changed any component (even if it was rolled back afterwards). */
+  changed: boolean;
+  reason?: string;
+}
+export const childOutcomeSignal = defineSignal<[ChildOutcome]>('child-outcome');
+
+// ---- fleet ----
+export interface FleetUpgradeInput {
+  release: Release;
+  rollout: RolloutPolicy;
+  /** Carried over continue-as-new; absent on the first run. */
+  carried?: FleetCarriedState;
+}
+
+export interface FreezeRequest extends OperatorRequest {
+  /** ISO instant the freeze ends by itself. */
+  until: string;
+}
+export const approveSignal = defineSignal<[(OperatorRequest | string)?]>('approve');
+export const freezeSignal = defineSignal<[FreezeRequest]>('freeze');
+export const unfreezeSignal = defineSignal<[(OperatorRequest | string)?]>('unfreeze');
+
+export const FLEET_STAGES = [
+  'listing-canary',
+  'canary',
+  'baking',
+  'listing-main',
+  'main',
+  'draining',
+  'completed',
+  'halted',
+  'cancelled',
+  'superseded',
+] as const;
+export type FleetStage = (typeof FLEET_STAGES)[number];
+
+/** Per control plane the fleet is still waiting on: w = waiting for its window, q = asked for a slot, c = changing. */
+export type ChildState = 'w' | 'q' | 'c';
+
+export interface FleetFailure {
+  controlPlaneId: string;
+  outcome: UpgradeOutcome;
+  reason?: string;
+  at: string;
+}
+
+export interface WaveProgress {
+  listed: boolean;
+  started: number;
+  finished: number;
+  failed: number;
+}
+
+export interface FleetStatus {
+  workflowId: string;
+  releaseId: string;
+  releaseKind: Release['kind'];
+  targets: Release['targets'];
+  rollout: RolloutPolicy;
+  stage: FleetStage;
+  /** Control planes listed, and how many were skipped for each reason (eligibility at listing time). */
+  eligibility: { listed: number; eligible: number; skipped: Record<string, number> };
+  waves: Record<Wave, WaveProgress>;
+  bakeUntil?: string;
+  /** Children not finished yet, by state. */
+  inFlight: { waitingForWindow: number; waitingForSlot: number; changing: number };
+  outcomes: Partial<Record<UpgradeOutcome, number>>;
+  /** The most recent failures (rolled back or failed), newest last; `failureCount` has them all. */
+  failures: FleetFailure[];
+  failureCount: number;
+  paused: boolean;
+  pause?: OperatorRequest & { at: string };
+  halted?: { reason: string; at: string };
+  approvals: (OperatorRequest & { at: string; failuresAccepted: number })[];
+  freeze?: FreezeRequest & { at: string };
+  cancel?: OperatorRequest & { at: string };
+  supersededBy?: string;
+  /** How many times this rollout continued as new, and the longest history a run reached. */
+  runs: number;
+  maxHistoryLength: number;
+}
+
+export const fleetStatusQuery = defineQuery<FleetStatus>('status');
+
+export interface FleetCarriedState {
+  status: FleetStatus;
+  /** Inventory cursor of the wave being listed. */
+  cursor?: string;
+  children: Record<string, ChildState>;
+  /** Wave of each child still in flight (to count its outcome against the right wave). */
+  childWave: Record<string, Wave>;
+  slotQueue: SlotRequest[];
+  failuresAtApproval: number;
+  /** Children already told to stop (cancel/supersede fan-out in progress). */
+  stopSent: string[];
+  pagedFor?: string;
+}
+
+export interface FleetUpgradeResult {
+  outcome: 'completed' | 'cancelled' | 'superseded';
+  status: FleetStatus;
+}
+
 export const UPGRADE_STAGES = [
   'assessing',
   'waiting-for-window',
+  'waiting-for-slot',
   'preflight',
   'dashboard',
   'gateway',
@@ -35,12 +183,13 @@ export const UPGRADE_STAGES = [
   'completed',
   'skipped',
   'cancelled',
+  'superseded',
   'rolled-back',
   'failed',
 ] as const;
 export type UpgradeStage = (typeof UPGRADE_STAGES)[number];
 
-export type UpgradeOutcome = 'completed' | 'skipped' | 'cancelled' | 'rolled-back' | 'failed';
+export type UpgradeOutcome = 'completed' | 'skipped' | 'cancelled' | 'superseded' | 'rolled-back' | 'failed';
 
 export interface StepRecord {
   name: string;
@@ -75,11 +224,16 @@ export interface UpgradeStatus {
   steps: StepRecord[];
   lastError?: string;
   overrunMinutes?: number;
+  fleet?: ControlPlaneUpgradeInput['fleet'] & { slotGrantedAt?: string; slotWaits: number };
+  deferrals: (OperatorRequest & { days: number; at: string; newStart: string })[];
+  /** An SRE's upgradeNow: who, why, when. */
+  override?: OperatorRequest & { at: string };
+  supersededBy?: string;
 }
 
 export const statusQuery = defineQuery<UpgradeStatus>('status');
 
 export interface ControlPlaneUpgradeResult {
-  outcome: 'completed' | 'skipped' | 'cancelled';
+  outcome: 'completed' | 'skipped' | 'cancelled' | 'superseded';
   status: UpgradeStatus;
 }
