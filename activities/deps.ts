@@ -1,4 +1,5 @@
 import type { UpgradePolicy } from '../domain/policy';
+import type { RolloutDirectoryPort } from './fleet';
 import type { AlerterPort, HealthPort, InventoryPort, NotifierPort, PlatformPort } from './ports';
 
 /** Everything the activities need, wired by the worker from configuration. */
@@ -9,4 +10,6 @@ export interface ActivityDeps {
   notifier: NotifierPort;
   alerter: AlerterPort;
   policy: UpgradePolicy;
+  /** Finds running fleet rollouts (to supersede older ones); without it nothing is superseded. */
+  rollouts?: RolloutDirectoryPort;
 }

@@ -1,11 +1,13 @@
 import { assessActivities } from './assess';
 import type { ActivityDeps } from './deps';
 import { deployActivities } from './deploy';
+import { fleetActivities } from './fleet';
 import { healthActivities } from './health';
 import { notifyActivities } from './notify';
 import { scheduleActivities } from './schedule';
 
 export type { ActivityDeps } from './deps';
+export type { RolloutDirectoryPort, RunningRollout } from './fleet';
 
 /** The object the worker registers: every activity, bound to its adapters. */
 export function createActivities(deps: ActivityDeps) {
@@ -15,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...notifyActivities(deps),
     ...deployActivities(deps),
     ...healthActivities(deps),
+    ...fleetActivities(deps),
   };
 }
 

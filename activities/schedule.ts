@@ -13,6 +13,8 @@ export interface PlanWindowInput {
   changes: ComponentChange[];
   /** The workflow's clock (ISO): activities never use their own clock for planning, so time skipping works. */
   now: string;
+  /** Earliest start (ISO), e.g. after a customer's deferral or when the last window was missed. */
+  notBefore?: string;
 }
 
 export type WindowCheck = { open: true; plan: WindowPlan } | { open: false; reason: string };
@@ -36,8 +38,11 @@ export function scheduleActivities({ inventory, policy }: ActivityDeps) {
         const lead = noticeLeadMinutes(policy, cp.tier, input.release.kind);
         const required = requiredMinutes(policy, input.changes);
         try {
+          // nextWindow looks `lead` ahead of `now`; starting the search later keeps both the notice period and the floor.
+          const now = Date.parse(input.now);
+          const floor = input.notBefore ? Date.parse(input.notBefore) - lead * 60_000 : now;
           const choice = nextWindow(cp.window, cp.blackouts, {
-            now: new Date(input.now),
+            now: new Date(Math.max(now, floor)),
             leadMinutes: lead,
             requiredMinutes: required,
           });

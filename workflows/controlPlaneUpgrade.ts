@@ -5,12 +5,12 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -25,21 +25,34 @@ import {
   type SreAlert,
   type WindowPlan,
 } from '../domain/model';
+import { DEFERRAL_BUDGET } from '../domain/policy';
 import {
   cancelSignal,
+  childOutcomeSignal,
+  deferUpdate,
   pauseSignal,
   resumeSignal,
+  slotGrantSignal,
+  slotRequestSignal,
+  slotReturnSignal,
   statusQuery,
+  supersedeSignal,
+  upgradeNowUpdate,
   type ControlPlaneUpgradeInput,
   type ControlPlaneUpgradeResult,
+  type DeferRequest,
   type OperatorRequest,
   type UpgradeStage,
   type UpgradeStatus,
 } from './messages';
+import { errorMessage, toRequest } from './operatorRequests';
 import * as SA from './searchAttributes';
 
 /** While waiting for a window, re-read the customer's settings this often (they may move the window). */
 const RECHECK_INTERVAL_MS = 12 * 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Stages in which nothing has changed yet: deferral, upgradeNow and supersede apply only here. */
+const BEFORE_CHANGE: readonly UpgradeStage[] = ['assessing', 'waiting-for-window', 'waiting-for-slot'];
 
 const quick: ActivityOptions = {
   startToCloseTimeout: '1 minute',
@@ -66,22 +79,6 @@ function activities(options: ActivityOptions, summary: string) {
   return proxyActivities<Activities>({ ...options, summary });
 }
 
-function toRequest(arg: unknown): OperatorRequest {
-  if (typeof arg === 'string') return { reason: arg };
-  if (arg && typeof arg === 'object') {
-    const { reason, by } = arg as Record<string, unknown>;
-    return { reason: typeof reason === 'string' ? reason : undefined, by: typeof by === 'string' ? by : undefined };
-  }
-  return {};
-}
-
-function errorMessage(err: unknown): string {
-  let cur: unknown = err;
-  // ActivityFailure wraps the ApplicationFailure that carries the real message.
-  while (cur instanceof Error && cur.cause instanceof Error) cur = cur.cause;
-  return cur instanceof Error ? cur.message : String(err);
-}
-
 export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Promise<ControlPlaneUpgradeResult> {
   const { controlPlaneId, release } = input;
   const info = workflowInfo();
@@ -100,12 +97,21 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     notices: [],
     steps: [],
     deferrals: [],
+    fleet: input.fleet ? { ...input.fleet, slotWaits: 0 } : undefined,
   };
   let cp: ControlPlaneSummary | undefined;
   const snapshots = new Map<string, ComponentSnapshot>();
   /** Components nightshift has started to change, oldest first: compensation walks it backwards. */
   const touched: ComponentChange[] = [];
   let noticeSeq = 0;
+  /** Bumped when the plan changes outside the wait loop (a deferral, an SRE's upgradeNow): wakes the loop. */
+  let windowSeq = 0;
+  /** A deferral is re-planning: the wait loop must not start meanwhile. */
+  let replanning = false;
+  /** Earliest start after a deferral or a missed window; every re-plan keeps it. */
+  let notBefore: string | undefined;
+  let waitingForSlot = false;
+  let slotGranted = false;
 
   setHandler(statusQuery, () => status, {
     description: 'Stage, versions, window, steps, notices, pause and last error.',
@@ -142,6 +148,113 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     },
     { description: 'Stop; roll back whatever already changed. Payload: {"reason": "...", "by": "..."}' },
   );
+  setHandler(
+    supersedeSignal,
+    (req) => {
+      if (isFinished() || status.cancel || !BEFORE_CHANGE.includes(status.stage) || touched.length > 0) {
+        log.info('not superseded: the upgrade has already started changing or ended', { by: req?.releaseId });
+        return;
+      }
+      status.supersededBy = req.releaseId;
+      work.cancel();
+    },
+    { description: 'Fleet → upgrade: a newer release of the same line replaces this one (only before any change).' },
+  );
+  setHandler(
+    slotGrantSignal,
+    async () => {
+      if (waitingForSlot && !slotGranted) {
+        slotGranted = true;
+        return;
+      }
+      // Arrived after we stopped waiting (window closed, cancelled, finished): hand it straight back.
+      await signalFleet('slot-return');
+    },
+    { description: 'Fleet → upgrade: a rollout slot is yours, start changing.' },
+  );
+  setHandler(
+    deferUpdate,
+    async (req) => {
+      replanning = true;
+      try {
+        const base = Math.max(Date.now(), Date.parse(status.window!.startAt));
+        notBefore = new Date(base + req.days * DAY_MS).toISOString();
+        const by = req.reason ? `: ${req.reason}` : '';
+        await planWindow('rescheduled', `Deferred by ${req.days} day(s) at your request${by}`);
+        status.deferrals.push({ ...toRequest(req), days: req.days, at: nowIso(), newStart: status.window!.startAt });
+        windowSeq++;
+        refreshDetails();
+        return {
+          window: status.window!,
+          deferralsLeft: DEFERRAL_BUDGET[release.kind].maxDeferrals - status.deferrals.length,
+        };
+      } finally {
+        replanning = false;
+      }
+    },
+    {
+      validator: (req: DeferRequest) => {
+        const budget = DEFERRAL_BUDGET[release.kind];
+        if (budget.maxDeferrals === 0)
+          throw new Error(`${release.kind} releases cannot be deferred (${release.id} is ${release.kind})`);
+        if (isFinished() || status.stage !== 'waiting-for-window' || !status.window)
+          throw new Error(`the upgrade can only be deferred while it waits for its window; it is ${status.stage}`);
+        if (status.override) throw new Error('an SRE has started this upgrade now; it can no longer be deferred');
+        if (replanning) throw new Error('another deferral is being applied; try again in a moment');
+        if (status.deferrals.length >= budget.maxDeferrals)
+          throw new Error(`no deferrals left: all ${budget.maxDeferrals} allowed for this release are used`);
+        const days = (req as Partial<DeferRequest> | undefined)?.days;
+        if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > budget.maxDaysEach)
+          throw new Error(`days = ${JSON.stringify(days)}: a whole number of days from 1 to ${budget.maxDaysEach}`);
+      },
+      description: 'Customer deferral: {"days": N, "reason", "by"}. LTS: 2 deferrals of up to 7 days; security: none.',
+    },
+  );
+  setHandler(
+    upgradeNowUpdate,
+    (req) => {
+      const from = status.stage;
+      status.override = { ...toRequest(req), at: nowIso() };
+      windowSeq++;
+      refreshDetails();
+      return { accepted: true as const, from };
+    },
+    {
+      validator: (_req: OperatorRequest) => {
+        if (isFinished() || !BEFORE_CHANGE.includes(status.stage))
+          throw new Error(`too late for upgradeNow: the upgrade is ${status.outcome ?? status.stage}`);
+        if (status.override)
+          throw new Error(`already started now by ${status.override.by ?? 'an SRE'} at ${status.override.at}`);
+      },
+      description: 'SRE override: skip the wait for the window (the customer gets a starting notice). {"reason","by"}',
+    },
+  );
+
+  /** Child → fleet messages. The fleet may have ended (cancelled, superseded): then there is nobody to tell. */
+  async function signalFleet(kind: 'slot-request' | 'slot-return' | 'outcome'): Promise<void> {
+    if (!input.fleet) return;
+    const fleet = getExternalWorkflowHandle(input.fleet.workflowId);
+    try {
+      if (kind === 'slot-request') {
+        const w = status.window!;
+        const latest = status.override ? Date.now() + 7 * DAY_MS : Date.parse(w.closesAt) - w.requiredMinutes * 60_000;
+        await fleet.signal(slotRequestSignal, {
+          controlPlaneId,
+          workflowId: info.workflowId,
+          until: new Date(latest).toISOString(),
+        });
+      } else if (kind === 'slot-return') await fleet.signal(slotReturnSignal, { controlPlaneId });
+      else
+        await fleet.signal(childOutcomeSignal, {
+          controlPlaneId,
+          outcome: status.outcome!,
+          changed: touched.length > 0,
+          reason: status.reason,
+        });
+    } catch (err) {
+      log.warn('could not signal the fleet rollout', { kind, fleet: input.fleet.workflowId, error: errorMessage(err) });
+    }
+  }
 
   /** Set once the upgrade is winding down (rolling back, notifying): operator signals no longer apply. */
   let ending = false;
@@ -178,7 +291,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     };
   }
 
-  async function notify(kind: NoticeKind, reason?: string): Promise<void> {
+  async function notify(kind: NoticeKind, reason?: string, opts: { withWindow?: boolean } = {}): Promise<void> {
     const key = `${info.workflowId}/${kind}/${++noticeSeq}`;
     const receipt = await activities(notifyOptions, `Email org admin: ${kind}`).sendNotice({
       key,
@@ -187,7 +300,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       releaseId: release.id,
       notesUrl: release.notesUrl,
       changes: status.changes,
-      window: status.window,
+      window: opts.withWindow === false ? undefined : status.window,
       reason,
       requestedAt: nowIso(),
     });
@@ -228,8 +341,14 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     status.outcome = 'skipped';
     status.skipReason = a.found ? (a.decision.eligible ? undefined : a.decision.reason) : 'control-plane-not-found';
     status.reason = a.found ? (a.decision.eligible ? undefined : a.decision.detail) : a.detail;
-    if (status.notices.length > 0) await notify('cancelled', `The upgrade is no longer needed: ${status.reason}`);
+    if (status.skipReason === 'config-incompatible') {
+      // The customer has to act before this release can be installed: tell them, and the SREs, what and why.
+      await notify('action-needed', status.reason, { withWindow: false });
+      await alert('warning', `${controlPlaneId}: upgrade to ${release.id} blocked by configuration: ${status.reason}`);
+    } else if (status.notices.length > 0)
+      await notify('cancelled', `The upgrade is no longer needed: ${status.reason}`);
     setStage('skipped');
+    await signalFleet('outcome');
     return { outcome: 'skipped', status };
   }
 
@@ -240,6 +359,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       release,
       changes: status.changes,
       now: nowIso(),
+      notBefore,
     });
     status.window = plan;
     status.reason = reason;
@@ -258,13 +378,18 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
   /** Sleeps until the planned start, re-reading the customer's settings periodically; returns once it may start. */
   async function waitForWindow(): Promise<'start' | Assessment> {
     for (;;) {
+      if (status.override) return 'start';
       const plan = status.window!;
+      const seq = windowSeq;
       const startAt = Date.parse(plan.startAt);
       const now = Date.now();
       if (now < startAt) {
         setStage('waiting-for-window');
         const wakeIn = Math.min(startAt - now, RECHECK_INTERVAL_MS);
-        await sleep(wakeIn, { summary: `Wait for window ${plan.localText}` });
+        const woken = await condition(() => windowSeq !== seq, wakeIn, {
+          summary: `Wait for window ${plan.localText}`,
+        });
+        if (woken) continue;
       } else {
         await holdIfPaused();
       }
@@ -281,12 +406,40 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
         await planWindow('rescheduled', check.reason);
         continue;
       }
+      // A deferral or upgradeNow arrived while we checked: its plan wins.
+      if (replanning) await condition(() => !replanning);
+      if (windowSeq !== seq) continue;
       if (Date.now() >= startAt) {
         status.window = { ...check.plan, leadMinutes: plan.leadMinutes };
         if (status.paused) continue;
         return 'start';
       }
     }
+  }
+
+  /** With a fleet: ask it for a concurrency slot and wait until the latest start in the window. */
+  async function acquireSlot(): Promise<boolean> {
+    if (!input.fleet) return true;
+    setStage('waiting-for-slot');
+    status.fleet!.slotWaits++;
+    const step = stepStart('wait for a fleet rollout slot');
+    slotGranted = false;
+    waitingForSlot = true;
+    await signalFleet('slot-request');
+    const w = status.window!;
+    const latest = status.override ? Date.now() + 7 * DAY_MS : Date.parse(w.closesAt) - w.requiredMinutes * 60_000;
+    const granted = await condition(() => slotGranted, Math.max(latest - Date.now(), 1000), {
+      summary: 'Wait for a fleet rollout slot',
+    });
+    waitingForSlot = false;
+    if (granted) {
+      status.fleet!.slotGrantedAt = nowIso();
+      step('granted');
+      return true;
+    }
+    step('no slot before the latest start in this window');
+    await signalFleet('slot-return');
+    return false;
   }
 
   async function upgradeAll(): Promise<void> {
@@ -410,11 +563,23 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       if (!first.found || !first.decision.eligible) return stopIneligible(first);
       upsertSearchAttributes([{ key: SA.OrgId, value: cp!.orgId }]);
       await planWindow('scheduled');
-      const ready = await waitForWindow();
-      if (ready !== 'start') return stopIneligible(ready);
+      for (;;) {
+        const ready = await waitForWindow();
+        if (ready !== 'start') return stopIneligible(ready);
+        if (await acquireSlot()) break;
+        notBefore = status.window!.closesAt;
+        await planWindow(
+          'rescheduled',
+          'Our rollout was at capacity for the whole of your maintenance window, so we have moved your upgrade to your next window.',
+        );
+      }
+      if (status.override) {
+        const why = status.override.reason ? `: ${status.override.reason}` : '';
+        await notify('starting', `Our engineers are starting this upgrade now${why}`, { withWindow: false });
+      }
       await upgradeAll();
       const closes = Date.parse(status.window!.closesAt);
-      if (Date.now() > closes) {
+      if (Date.now() > closes && !status.override) {
         status.overrunMinutes = Math.ceil((Date.now() - closes) / 60000);
         await alert(
           'warning',
@@ -424,9 +589,20 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       status.outcome = 'completed';
       setStage('completed');
       await notify('completed');
+      await signalFleet('outcome');
       return { outcome: 'completed', status };
     });
   } catch (err) {
+    if (isCancellation(err) && status.supersededBy) {
+      status.reason = `superseded by release ${status.supersededBy} before anything changed`;
+      ending = true;
+      await CancellationScope.nonCancellable(async () => {
+        status.outcome = 'superseded';
+        setStage('superseded');
+        await signalFleet('outcome');
+      });
+      return { outcome: 'superseded', status };
+    }
     if (isCancellation(err)) {
       const by = status.cancel
         ? `cancelled${status.cancel.by ? ` by ${status.cancel.by}` : ''}`
@@ -440,6 +616,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
         if (failedRestores.length) status.lastError = failedRestores.join('; ');
         status.outcome = 'cancelled';
         setStage('cancelled');
+        await signalFleet('outcome');
       });
       return { outcome: 'cancelled', status };
     }
@@ -455,6 +632,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       // rolled-back: every change was undone and verified; failed: nothing changed, or the rollback is incomplete.
       status.outcome = touched.length > 0 && failedRestores.length === 0 ? 'rolled-back' : 'failed';
       setStage(status.outcome);
+      await signalFleet('outcome');
     });
     throw ApplicationFailure.nonRetryable(`${controlPlaneId}: ${why}`, 'UpgradeFailed', status);
   }

@@ -1,1 +1,2 @@
 export { controlPlaneUpgrade } from './controlPlaneUpgrade';
+export { fleetUpgrade } from './fleetUpgrade';
