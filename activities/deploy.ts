@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { ComponentRef, ComponentSnapshot } from '../domain/model';
+import type { ComponentRef, ComponentSnapshot, ConfigMigration } from '../domain/model';
 import type { ActivityDeps } from './deps';
 import { translating } from './errors';
 import type { PlatformChangeResult } from './ports';
@@ -13,10 +13,18 @@ export function deployActivities({ platform }: ActivityDeps) {
       return translating(() => Promise.all(components.map((c) => platform.snapshot(c))));
     },
 
-    /** Rolls one component to the target version and waits for the rollout, heartbeating. Idempotent. */
-    async upgradeComponent(input: { component: ComponentRef; targetVersion: string }): Promise<PlatformChangeResult> {
+    /**
+     * Rolls one component to the target version, rewriting renamed configuration keys in the same rollout, and waits
+     * for it, heartbeating. Idempotent (a retry neither migrates twice nor fails on keys already migrated).
+     */
+    async upgradeComponent(input: {
+      component: ComponentRef;
+      targetVersion: string;
+      configMigrations?: ConfigMigration[];
+    }): Promise<PlatformChangeResult> {
+      const options = input.configMigrations?.length ? { configMigrations: input.configMigrations } : undefined;
       return translating(() =>
-        platform.upgrade(input.component, input.targetVersion, progress, Context.current().cancellationSignal),
+        platform.upgrade(input.component, input.targetVersion, progress, Context.current().cancellationSignal, options),
       );
     },
 

@@ -1,7 +1,7 @@
 // The ports the activities depend on. Adapters in integrations/ implement them: a simulated fleet, an outbox and a
 // file inventory for the embedded default; Kubernetes, HubSpot and webhooks in production.
 import type { ControlPlane, Org } from '../domain/inventory';
-import type { ComponentRef, ComponentSnapshot, HealthReport, SreAlert } from '../domain/model';
+import type { ComponentRef, ComponentSnapshot, ConfigMigration, HealthReport, SreAlert } from '../domain/model';
 
 export interface ControlPlaneRecord {
   controlPlane: ControlPlane;
@@ -30,20 +30,32 @@ export interface PlatformChangeResult {
   to: string;
 }
 
+export interface UpgradeOptions {
+  /**
+   * Renamed configuration keys to rewrite in the same rollout as the version change (see domain/compatibility.ts).
+   * Applying them is idempotent: a key already renamed is left alone.
+   */
+  configMigrations?: ConfigMigration[];
+}
+
 export interface PlatformPort {
   readonly name: string;
   /** The version the platform runs now (its source of truth, e.g. the Deployment's image tag). */
   currentVersion(component: ComponentRef): Promise<string>;
-  /** Everything rollback needs to restore this component. */
+  /** Everything rollback needs to restore this component: its version and, where the platform manages it, config. */
   snapshot(component: ComponentRef): Promise<ComponentSnapshot>;
-  /** Moves the component to `targetVersion` and waits until the rollout has finished. Idempotent. */
+  /**
+   * Moves the component to `targetVersion` (and applies `options.configMigrations`) and waits until the rollout has
+   * finished. Idempotent.
+   */
   upgrade(
     component: ComponentRef,
     targetVersion: string,
     progress: Progress,
     signal: AbortSignal,
+    options?: UpgradeOptions,
   ): Promise<PlatformChangeResult>;
-  /** Puts the component back as in the snapshot and waits for that rollout. Idempotent. */
+  /** Puts the component back as in the snapshot (version, and config when it has one) and waits. Idempotent. */
   restore(
     component: ComponentRef,
     snapshot: ComponentSnapshot,

@@ -1,8 +1,10 @@
 // Which control planes a release upgrades, and which of their components change. Pure and deterministic: safe to call
 // from workflow code (no I/O, no clock, no time-zone database).
+import { checkCompatibility, describeBlocker, describeMigration } from './compatibility';
 import type { ControlPlane } from './inventory';
 import type {
   ComponentChange,
+  ConfigBlocker,
   ComponentDecision,
   ComponentRef,
   ComponentSkipReason,
@@ -82,7 +84,9 @@ function decideComponent(component: ComponentRef, from: string, release: Release
  *
  * Control planes that are not opted in, hybrid, or use plugins are excluded outright: their decision has no
  * per-component `components` (nothing about them is ever upgraded). Otherwise every component is decided, and the
- * control plane is eligible when at least one component changes.
+ * control plane is eligible when at least one component changes, unless its Gateway configuration uses a key that a
+ * version on the way removed (`config-incompatible`; its `components` then still say what would change). Keys renamed
+ * on the way become the Gateway change's `configMigrations`.
  */
 export function assessEligibility(cp: ControlPlane, release: Release): EligibilityDecision {
   if (!cp.autoUpgrade)
@@ -111,7 +115,30 @@ export function assessEligibility(cp: ControlPlane, release: Release): Eligibili
   const changes: ComponentChange[] = components
     .filter((d) => d.change)
     .map(({ component, from, to }) => ({ component, from, to }));
-  if (changes.length > 0) return { eligible: true, changes, components };
+  if (changes.length > 0) {
+    // The inventory holds the Gateway's configuration only (tyk.conf); the Dashboard and data planes are not checked.
+    const gateway = changes.find((c) => c.component.kind === 'gateway');
+    if (!gateway) return { eligible: true, changes, components };
+    const report = checkCompatibility(cp.config, 'gateway', gateway.from, gateway.to);
+    if (report.blockers.length > 0) {
+      const configBlockers: ConfigBlocker[] = report.blockers.map((b) => ({ component: gateway.component, ...b }));
+      return {
+        eligible: false,
+        reason: 'config-incompatible',
+        detail:
+          `the Gateway of control plane ${cp.id} cannot move from ${gateway.from} to ${gateway.to} (${release.id}) ` +
+          `until its configuration is changed: ${report.blockers.map((b) => describeBlocker(b, 'Gateway')).join('; ')}`,
+        components,
+        configBlockers,
+      };
+    }
+    if (report.migrations.length > 0) {
+      gateway.configMigrations = report.migrations;
+      const decision = components.find((d) => d.component.kind === 'gateway')!;
+      decision.detail += `; configuration: ${report.migrations.map(describeMigration).join(', ')}`;
+    }
+    return { eligible: true, changes, components };
+  }
 
   const any = (r: ComponentSkipReason) => components.some((d) => d.reason === r);
   const reason: SkipReason = any('not-affected')

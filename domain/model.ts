@@ -18,6 +18,35 @@ export interface ComponentChange {
   component: ComponentRef;
   from: string;
   to: string;
+  /** Configuration keys renamed between `from` and `to`, applied in the same rollout as the version change. */
+  configMigrations?: ConfigMigration[];
+}
+
+/** A configuration value the version matrix can prescribe: JSON, so it travels through workflow history. */
+export type ConfigValue = string | number | boolean;
+
+/** One renamed configuration key, to be rewritten when the component moves past `renamedIn`. */
+export interface ConfigMigration {
+  /** The key in use: a dotted path into the component's configuration, e.g. `enable_jsvm_timeout`. */
+  key: string;
+  /** Its new name, e.g. `jsvm_timeout`. */
+  to: string;
+  /** The version that renamed it. */
+  renamedIn: string;
+  /** The value the new key must have; without it, the old key's value carries over. */
+  value?: ConfigValue;
+}
+
+/** A configuration key in use that a version between the current and the target one removed. */
+export interface ConfigBlocker {
+  component: ComponentRef;
+  /** The key as the customer's configuration names it (a dotted path). */
+  key: string;
+  removedIn: string;
+  /** What the customer or an SRE should do instead. */
+  advice: string;
+  /** Set when the key was renamed to another name first, and that name is the one removed. */
+  renamedTo?: { key: string; renamedIn: string };
 }
 
 export const SKIP_REASONS = [
@@ -28,6 +57,7 @@ export const SKIP_REASONS = [
   'not-on-older-lts-line',
   'not-affected',
   'control-plane-not-found',
+  'config-incompatible',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
@@ -45,7 +75,14 @@ export interface ComponentDecision {
 
 export type EligibilityDecision =
   | { eligible: true; changes: ComponentChange[]; components: ComponentDecision[] }
-  | { eligible: false; reason: SkipReason; detail: string; components: ComponentDecision[] };
+  | {
+      eligible: false;
+      reason: SkipReason;
+      detail: string;
+      components: ComponentDecision[];
+      /** With reason `config-incompatible`: each removed key in use, for tooling (the detail says it in words). */
+      configBlockers?: ConfigBlocker[];
+    };
 
 /** A concrete maintenance window chosen for one upgrade. */
 export interface WindowPlan {
@@ -66,7 +103,15 @@ export interface WindowPlan {
   requiredMinutes: number;
 }
 
-export const NOTICE_KINDS = ['scheduled', 'rescheduled', 'starting', 'completed', 'rolled-back', 'cancelled'] as const;
+export const NOTICE_KINDS = [
+  'scheduled',
+  'rescheduled',
+  'starting',
+  'completed',
+  'rolled-back',
+  'cancelled',
+  'action-needed',
+] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 /** What a notice is about; rendered into the customer's email by the notify activity. */
@@ -79,7 +124,7 @@ export interface NoticeRequest {
   notesUrl: string;
   changes: ComponentChange[];
   window?: WindowPlan;
-  /** For rescheduled / rolled-back / cancelled: why, in words a customer can read. */
+  /** For rescheduled / rolled-back / cancelled / action-needed: why, in words a customer can read. */
   reason?: string;
   /** The workflow's clock when it asked for the notice (ISO). */
   requestedAt: string;
@@ -125,5 +170,7 @@ export interface ComponentSnapshot {
   component: ComponentRef;
   version: string;
   takenAt: string;
+  /** The component's configuration at the time, when the platform manages it: restore puts it back as it was. */
+  config?: Record<string, unknown>;
   data?: unknown;
 }

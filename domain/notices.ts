@@ -13,6 +13,7 @@ const SUBJECT_PREFIX: Record<NoticeKind, string> = {
   completed: '[Completed]',
   'rolled-back': '[Rolled back]',
   cancelled: '[Cancelled]',
+  'action-needed': '[Action needed]',
 };
 
 const KIND_ORDER = { dashboard: 0, gateway: 1, 'data-plane': 2 } as const;
@@ -173,6 +174,24 @@ export function renderNotice(req: NoticeRequest, org: Org, cp: ControlPlane): Em
         `Why: ${req.reason ?? 'the upgrade is no longer needed.'}`,
         '',
         'No further changes will be made to your control plane as part of this upgrade.',
+      ];
+      break;
+    case 'action-needed':
+      // Sent instead of an upgrade when something only the customer can change stands in the way (e.g. a Gateway
+      // setting the new version removed); the reason names it and what to do.
+      body = [
+        `We could not start ${upgrade}: something in your configuration needs to change first.`,
+        ...(window ? ['', 'It was planned for:', ...windowLines(window)] : []),
+        '',
+        `What needs your attention: ${req.reason ?? 'a setting of your control plane is not supported by the new version.'}`,
+        '',
+        ...(changes.length > 0 ? ['What the upgrade will change:', ...list(changes.map(changeLine)), ''] : []),
+        `Please update the configuration of ${cp.id} as described above; then we will schedule the upgrade again and ` +
+          'email you the new time. Until then nothing changes: your control plane keeps running the versions it runs now.',
+        '',
+        `If you need help, contact Tyk Support and mention control plane ${cp.id} and release ${req.releaseId}.`,
+        '',
+        notes,
       ];
       break;
   }

@@ -19,7 +19,12 @@ export const RolloutPolicySchema = z
       .strict()
       .default({ labels: ['canary'], tiers: [], controlPlaneIds: [] }),
     /** Minutes to watch the finished canary wave before the main wave starts. */
-    bakeMinutes: z.number().int().min(0).max(14 * 24 * 60).default(60),
+    bakeMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(14 * 24 * 60)
+      .default(60),
     /** Control planes changing at the same moment across the fleet (waiting for a window does not count). */
     maxConcurrent: z.number().int().min(1).max(1000).default(10),
     failureBudget: z

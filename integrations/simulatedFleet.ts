@@ -2,11 +2,13 @@
 // that drives it. One listener serves every component by path:
 //
 //   GET  /cp/<cp>/<component>/hello    Tyk-style health: {"status":"pass|warn|fail","version":"v5.8.2",...}
-//   GET  /cp/<cp>/<component>          the component's state (version, rollout, last rollout, generation)
-//   POST /cp/<cp>/<component>/deploy   {"version":"5.8.2","requestId":"..."} starts a rollout taking rolloutMs
+//   GET  /cp/<cp>/<component>          the component's state (version, config, rollout, last rollout, generation)
+//   POST /cp/<cp>/<component>/deploy   {"version":"5.8.2","requestId":"...","config":{...}} starts a rollout taking
+//                                      rolloutMs; `config` (optional) replaces the configuration when it succeeds
 //   GET  /state                        every component
 //
-// <component> is `dashboard`, `gateway` or a data plane's id. Faults from the inventory (`simulate.faults`) or the
+// <component> is `dashboard`, `gateway` or a data plane's id. The gateway's configuration starts as the inventory's
+// `config`; the other components start with an empty one. Faults from the inventory (`simulate.faults`) or the
 // options make a component unhealthy after an upgrade, fail its rollouts, or stop answering.
 //
 // A rollout records when it is done (doneAt) and is settled lazily from timestamps whenever the state is read, so
@@ -17,8 +19,16 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { RolloutFailedError, type PlatformChangeResult, type PlatformPort, type Progress } from '../activities/ports';
+import {
+  RolloutFailedError,
+  type PlatformChangeResult,
+  type PlatformPort,
+  type Progress,
+  type UpgradeOptions,
+} from '../activities/ports';
+import { applyConfigMigrations } from '../domain/compatibility';
 import { SIMULATED_FAULTS, type Inventory, type SimulatedFault } from '../domain/inventory';
 import { componentLabel, type ComponentKind, type ComponentRef, type ComponentSnapshot } from '../domain/model';
 import { parseWith } from '../domain/validation';
@@ -32,10 +42,15 @@ export type { SimulatedFault } from '../domain/inventory';
 
 const KINDS = ['dashboard', 'gateway', 'data-plane'] as const satisfies readonly ComponentKind[];
 
+const ConfigSchema = z.record(z.string(), z.unknown());
+type Config = z.infer<typeof ConfigSchema>;
+
 const RolloutSchema = z.object({
   generation: z.number().int(),
   fromVersion: z.string(),
   toVersion: z.string(),
+  /** The configuration the component runs once this rollout succeeds; absent: it keeps its configuration. */
+  config: ConfigSchema.optional(),
   requestId: z.string().optional(),
   startedAt: z.string(),
   doneAt: z.string(),
@@ -57,6 +72,8 @@ const ComponentStateSchema = z.object({
   initialVersion: z.string(),
   version: z.string(),
   previousVersion: z.string().nullable(),
+  /** The configuration it runs (tyk.conf keys); absent only in state files written before it was kept. */
+  config: ConfigSchema.optional(),
   /** The rollout in progress, or null. */
   rollout: RolloutSchema.nullable(),
   /** The last rollout that finished, with its outcome, or null. */
@@ -72,7 +89,7 @@ const StateFileSchema = z.object({
 
 export type SimulatedRollout = z.infer<typeof RolloutSchema>;
 export type SimulatedFinishedRollout = z.infer<typeof FinishedRolloutSchema>;
-type StoredComponentState = z.infer<typeof ComponentStateSchema>;
+type StoredComponentState = z.infer<typeof ComponentStateSchema> & { config: Config };
 
 /** A component as the admin API reports it. */
 export interface SimulatedComponentState extends StoredComponentState {
@@ -108,13 +125,22 @@ function keyOf(controlPlaneId: string, componentId: string): string {
   return `${controlPlaneId}/${componentId}`;
 }
 
-function componentsOf(inventory: Inventory): { ref: ComponentRef; version: string }[] {
+function componentsOf(inventory: Inventory): { ref: ComponentRef; version: string; config: Config }[] {
   return inventory.controlPlanes.flatMap((cp) => [
-    { ref: { controlPlaneId: cp.id, kind: 'dashboard' as const, id: 'dashboard' }, version: cp.dashboard.version },
-    { ref: { controlPlaneId: cp.id, kind: 'gateway' as const, id: 'gateway' }, version: cp.gateway.version },
+    {
+      ref: { controlPlaneId: cp.id, kind: 'dashboard' as const, id: 'dashboard' },
+      version: cp.dashboard.version,
+      config: {},
+    },
+    {
+      ref: { controlPlaneId: cp.id, kind: 'gateway' as const, id: 'gateway' },
+      version: cp.gateway.version,
+      config: structuredClone(cp.config),
+    },
     ...cp.dataPlanes.map((dp) => ({
       ref: { controlPlaneId: cp.id, kind: 'data-plane' as const, id: dp.id },
       version: dp.version,
+      config: {},
     })),
   ]);
 }
@@ -294,16 +320,20 @@ export class SimulatedFleet {
   // --- Rollouts -----------------------------------------------------------------------------------------------
 
   private deploy(c: StoredComponentState, body: unknown): DeployResponse {
-    const request = body as { version?: unknown; requestId?: unknown } | null;
+    const request = body as { version?: unknown; requestId?: unknown; config?: unknown } | null;
     const raw = request && typeof request === 'object' ? request.version : undefined;
     const version = typeof raw === 'string' ? normalizeVersion(raw) : undefined;
     if (!version) throw new HttpError(400, `version = ${JSON.stringify(raw)}: not a semantic version such as 5.8.2`);
     const requestId = typeof request?.requestId === 'string' ? request.requestId : undefined;
+    const parsedConfig = ConfigSchema.optional().safeParse(request?.config);
+    if (!parsedConfig.success) throw new HttpError(400, 'config: must be a JSON object of configuration keys');
+    const config = parsedConfig.data;
 
-    if (c.rollout?.toVersion === version) {
+    // Like a Deployment spec: the same version and configuration again is not a new rollout.
+    if (c.rollout?.toVersion === version && (!config || isDeepStrictEqual(config, c.rollout.config ?? c.config))) {
       return { changed: false, message: `already rolling out to ${version}`, state: this.view(c) };
     }
-    if (!c.rollout && c.version === version) {
+    if (!c.rollout && c.version === version && (!config || isDeepStrictEqual(config, c.config))) {
       return { changed: false, message: `already running ${version}`, state: this.view(c) };
     }
     const now = Date.now();
@@ -316,12 +346,14 @@ export class SimulatedFleet {
       generation: c.deployGeneration,
       fromVersion: c.version,
       toVersion: version,
+      ...(config ? { config } : {}),
       ...(requestId ? { requestId } : {}),
       startedAt: new Date(now).toISOString(),
       doneAt: new Date(now + this.rolloutMs).toISOString(),
     };
     this.persist();
-    return { changed: true, message: `rolling out ${c.version} → ${version}`, state: this.view(c) };
+    const withConfig = config && !isDeepStrictEqual(config, c.config) ? ' with a new configuration' : '';
+    return { changed: true, message: `rolling out ${c.version} → ${version}${withConfig}`, state: this.view(c) };
   }
 
   /** Finishes the component's rollout if its time has come; true when it changed the state (caller persists). */
@@ -340,6 +372,7 @@ export class SimulatedFleet {
     } else {
       c.previousVersion = c.version;
       c.version = rollout.toVersion;
+      if (rollout.config) c.config = rollout.config;
       c.lastRollout = { ...rollout, outcome: 'succeeded', finishedAt: rollout.doneAt };
     }
     c.rollout = null;
@@ -376,6 +409,7 @@ export class SimulatedFleet {
 /** Components in the state file keep their state; components only in the inventory start at its versions. */
 function initialState(inventory: Inventory, stateFile: string | undefined): Map<string, StoredComponentState> {
   const components = new Map<string, StoredComponentState>();
+  const saved = new Map<string, z.infer<typeof ComponentStateSchema>>();
   if (stateFile && existsSync(stateFile)) {
     let data: unknown;
     try {
@@ -384,12 +418,20 @@ function initialState(inventory: Inventory, stateFile: string | undefined): Map<
       throw new Error(`simulated fleet state ${stateFile} is not JSON: ${(err as Error).message}`, { cause: err });
     }
     for (const c of parseWith(StateFileSchema, data, `simulated fleet state ${stateFile}`).components) {
-      components.set(keyOf(c.controlPlaneId, c.componentId), c);
+      // Written before configurations were kept: seeded from the inventory below, like a new component's.
+      if (c.config) components.set(keyOf(c.controlPlaneId, c.componentId), { ...c, config: c.config });
+      else saved.set(keyOf(c.controlPlaneId, c.componentId), c);
     }
   }
-  for (const { ref, version } of componentsOf(inventory)) {
+  for (const { ref, version, config } of componentsOf(inventory)) {
     const key = keyOf(ref.controlPlaneId, ref.id);
     if (components.has(key)) continue;
+    const old = saved.get(key);
+    if (old) {
+      components.set(key, { ...old, config });
+      saved.delete(key);
+      continue;
+    }
     components.set(key, {
       controlPlaneId: ref.controlPlaneId,
       componentId: ref.id,
@@ -397,11 +439,13 @@ function initialState(inventory: Inventory, stateFile: string | undefined): Map<
       initialVersion: version,
       version,
       previousVersion: null,
+      config,
       rollout: null,
       lastRollout: null,
       deployGeneration: 0,
     });
   }
+  for (const [key, old] of saved) components.set(key, { ...old, config: {} });
   return components;
 }
 
@@ -472,24 +516,77 @@ export class SimulatedPlatform implements PlatformPort {
 
   async snapshot(component: ComponentRef): Promise<ComponentSnapshot> {
     const state = await this.componentState(component);
-    return { component, version: state.version, takenAt: new Date().toISOString(), data: { version: state.version } };
+    return {
+      component,
+      version: state.version,
+      takenAt: new Date().toISOString(),
+      config: state.config,
+      data: { version: state.version },
+    };
   }
 
+  /**
+   * Rolls the component to `targetVersion`; configuration migrations go into the same rollout, computed from the
+   * configuration it runs now, so a retry (mid-rollout or after it) asks for the same thing and migrates nothing twice.
+   */
   async upgrade(
     component: ComponentRef,
     targetVersion: string,
     progress: Progress,
     signal: AbortSignal,
+    options: UpgradeOptions = {},
   ): Promise<PlatformChangeResult> {
     const target = parseVersion(targetVersion, 'targetVersion');
     signal.throwIfAborted();
     const before = await this.componentState(component, signal);
-    if (before.version === target && !before.rollout) return { changed: false, from: target, to: target };
+    const migrations = options.configMigrations ?? [];
+    let migrated: ReturnType<typeof applyConfigMigrations> | undefined;
+    try {
+      migrated = migrations.length > 0 ? applyConfigMigrations(before.config, migrations) : undefined;
+    } catch (err) {
+      // The configuration contradicts the migration: a retry would meet the same configuration.
+      const what = `${componentLabel(component)} of ${component.controlPlaneId}`;
+      throw new RolloutFailedError(`${what}: ${(err as Error).message}`, { cause: err });
+    }
+    return this.rollTo(
+      component,
+      target,
+      migrated?.applied.length ? migrated.config : undefined,
+      before,
+      progress,
+      signal,
+    );
+  }
+
+  /** Puts the component back on the snapshot's version and configuration; a no-op when it already runs them. */
+  async restore(
+    component: ComponentRef,
+    snapshot: ComponentSnapshot,
+    progress: Progress,
+    signal: AbortSignal,
+  ): Promise<PlatformChangeResult> {
+    const target = parseVersion(snapshot.version, 'snapshot.version');
+    signal.throwIfAborted();
+    const before = await this.componentState(component, signal);
+    return this.rollTo(component, target, snapshot.config, before, progress, signal);
+  }
+
+  /** Deploys `target` (with `config` when given, else the configuration it has) and waits for that rollout. */
+  private async rollTo(
+    component: ComponentRef,
+    target: string,
+    config: Record<string, unknown> | undefined,
+    before: SimulatedComponentState,
+    progress: Progress,
+    signal: AbortSignal,
+  ): Promise<PlatformChangeResult> {
+    const configDone = !config || isDeepStrictEqual(config, before.config);
+    if (before.version === target && !before.rollout && configDone) return { changed: false, from: target, to: target };
 
     const deployed = await this.call<DeployResponse>(
       'POST',
       `${this.url(component)}/deploy`,
-      { version: target, requestId: randomUUID() },
+      { version: target, requestId: randomUUID(), ...(config ? { config } : {}) },
       signal,
     );
     // A retry finds its own rollout still running (changed: false) and waits for that one.
@@ -522,16 +619,6 @@ export class SimulatedPlatform implements PlatformPort {
       // A failed rollout will fail again if retried (RolloutFailedError is not retried); a superseded one may not.
       throw finished?.outcome === 'failed' ? new RolloutFailedError(message) : new Error(message);
     }
-  }
-
-  /** Puts the component back on the snapshot's version; a no-op when it already runs it. */
-  restore(
-    component: ComponentRef,
-    snapshot: ComponentSnapshot,
-    progress: Progress,
-    signal: AbortSignal,
-  ): Promise<PlatformChangeResult> {
-    return this.upgrade(component, snapshot.version, progress, signal);
   }
 
   private failureMessage(

@@ -3,6 +3,7 @@
 // go out. Uses the same domain code as the activities, and the worker's policy settings (NIGHTSHIFT_* variables).
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { describeMigration } from '../domain/compatibility';
 import { assessEligibility } from '../domain/eligibility';
 import type { ControlPlane } from '../domain/inventory';
 import type { WindowPlan } from '../domain/model';
@@ -37,7 +38,11 @@ export function planFleet(
     const base = { controlPlaneId: cp.id, orgId: cp.orgId, tier: cp.tier };
     if (!decision.eligible)
       return { ...base, eligible: false, reason: decision.reason, detail: decision.detail, changes: [] };
-    const changes = decision.changes.map((c) => `${c.component.id} ${c.from}→${c.to}`);
+    const changes = decision.changes.map(
+      (c) =>
+        `${c.component.id} ${c.from}→${c.to}` +
+        (c.configMigrations ? ` [config ${c.configMigrations.map(describeMigration).join(', ')}]` : ''),
+    );
     const lead = noticeLeadMinutes(policy, cp.tier, release.kind);
     const required = requiredMinutes(policy, decision.changes);
     try {

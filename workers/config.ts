@@ -49,6 +49,20 @@ export const ConfigSchema = z.object({
   NIGHTSHIFT_VERIFY_PASSES: positiveInt.optional(),
   NIGHTSHIFT_VERIFY_INTERVAL_MS: positiveInt.optional(),
   NIGHTSHIFT_VERIFY_TIMEOUT_MS: positiveInt.optional(),
+
+  /** `npm run webhook`: where it listens, and the shared secrets senders sign with (comma-separated, for rotation). */
+  NIGHTSHIFT_WEBHOOK_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  NIGHTSHIFT_WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
+  // Never fails validation: a failing rule would echo the value, and the value is a secret.
+  NIGHTSHIFT_WEBHOOK_SECRETS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
+    .default([]),
 });
 
 export type Config = z.output<typeof ConfigSchema> & { policy: UpgradePolicy };

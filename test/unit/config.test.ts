@@ -23,4 +23,18 @@ describe('worker configuration', () => {
       /set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY/,
     );
   });
+
+  it('reads the webhook settings: port and host defaults, comma-separated secrets', () => {
+    const d = loadConfig({});
+    expect(d).toMatchObject({ NIGHTSHIFT_WEBHOOK_PORT: 8787, NIGHTSHIFT_WEBHOOK_HOST: '127.0.0.1' });
+    expect(d.NIGHTSHIFT_WEBHOOK_SECRETS).toEqual([]);
+    const c = loadConfig({
+      NIGHTSHIFT_WEBHOOK_PORT: '9000',
+      NIGHTSHIFT_WEBHOOK_HOST: '0.0.0.0',
+      NIGHTSHIFT_WEBHOOK_SECRETS: ' new-secret-value-1 , old-secret-value-2,',
+    });
+    expect(c).toMatchObject({ NIGHTSHIFT_WEBHOOK_PORT: 9000, NIGHTSHIFT_WEBHOOK_HOST: '0.0.0.0' });
+    expect(c.NIGHTSHIFT_WEBHOOK_SECRETS).toEqual(['new-secret-value-1', 'old-secret-value-2']);
+    expect(() => loadConfig({ NIGHTSHIFT_WEBHOOK_PORT: '70000' })).toThrow(/NIGHTSHIFT_WEBHOOK_PORT = "70000"/);
+  });
 });

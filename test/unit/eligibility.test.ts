@@ -325,3 +325,101 @@ describe('assessEligibility: security releases', () => {
     expect(!d.eligible && d.reason).toBe('not-affected');
   });
 });
+
+describe('assessEligibility: configuration compatibility (domain/compatibilityMatrix.ts)', () => {
+  it('blocks an upgrade whose Gateway configuration uses a removed key, naming key, version and what to do', () => {
+    const cp = controlPlane({ config: { use_db_app_configs: true, listen_port: 8080 } });
+    const d = assessEligibility(cp, lts());
+    expect(d.eligible).toBe(false);
+    if (d.eligible) return;
+    expect(d.reason).toBe('config-incompatible');
+    expect(d.detail).toBe(
+      'the Gateway of control plane cp-acme-eu cannot move from 5.3.4 to 5.8.2 (lts-5.8.2) until its configuration ' +
+        'is changed: use_db_app_configs was removed in Gateway 5.8.0 (what to do: delete it and make sure ' +
+        'db_app_conf_options.connection_string points at your Dashboard, since the Gateway now always loads APIs ' +
+        'from the Dashboard)',
+    );
+    expect(d.configBlockers).toEqual([
+      {
+        component: { controlPlaneId: 'cp-acme-eu', kind: 'gateway', id: 'gateway' },
+        key: 'use_db_app_configs',
+        removedIn: '5.8.0',
+        advice: expect.stringContaining('delete it'),
+      },
+    ]);
+    // What would change is still there, so the customer can be told what waits for them.
+    expect(outcomes(d)).toEqual({ dashboard: 'change', gateway: 'change' });
+  });
+
+  it('names every removed key in use, oldest removal first', () => {
+    const cp = controlPlane({
+      dashboard: v('5.0.15'),
+      gateway: v('5.0.15'),
+      config: { tracing: { enabled: true }, http_server_options: { use_ssl_le: true } },
+    });
+    const d = assessEligibility(cp, lts());
+    if (d.eligible) throw new Error('expected a blocked upgrade');
+    expect(d.reason).toBe('config-incompatible');
+    expect(d.configBlockers?.map((b) => `${b.key}@${b.removedIn}`)).toEqual([
+      'http_server_options.use_ssl_le@5.3.0',
+      'tracing.enabled@5.8.0',
+    ]);
+    expect(d.detail).toContain('http_server_options.use_ssl_le was removed in Gateway 5.3.0 (what to do: ');
+    expect(d.detail).toContain('; tracing.enabled was removed in Gateway 5.8.0 (what to do: set opentelemetry.enabled');
+  });
+
+  it('attaches renamed keys to the Gateway change as configMigrations, and says so in its detail', () => {
+    const cp = controlPlane({ config: { hybrid: { enabled: false }, analytics_config: { enable_geo_ip: true } } });
+    const d = assessEligibility(cp, lts());
+    if (!d.eligible) throw new Error(`expected eligible, got ${d.reason}: ${d.detail}`);
+    const [dashboard, gateway] = d.changes;
+    expect(dashboard).not.toHaveProperty('configMigrations');
+    expect(gateway!.configMigrations).toEqual([
+      { key: 'analytics_config.enable_geo_ip', to: 'analytics_config.geo_ip.enabled', renamedIn: '5.8.0' },
+      { key: 'hybrid.enabled', to: 'dten.hybrid.enable', renamedIn: '5.8.0', value: true },
+    ]);
+    expect(d.components[1]!.detail).toBe(
+      'gateway 5.3.4 → 5.8.2; configuration: analytics_config.enable_geo_ip → analytics_config.geo_ip.enabled ' +
+        '(5.8.0), hybrid.enabled → dten.hybrid.enable = true (5.8.0)',
+    );
+  });
+
+  it('needs no migration when the new key is already set, nor for keys the range does not touch', () => {
+    const cp = controlPlane({
+      dashboard: v('5.8.1'),
+      gateway: v('5.8.1'),
+      config: { use_db_app_configs: true, enable_jsvm_timeout: 5 }, // changed in 5.8.0 and 5.3.0: behind 5.8.1
+    });
+    const d = assessEligibility(cp, lts());
+    expect(d.eligible).toBe(true);
+    expect(d.eligible && d.changes.some((c) => c.configMigrations)).toBe(false);
+
+    const set = controlPlane({ config: { hybrid: { enabled: true }, dten: { hybrid: { enable: true } } } });
+    const again = assessEligibility(set, lts());
+    expect(again.eligible && again.changes[1]).toEqual({
+      component: { controlPlaneId: 'cp-acme-eu', kind: 'gateway', id: 'gateway' },
+      from: '5.3.4',
+      to: '5.8.2',
+    });
+  });
+
+  it('does not check the configuration when the Gateway itself does not change', () => {
+    const cp = controlPlane({ dashboard: v('5.3.4'), gateway: v('5.8.2'), config: { use_db_app_configs: true } });
+    const d = assessEligibility(cp, lts());
+    expect(changesOf(d)).toEqual(['dashboard:dashboard 5.3.4->5.8.2']);
+  });
+
+  it('keeps the earlier reasons first: exclusions and already-at-target win over the configuration', () => {
+    const config = { use_db_app_configs: true };
+    const hybrid = assessEligibility(controlPlane({ hybrid: true, config }), lts());
+    expect(!hybrid.eligible && hybrid.reason).toBe('hybrid');
+    const current = assessEligibility(controlPlane({ dashboard: v('5.8.2'), gateway: v('5.8.2'), config }), lts());
+    expect(!current.eligible && current.reason).toBe('already-at-target');
+  });
+
+  it('blocks a security release too when its fix crosses a removal', () => {
+    const cp = controlPlane({ gateway: v('5.7.2'), dashboard: v('5.7.2'), config: { tracing: { enabled: false } } });
+    const d = assessEligibility(cp, security('>=5.7.0 <5.8.2'));
+    expect(!d.eligible && d.reason).toBe('config-incompatible');
+  });
+});

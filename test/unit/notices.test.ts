@@ -81,6 +81,19 @@ const REASONS: Partial<Record<NoticeKind, string>> = {
   rescheduled: 'the window you had set falls inside your blackout period of 24–26 December.',
   'rolled-back': 'the Gateway did not answer its health check within 5 minutes after the upgrade.',
   cancelled: 'Auto Upgrade was turned off for this control plane.',
+  'action-needed':
+    'the Gateway of control plane cp-acme-eu cannot move from 5.8.1 to 5.8.2 (lts-5.8.2) until its configuration is ' +
+    'changed: use_db_app_configs was removed in Gateway 5.8.0 (what to do: delete it)',
+};
+
+const PREFIXES: Record<NoticeKind, string> = {
+  scheduled: '[Scheduled]',
+  rescheduled: '[Rescheduled]',
+  starting: '[Starting]',
+  completed: '[Completed]',
+  'rolled-back': '[Rolled back]',
+  cancelled: '[Cancelled]',
+  'action-needed': '[Action needed]',
 };
 
 describe('formatLocalStart', () => {
@@ -180,9 +193,8 @@ describe('renderNotice: every kind', () => {
   it.each(NOTICE_KINDS.map((k) => [k]))('%s renders one greeting, subject, key and reason', (kind) => {
     const reason = REASONS[kind];
     const msg = renderNotice(request(kind, { reason }), org, controlPlane());
-    const prefix = kind === 'rolled-back' ? '[Rolled back]' : `[${kind.charAt(0).toUpperCase()}${kind.slice(1)}]`;
     expect(msg.subject).toBe(
-      `${prefix} Auto Upgrade of cp-acme-eu (Acme EU) to Gateway 5.8.2 / Dashboard 5.8.2 — Sun 29 Nov 2026 01:00 CET`,
+      `${PREFIXES[kind]} Auto Upgrade of cp-acme-eu (Acme EU) to Gateway 5.8.2 / Dashboard 5.8.2 — Sun 29 Nov 2026 01:00 CET`,
     );
     expect(msg.key).toBe(`upgrade/cp-acme-eu/lts-5.8.2/${kind}`);
     expect(msg.noticeKind).toBe(kind);
@@ -264,6 +276,43 @@ describe('renderNotice: every kind', () => {
     expect(msg.text).toContain(`Why: ${REASONS.cancelled}`);
     expect(msg.text).toContain(`It was planned for:\n  ${WINDOW.localText}\n  ${WINDOW.utcText}\n`);
     expect(msg.text).toContain('No further changes will be made to your control plane as part of this upgrade.');
+  });
+
+  it('action-needed: what stands in the way and what to do, that nothing changed, and that we will reschedule', () => {
+    const reason = REASONS['action-needed']!;
+    const msg = renderNotice(request('action-needed', { window: undefined, reason }), org, controlPlane());
+    expect(msg.subject).toBe('[Action needed] Auto Upgrade of cp-acme-eu (Acme EU) to Gateway 5.8.2 / Dashboard 5.8.2');
+    expect(msg.text).toContain(
+      'We could not start the Auto Upgrade of your control plane cp-acme-eu (Acme EU) to release lts-5.8.2: ' +
+        'something in your configuration needs to change first.\n',
+    );
+    expect(msg.text).toContain(`What needs your attention: ${reason}\n`);
+    expect(msg.text).toContain(
+      'What the upgrade will change:\n  - Dashboard: 5.8.1 → 5.8.2\n  - Gateway: 5.8.1 → 5.8.2\n',
+    );
+    expect(msg.text).toContain(
+      'Please update the configuration of cp-acme-eu as described above; then we will schedule the upgrade again and ' +
+        'email you the new time.',
+    );
+    expect(msg.text).toContain('your control plane keeps running the versions it runs now');
+    expect(msg.text).toContain(NOTES);
+    expect(msg.text).not.toContain('planned for');
+    expect(msg.properties).toMatchObject({ notice_kind: 'action-needed', reason, window_local: '' });
+  });
+
+  it('action-needed after the upgrade was scheduled says which window no longer applies', () => {
+    const msg = renderNotice(request('action-needed', { reason: 'x.' }), org, controlPlane());
+    expect(msg.text).toContain(`It was planned for:\n  ${WINDOW.localText}\n  ${WINDOW.utcText}\n`);
+  });
+
+  it('action-needed without the changes leaves the list out rather than listing none', () => {
+    const msg = renderNotice(request('action-needed', { changes: [], reason: 'x.' }), org, controlPlane());
+    expect(msg.subject).toBe(
+      '[Action needed] Auto Upgrade of cp-acme-eu (Acme EU) to lts-5.8.2 — Sun 29 Nov 2026 01:00 CET',
+    );
+    expect(msg.text).not.toContain('What the upgrade will change');
+    expect(msg.text).not.toContain('no component changes');
+    expect(msg.text).toContain('What needs your attention: x.\n\nPlease update the configuration of cp-acme-eu');
   });
 
   it('cancelled without a window leaves the time out of the subject and properties', () => {

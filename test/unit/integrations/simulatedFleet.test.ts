@@ -324,6 +324,163 @@ describe('SimulatedPlatform against the fleet', () => {
   });
 });
 
+describe('SimulatedFleet and SimulatedPlatform: configuration', () => {
+  const gatewayConfig = { hybrid: { enabled: false }, listen_port: 8080 };
+  const configInventory = inventory([
+    controlPlane('cp-config', { config: gatewayConfig, dataPlanes: [{ id: 'dp-eu', version: '5.3.4' }] }),
+    controlPlane('cp-broken', { config: gatewayConfig, simulate: { faults: { gateway: 'upgrade-error' } } }),
+  ]);
+  const migrations = [{ key: 'hybrid.enabled', to: 'dten.hybrid.enable', renamedIn: '5.8.0', value: true }];
+  const migrated = { dten: { hybrid: { enable: true } }, listen_port: 8080 };
+  let fleet: SimulatedFleet;
+  let platform: SimulatedPlatform;
+  beforeAll(async () => {
+    fleet = await startFleet({ inventory: configInventory });
+    platform = new SimulatedPlatform(fleet.baseUrl, { pollMs: 20 });
+  });
+
+  it('seeds the gateway from the inventory config and shows every configuration over HTTP', async () => {
+    const gateway = (await (await fetch(fleet.componentUrl('cp-config', 'gateway'))).json()) as { config: unknown };
+    expect(gateway.config).toEqual(gatewayConfig);
+    const state = (await (await fetch(`${fleet.baseUrl}/state`)).json()) as {
+      components: { controlPlaneId: string; componentId: string; config: unknown }[];
+    };
+    const configOf = (cp: string, id: string) =>
+      state.components.find((c) => c.controlPlaneId === cp && c.componentId === id)?.config;
+    expect(configOf('cp-config', 'gateway')).toEqual(gatewayConfig);
+    expect(configOf('cp-config', 'dashboard')).toEqual({});
+    expect(configOf('cp-config', 'dp-eu')).toEqual({});
+  });
+
+  it('migrates in the same rollout as the version change, and not twice when retried', async () => {
+    const gw = ref('cp-config', 'gateway');
+    const snapshot = await platform.snapshot(gw);
+    expect(snapshot).toMatchObject({ version: '5.3.4', config: gatewayConfig });
+
+    const during: unknown[] = [];
+    const result = await platform.upgrade(
+      gw,
+      '5.8.2',
+      () => during.push(fleet.component('cp-config', 'gateway')!.config),
+      never(),
+      { configMigrations: migrations },
+    );
+    expect(result).toEqual({ changed: true, from: '5.3.4', to: '5.8.2' });
+    // The running gateway keeps its configuration until the rollout that carries the new one succeeds.
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.every((c) => JSON.stringify(c) === JSON.stringify(gatewayConfig))).toBe(true);
+    const state = fleet.component('cp-config', 'gateway')!;
+    expect(state).toMatchObject({ version: '5.8.2', config: migrated, deployGeneration: 1 });
+    expect(state.lastRollout).toMatchObject({ outcome: 'succeeded', toVersion: '5.8.2', config: migrated });
+
+    // A retried activity: already upgraded and migrated, so nothing to do.
+    expect(await platform.upgrade(gw, '5.8.2', noProgress, never(), { configMigrations: migrations })).toEqual({
+      changed: false,
+      from: '5.8.2',
+      to: '5.8.2',
+    });
+    expect(fleet.component('cp-config', 'gateway')).toMatchObject({ config: migrated, deployGeneration: 1 });
+
+    // Rollback puts the version and the configuration back as the snapshot had them, once.
+    expect(await platform.restore(gw, snapshot, noProgress, never())).toEqual({
+      changed: true,
+      from: '5.8.2',
+      to: '5.3.4',
+    });
+    expect(fleet.component('cp-config', 'gateway')).toMatchObject({ version: '5.3.4', config: gatewayConfig });
+    expect(await platform.restore(gw, snapshot, noProgress, never())).toMatchObject({ changed: false });
+    expect(fleet.component('cp-config', 'gateway')!.deployGeneration).toBe(2);
+  });
+
+  it('a retry that arrives mid-rollout waits for the same rollout instead of starting another', async () => {
+    const gw = ref('cp-config', 'gateway');
+    const options = { configMigrations: migrations };
+    const [first, second] = await Promise.all([
+      platform.upgrade(gw, '5.8.2', noProgress, never(), options),
+      sleep(ROLLOUT_MS / 3).then(() => platform.upgrade(gw, '5.8.2', noProgress, never(), options)),
+    ]);
+    expect(first).toEqual({ changed: true, from: '5.3.4', to: '5.8.2' });
+    expect(second).toEqual({ changed: true, from: '5.3.4', to: '5.8.2' });
+    expect(fleet.component('cp-config', 'gateway')).toMatchObject({ config: migrated, deployGeneration: 3 });
+  });
+
+  it('migrates a component already on the target version in a configuration-only rollout', async () => {
+    const dp = ref('cp-config', 'dp-eu');
+    await platform.upgrade(dp, '5.8.2', noProgress, never());
+    await fetch(`${fleet.componentUrl('cp-config', 'dp-eu')}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ version: '5.8.2', config: { hybrid: { enabled: false } } }),
+    });
+    await sleep(ROLLOUT_MS + 20);
+    const result = await platform.upgrade(dp, '5.8.2', noProgress, never(), { configMigrations: migrations });
+    expect(result).toEqual({ changed: true, from: '5.8.2', to: '5.8.2' });
+    expect(fleet.component('cp-config', 'dp-eu')).toMatchObject({
+      version: '5.8.2',
+      config: { dten: { hybrid: { enable: true } } },
+      deployGeneration: 3,
+    });
+  });
+
+  it('keeps the old configuration when the rollout fails', async () => {
+    const gw = ref('cp-broken', 'gateway');
+    await expect(
+      platform.upgrade(gw, '5.8.2', noProgress, never(), { configMigrations: migrations }),
+    ).rejects.toBeInstanceOf(RolloutFailedError);
+    expect(fleet.component('cp-broken', 'gateway')).toMatchObject({ version: '5.3.4', config: gatewayConfig });
+  });
+
+  it('fails without retry, and without deploying, when the configuration contradicts a migration', async () => {
+    const dash = ref('cp-config', 'dashboard');
+    await fetch(`${fleet.componentUrl('cp-config', 'dashboard')}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ version: '5.3.4', config: { hybrid: { enabled: true }, dten: 3 } }),
+    });
+    await sleep(ROLLOUT_MS + 20);
+    const generation = fleet.component('cp-config', 'dashboard')!.deployGeneration;
+    const failure = platform.upgrade(dash, '5.8.2', noProgress, never(), { configMigrations: migrations });
+    await expect(failure).rejects.toBeInstanceOf(RolloutFailedError);
+    await expect(failure).rejects.toThrow(
+      'dashboard of cp-config: cannot rename configuration key hybrid.enabled to dten.hybrid.enable ' +
+        '(renamed in 5.8.0): dten is set to a value that is not an object',
+    );
+    expect(fleet.component('cp-config', 'dashboard')).toMatchObject({ version: '5.3.4', deployGeneration: generation });
+  });
+
+  it('refuses a deploy whose config is not an object', async () => {
+    const res = await fetch(`${fleet.componentUrl('cp-config', 'dashboard')}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ version: '5.8.2', config: ['a'] }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'config: must be a JSON object of configuration keys' });
+  });
+
+  it('persists configurations, and seeds them for a state file written before they were kept', async () => {
+    const stateFile = join(dir, 'config-state.json');
+    const first = await startFleet({ inventory: configInventory, stateFile });
+    await new SimulatedPlatform(first.baseUrl, { pollMs: 20 }).upgrade(
+      ref('cp-config', 'gateway'),
+      '5.8.2',
+      noProgress,
+      never(),
+      { configMigrations: migrations },
+    );
+    await stop(first);
+    const second = await startFleet({ inventory: configInventory, stateFile });
+    expect(second.component('cp-config', 'gateway')).toMatchObject({ version: '5.8.2', config: migrated });
+    await stop(second);
+
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as { components: Record<string, unknown>[] };
+    for (const c of saved.components) delete c.config;
+    saved.components.push({ ...saved.components[0]!, controlPlaneId: 'cp-retired' }); // not in the inventory any more
+    writeFileSync(stateFile, JSON.stringify({ format: 1, components: saved.components }));
+    const third = await startFleet({ inventory: configInventory, stateFile });
+    expect(third.component('cp-config', 'gateway')).toMatchObject({ version: '5.8.2', config: gatewayConfig });
+    expect(third.component('cp-retired', 'dashboard')).toMatchObject({ config: {} });
+    await stop(third);
+  });
+});
+
 describe('SimulatedFleet state file', () => {
   it('survives a restart, mid-rollout too, and adds components new to the inventory', async () => {
     const stateFile = join(dir, 'restart', 'fleet-state.json');

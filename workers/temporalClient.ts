@@ -1,0 +1,72 @@
+// A Temporal client for the operator entry points (release CLI, webhook, SRE CLI), connected with the same
+// TEMPORAL_* settings as the worker (workers/worker.ts connectWorker).
+import fs from 'node:fs';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { Config } from './config';
+
+type TemporalSettings = Pick<
+  Config,
+  | 'TEMPORAL_ADDRESS'
+  | 'TEMPORAL_API_KEY'
+  | 'TEMPORAL_TLS_CERT'
+  | 'TEMPORAL_TLS_KEY'
+  | 'TEMPORAL_TLS_CA'
+  | 'TEMPORAL_TLS_SERVER_NAME'
+>;
+
+/** mTLS when a client certificate is configured; server-only TLS for an API key or a custom CA; otherwise plain. */
+export function clientConnectionOptions(
+  config: TemporalSettings,
+  read: (file: string) => Buffer = (file) => fs.readFileSync(file),
+): ConnectionOptions {
+  const cert = config.TEMPORAL_TLS_CERT ? read(config.TEMPORAL_TLS_CERT) : undefined;
+  const key = config.TEMPORAL_TLS_KEY ? read(config.TEMPORAL_TLS_KEY) : undefined;
+  const ca = config.TEMPORAL_TLS_CA ? read(config.TEMPORAL_TLS_CA) : undefined;
+  const tls =
+    cert && key
+      ? {
+          clientCertPair: { crt: cert, key },
+          serverRootCACertificate: ca,
+          serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME,
+        }
+      : config.TEMPORAL_API_KEY || ca
+        ? { serverRootCACertificate: ca, serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME }
+        : undefined;
+  return { address: config.TEMPORAL_ADDRESS, tls, apiKey: config.TEMPORAL_API_KEY };
+}
+
+export interface ConnectedClient {
+  client: Client;
+  /** Connects now if not yet connected; rejects naming the address when Temporal cannot be reached. */
+  ensureConnected(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A client on the configured namespace. Eager by default (fails fast, naming the address); `lazy` connects on the
+ * first call instead, for a long-running process that must start while Temporal is down.
+ */
+export async function connectClient(
+  config: TemporalSettings & Pick<Config, 'TEMPORAL_NAMESPACE'>,
+  opts: { lazy?: boolean } = {},
+): Promise<ConnectedClient> {
+  const connection = Connection.lazy(clientConnectionOptions(config));
+  const ensureConnected = async () => {
+    try {
+      await connection.ensureConnected();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`cannot reach Temporal at ${config.TEMPORAL_ADDRESS}: ${reason}`, { cause: err });
+    }
+  };
+  if (!opts.lazy) await ensureConnected();
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return { client, ensureConnected, close: () => connection.close() };
+}
+
+/** The local dev server's Web UI link for a workflow, or undefined when Temporal is not on this machine. */
+export function webUiLink(address: string, namespace: string, workflowId: string): string | undefined {
+  const host = address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  if (!['localhost', '127.0.0.1', '::1'].includes(host)) return undefined;
+  return `http://localhost:8233/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
