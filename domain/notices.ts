@@ -127,6 +127,7 @@ export function renderNotice(req: NoticeRequest, org: Org, cp: ControlPlane): Em
       body = [
         `${Upgrade} is starting now${window ? ', in your maintenance window:' : '.'}`,
         ...(window ? windowLines(window) : []),
+        ...(req.reason ? ['', req.reason] : []),
         '',
         'We upgrade in this order, checking health after each step:',
         ...list(changes.map(changeLine)),

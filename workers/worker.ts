@@ -8,7 +8,9 @@ import { HttpHealthProbe } from '../integrations/httpHealth';
 import { LogAlerter } from '../integrations/logAlerter';
 import { OutboxNotifier } from '../integrations/outboxNotifier';
 import { SimulatedFleet, SimulatedPlatform, simulatedHealthUrl } from '../integrations/simulatedFleet';
+import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
 import type { Config } from './config';
+import { connectClient } from './temporalClient';
 
 export interface Wiring {
   deps: ActivityDeps;
@@ -19,6 +21,7 @@ export interface Wiring {
 
 export async function wireAdapters(config: Config, log: (line: string) => void = console.log): Promise<Wiring> {
   const inventory = new FileInventory(config.NIGHTSHIFT_INVENTORY);
+  const temporal = await connectClient(config, { lazy: true });
   let fleet: SimulatedFleet | undefined;
   let baseUrl = config.NIGHTSHIFT_SIM_URL;
   if (!baseUrl) {
@@ -41,8 +44,17 @@ export async function wireAdapters(config: Config, log: (line: string) => void =
     notifier: new OutboxNotifier(config.NIGHTSHIFT_OUTBOX, { echo: (line) => log(line) }),
     alerter: new LogAlerter({ path: config.NIGHTSHIFT_ALERT_LOG, log: (line) => log(line) }),
     policy: config.policy,
+    // A newer release supersedes an older rollout of the same line; visibility finds the running ones.
+    rollouts: new TemporalRolloutDirectory(temporal.client),
   };
-  return { deps, fleet, close: async () => fleet?.close() };
+  return {
+    deps,
+    fleet,
+    close: async () => {
+      await temporal.close();
+      await fleet?.close();
+    },
+  };
 }
 
 export async function connectWorker(config: Config): Promise<NativeConnection> {

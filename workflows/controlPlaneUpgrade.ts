@@ -332,6 +332,11 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       status.orgId = cp.orgId;
       for (const c of cp.components) status.versionsNow[c.component.id] = c.version;
       if (a.decision.eligible) status.changes = a.decision.changes;
+      // Blocked by configuration: keep what the upgrade would change, for the customer's action-needed notice.
+      else if (a.decision.reason === 'config-incompatible')
+        status.changes = a.decision.components
+          .filter((c) => c.change)
+          .map(({ component, from, to }) => ({ component, from, to }));
     }
     return a;
   }
@@ -471,6 +476,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
         const r = await activities(rollout, `Upgrade ${label} to ${change.to}`).upgradeComponent({
           component: change.component,
           targetVersion: change.to,
+          configMigrations: change.configMigrations,
         });
         status.versionsNow[change.component.id] = change.to;
         const v = await activities(verify, `Verify ${label} on ${change.to}`).verifyComponent({

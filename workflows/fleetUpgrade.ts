@@ -417,7 +417,10 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
           await startChild(controlPlaneUpgrade, {
             workflowId: upgradeWorkflowId(id, release.id),
             args: [{ controlPlaneId: id, release, fleet: { workflowId: info.workflowId, wave } }],
+            // Children outlive this run (continue-as-new) and are stopped by signal, so a cancelled scope must not
+            // cancel them behind the fleet's back: the fan-out in stopChildren decides who stops.
             parentClosePolicy: 'ABANDON',
+            cancellationType: 'ABANDON',
             staticSummary: `Upgrade ${id} to ${release.targets.gateway} (${release.id}, ${wave} wave)`,
           });
           return true;

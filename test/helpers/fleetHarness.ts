@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../../activities';
+import { createActivities, type ActivityDeps, type RolloutDirectoryPort } from '../../activities';
 import type { ComponentKind, ComponentRef } from '../../domain/model';
 import { DEFAULT_POLICY, type UpgradePolicy } from '../../domain/policy';
 import type { Release } from '../../domain/release';
@@ -43,7 +43,7 @@ export class FleetHarness {
 
   constructor(private inventory: InventoryInput) {}
 
-  async start(opts: { rolloutMs?: number; policy?: UpgradePolicy } = {}): Promise<void> {
+  async start(opts: { rolloutMs?: number; policy?: UpgradePolicy; rollouts?: RolloutDirectoryPort } = {}): Promise<void> {
     this.writeInventory(this.inventory);
     const inv: Inventory = InventorySchema.parse(this.inventory);
     this.fleet = await SimulatedFleet.start({
@@ -59,6 +59,7 @@ export class FleetHarness {
       notifier: new OutboxNotifier(this.outboxPath, { echo: (l) => this.logs.push(l) }),
       alerter: new LogAlerter({ path: this.alertsPath, log: (l) => this.logs.push(l) }),
       policy: opts.policy ?? TEST_POLICY,
+      rollouts: opts.rollouts,
     };
   }
 

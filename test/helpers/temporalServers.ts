@@ -2,6 +2,7 @@
 // as a last resort on machines that have internet but no Python.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
@@ -20,11 +21,37 @@ function toolPaths(): ToolPaths {
   };
 }
 
+/**
+ * The client pings every 30 s by default; the Java test server (grpc-java: 5 min minimum ping interval) answers a
+ * few of those with GOAWAY "too many pings", and a call in flight then (env.sleep, a result() long poll) hangs.
+ * Test files longer than a minute or two stalled that way. createTimeSkipping takes no connection options, so the
+ * keepalive is relaxed while it builds its client connection.
+ */
+async function withRelaxedKeepalive<T>(create: () => Promise<T>): Promise<T> {
+  const connect = Connection.connect;
+  Connection.connect = ((options) =>
+    connect.call(Connection, {
+      ...options,
+      channelArgs: {
+        'grpc.keepalive_time_ms': 10 * 60_000,
+        'grpc.keepalive_permit_without_calls': 0,
+        ...options?.channelArgs,
+      },
+    })) as typeof Connection.connect;
+  try {
+    return await create();
+  } finally {
+    Connection.connect = connect;
+  }
+}
+
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const { testServer } = toolPaths();
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: testServer ? { executable: { type: 'existing-path', path: testServer } } : {},
-  });
+  const env = await withRelaxedKeepalive(() =>
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: testServer ? { executable: { type: 'existing-path', path: testServer } } : {},
+    }),
+  );
   // The time-skipping server rejects upserts of unregistered search attributes, like a real cluster.
   const types: Record<string, temporal.api.enums.v1.IndexedValueType> = {
     KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

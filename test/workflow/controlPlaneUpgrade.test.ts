@@ -6,8 +6,11 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { controlPlaneUpgrade } from '../../workflows';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   cancelSignal,
+  deferUpdate,
+  upgradeNowUpdate,
   pauseSignal,
   resumeSignal,
   statusQuery,
@@ -72,6 +75,11 @@ beforeAll(async () => {
       controlPlane('cp-plugins', { plugins: true }),
       controlPlane('cp-current', { dashboard: { version: '5.8.2' }, gateway: { version: '5.8.2' }, dataPlanes: [] }),
       controlPlane('cp-non-lts', { dashboard: { version: '5.5.1' }, gateway: { version: '5.5.1' }, dataPlanes: [] }),
+      controlPlane('cp-defer'),
+      controlPlane('cp-defer-security', { dashboard: { version: '5.3.5' }, gateway: { version: '5.3.5' } }),
+      controlPlane('cp-now', { tier: 'production' }),
+      controlPlane('cp-blocked', { config: { use_db_app_configs: true } }),
+      controlPlane('cp-migrated', { config: { analytics_config: { enable_geo_ip: true } } }),
       controlPlane('cp-patched', { dashboard: { version: '5.3.2' }, gateway: { version: '5.3.2' }, dataPlanes: [] }),
     ],
   });
@@ -129,6 +137,16 @@ async function skipIntoWindow(handle: WorkflowHandle): Promise<void> {
   const planned = await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
   await env.sleep(Date.parse(planned.window!.startAt) - (await env.currentTimeMs()) - 60_000);
   await env.sleep(120_000);
+}
+
+/** The reason a rejected Update gives (the validator's message), or fails the test if it was accepted. */
+async function rejection(update: Promise<unknown>): Promise<string> {
+  const err = await update.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  return String(((err as Error).cause as Error | undefined)?.message);
 }
 
 async function versions(cpId: string, ids: string[]): Promise<string[]> {
@@ -393,5 +411,85 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     expect(result.status.notices).toEqual([]);
     expect(await harness.notices(cpId)).toEqual([]);
     if (reason === 'hybrid') await recordHistory(handle, 'skipped');
+  });
+
+  it('a customer deferral re-plans past the deferred days, re-notifies and is limited to two for LTS', async () => {
+    const handle = await start('cp-defer');
+    const first = await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
+    const before = Date.parse(first.window!.startAt);
+    const accepted = await handle.executeUpdate(deferUpdate, { args: [{ days: 3, reason: 'launch week', by: 'ada' }] });
+    expect(Date.parse(accepted.window.startAt)).toBeGreaterThanOrEqual(before + 3 * DAY);
+    expect(accepted.deferralsLeft).toBe(1);
+    expect(await rejection(handle.executeUpdate(deferUpdate, { args: [{ days: 9 }] }))).toBe(
+      'days = 9: a whole number of days from 1 to 7',
+    );
+    await handle.executeUpdate(deferUpdate, { args: [{ days: 1 }] });
+    expect(await rejection(handle.executeUpdate(deferUpdate, { args: [{ days: 1 }] }))).toBe(
+      'no deferrals left: all 2 allowed for this release are used',
+    );
+    const st = await handle.query(statusQuery);
+    expect(st.deferrals).toEqual([
+      expect.objectContaining({ days: 3, reason: 'launch week', by: 'ada' }),
+      expect.objectContaining({ days: 1 }),
+    ]);
+    const kinds = (await harness.notices('cp-defer')).map((n) => n.noticeKind);
+    expect(kinds).toEqual(['scheduled', 'rescheduled', 'rescheduled']);
+    expect((await harness.notices('cp-defer'))[1]!.text).toContain('Deferred by 3 day(s) at your request: launch week');
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(Date.parse(result.status.window!.startAt)).toBeGreaterThanOrEqual(before + 4 * DAY);
+  });
+
+  it('security releases cannot be deferred; the caller gets the reason and nothing changes', async () => {
+    const handle = await start('cp-defer-security', SECURITY);
+    const planned = await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
+    expect(await rejection(handle.executeUpdate(deferUpdate, { args: [{ days: 1 }] }))).toBe(
+      'security releases cannot be deferred (sec-5.3.9 is security)',
+    );
+    const after = await handle.query(statusQuery);
+    expect(after.window).toEqual(planned.window);
+    expect(after.deferrals).toEqual([]);
+    await handle.signal(cancelSignal, 'test over');
+    expect((await handle.result()).outcome).toBe('cancelled');
+  });
+
+  it('upgradeNow skips a production week of notice, sends a starting notice first and records who asked', async () => {
+    const handle = await start('cp-now');
+    const planned = await waitForStatus(handle, (s) => s.stage === 'waiting-for-window');
+    expect(Date.parse(planned.window!.startAt) - (await env.currentTimeMs())).toBeGreaterThan(6 * DAY);
+    const ack = await handle.executeUpdate(upgradeNowUpdate, { args: [{ reason: 'CVE-2026-1234', by: 'sre-kim' }] });
+    expect(ack).toEqual({ accepted: true, from: 'waiting-for-window' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.status.override).toMatchObject({ reason: 'CVE-2026-1234', by: 'sre-kim' });
+    expect((await env.currentTimeMs()) - Date.parse(result.status.override!.at)).toBeLessThan(DAY);
+    const notices = await harness.notices('cp-now');
+    expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled', 'starting', 'completed']);
+    expect(notices[1]!.text).toContain('CVE-2026-1234');
+    // A finished upgrade takes no more overrides.
+    await expect(handle.executeUpdate(upgradeNowUpdate, { args: [{ by: 'x' }] })).rejects.toThrow();
+  });
+
+  it('a removed configuration key blocks the upgrade: nothing changes, the customer and SRE are told what to do', async () => {
+    const result = await start('cp-blocked').then((h) => h.result());
+    expect(result.outcome).toBe('skipped');
+    expect(result.status.skipReason).toBe('config-incompatible');
+    expect(result.status.reason).toContain('use_db_app_configs');
+    const notices = await harness.notices('cp-blocked');
+    expect(notices.map((n) => n.noticeKind)).toEqual(['action-needed']);
+    expect(notices[0]!.text).toContain('use_db_app_configs');
+    expect(harness.alerts('cp-blocked')).toEqual([expect.objectContaining({ severity: 'warning' })]);
+    expect(await harness.version('cp-blocked', 'gateway')).toBe('5.3.4');
+  });
+
+  it('a renamed configuration key is migrated with the gateway upgrade', async () => {
+    const result = await start('cp-migrated').then((h) => h.result());
+    expect(result.outcome).toBe('completed');
+    const gw = result.status.changes.find((c) => c.component.id === 'gateway')!;
+    expect(gw.configMigrations).toEqual([
+      expect.objectContaining({ key: 'analytics_config.enable_geo_ip', to: 'analytics_config.geo_ip.enabled' }),
+    ]);
+    const snap = await harness.platform.snapshot({ controlPlaneId: 'cp-migrated', kind: 'gateway', id: 'gateway' });
+    expect(snap.config).toEqual({ analytics_config: { geo_ip: { enabled: true } } });
   });
 });
