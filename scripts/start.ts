@@ -1,9 +1,8 @@
 // `npm start`: the embedded default. A local Temporal dev server (SQLite under .data/, Web UI on :8233) unless one
 // already answers at TEMPORAL_ADDRESS, a worker with the in-process simulated fleet, and the example release fired
 // at every control plane in examples/fleet.yaml, with live progress. Ctrl-C stops everything.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -11,10 +10,11 @@ import { ReleaseSchema } from '../domain/release';
 import { parseWith } from '../domain/validation';
 import { loadInventoryFile } from '../integrations/fileInventory';
 import { loadConfig } from '../workers/config';
+import { reachable, startDevServer } from '../workers/devServer';
 import { createWorker, wireAdapters } from '../workers/worker';
 import { controlPlaneUpgrade } from '../workflows';
 import { statusQuery, upgradeWorkflowId, type UpgradeStatus } from '../workflows/messages';
-import { ALL_SEARCH_ATTRIBUTES, ControlPlaneId, ReleaseId, TargetVersion } from '../workflows/searchAttributes';
+import { ControlPlaneId, ReleaseId, TargetVersion } from '../workflows/searchAttributes';
 
 const ROOT = path.resolve(__dirname, '..');
 const DEMO_DEFAULTS: Record<string, string> = {
@@ -26,49 +26,6 @@ const DEMO_DEFAULTS: Record<string, string> = {
   NIGHTSHIFT_VERIFY_INTERVAL_MS: '500',
   NIGHTSHIFT_VERIFY_TIMEOUT_MS: '8000',
 };
-
-function reachable(address: string): Promise<boolean> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port: Number(port) }, () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
-async function startDevServer(address: string): Promise<ChildProcess> {
-  const paths = JSON.parse(fs.readFileSync(path.join(ROOT, '.tools/temporal-paths.json'), 'utf8')) as { cli?: string };
-  const cli = process.env.TEMPORAL_CLI_PATH ?? paths.cli;
-  if (!cli) throw new Error('no Temporal CLI: run `npm run setup`, or set TEMPORAL_CLI_PATH');
-  fs.mkdirSync(path.join(ROOT, '.data'), { recursive: true });
-  const port = address.split(':')[1] ?? '7233';
-  const args = [
-    'server',
-    'start-dev',
-    '--db-filename',
-    path.join(ROOT, '.data/temporal.db'),
-    '--port',
-    port,
-    '--ui-port',
-    '8233',
-  ];
-  for (const key of ALL_SEARCH_ATTRIBUTES)
-    args.push('--search-attribute', `${key.name}=${key.type === 'DATETIME' ? 'Datetime' : 'Keyword'}`);
-  args.push('--log-level', 'error');
-  const child = spawn(cli, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 120; i++) {
-    if (await reachable(address)) return child;
-    if (child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('temporal dev server did not start within 60s');
-}
 
 function row(s: UpgradeStatus | undefined, id: string, error?: string): string {
   if (!s) return `${id.padEnd(22)} ${error ?? 'starting'}`;
@@ -91,7 +48,10 @@ async function main(): Promise<void> {
   if (await reachable(config.TEMPORAL_ADDRESS)) console.log(`Using the Temporal server at ${config.TEMPORAL_ADDRESS}`);
   else {
     console.log(`Starting a Temporal dev server on ${config.TEMPORAL_ADDRESS} (data in .data/temporal.db)...`);
-    server = await startDevServer(config.TEMPORAL_ADDRESS);
+    server = await startDevServer(config.TEMPORAL_ADDRESS, {
+      dbFile: path.join(ROOT, '.data/temporal.db'),
+      uiPort: 8233,
+    });
   }
   const logs: string[] = [];
   const wiring = await wireAdapters(config, (line) => logs.push(line));

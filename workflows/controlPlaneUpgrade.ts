@@ -383,7 +383,11 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
   /** Sleeps until the planned start, re-reading the customer's settings periodically; returns once it may start. */
   async function waitForWindow(): Promise<'start' | Assessment> {
     for (;;) {
-      if (status.override) return 'start';
+      if (status.override) {
+        // Skip the window, not the checks: the customer may have opted out or upgraded by hand meanwhile.
+        const a = await assess();
+        return a.found && a.decision.eligible ? 'start' : a;
+      }
       const plan = status.window!;
       const seq = windowSeq;
       const startAt = Date.parse(plan.startAt);

@@ -139,7 +139,8 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
 
   let shownStage: string | undefined;
   function refresh(): void {
-    const shown = status.halted ? 'halted' : status.stage;
+    const ended = status.stage === 'completed' || status.stage === 'cancelled' || status.stage === 'superseded';
+    const shown = status.halted && !ended ? 'halted' : status.stage;
     // Only on change: an upsert is a history event, and refresh runs on every child report.
     if (shown !== shownStage) upsertSearchAttributes([{ key: SA.UpgradeStage, value: shown }]);
     shownStage = shown;
@@ -165,10 +166,11 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
   function checkBudget(): void {
     if (status.halted) return;
     const { maxFailures, maxRatio, minSample } = rollout.failureBudget;
+    // Both limits count from the last approval: an approval accepts what failed before it.
     const since = status.failureCount - carried.failuresAtApproval;
     if (since <= 0) return;
-    const finished = (status.outcomes.completed ?? 0) + status.failureCount;
-    const ratio = finished > 0 ? status.failureCount / finished : 0;
+    const finished = (status.outcomes.completed ?? 0) + status.failureCount - (carried.finishedAtApproval ?? 0);
+    const ratio = finished > 0 ? since / finished : 0;
     if (since > maxFailures)
       halt(
         `${since} upgrades rolled back or failed (budget ${maxFailures}${carried.failuresAtApproval ? ' since the last approval' : ''})`,
@@ -192,7 +194,11 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
   setHandler(
     slotRequestSignal,
     (req) => {
-      if (!children[req.controlPlaneId]) childWave[req.controlPlaneId] ??= 'main';
+      if (!childWave[req.controlPlaneId]) {
+        // Not started by this rollout's listing (e.g. started by hand with this fleet as its parent): count it in.
+        childWave[req.controlPlaneId] = 'main';
+        status.waves.main.started++;
+      }
       slotQueue = slotQueue.filter((r) => r.controlPlaneId !== req.controlPlaneId);
       slotQueue.push(req);
       setChild(req.controlPlaneId, 'q');
@@ -255,6 +261,8 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
       if (!status.halted) return;
       status.approvals.push({ ...toRequest(arg), at: nowIso(), failuresAccepted: status.failureCount });
       carried.failuresAtApproval = status.failureCount;
+      carried.finishedAtApproval = (status.outcomes.completed ?? 0) + status.failureCount;
+      carried.canaryFailuresAccepted = status.waves.canary.failed;
       status.halted = undefined;
       refresh();
     },
@@ -500,7 +508,7 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
         case 'canary':
           await waitFor(() => status.waves.canary.listed && inFlightOf('canary') === 0);
           if (stopping()) return;
-          if (status.waves.canary.failed > 0 && status.approvals.length === 0) {
+          if (status.waves.canary.failed > (carried.canaryFailuresAccepted ?? 0)) {
             if (!status.halted)
               halt(`canary wave: ${status.waves.canary.failed} of ${status.waves.canary.started} upgrades failed`);
             await waitFor(() => !status.halted);
@@ -601,6 +609,8 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
     await Promise.all(background);
     return { outcome, status };
   }
+  // The last failures may have spent the budget as the rollout ended: the SRE still hears of it.
+  if (status.halted) await condition(() => carried.pagedFor === status.halted?.at);
   quiescing = true;
   await Promise.all(background);
   return { outcome: 'completed', status };

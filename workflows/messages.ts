@@ -161,6 +161,10 @@ export interface FleetCarriedState {
   childWave: Record<string, Wave>;
   slotQueue: SlotRequest[];
   failuresAtApproval: number;
+  /** Upgrades finished (completed or failed) at the last approval: the ratio counts from there. */
+  finishedAtApproval?: number;
+  /** Canary failures an SRE approved: the canary gate halts only for more than these. */
+  canaryFailuresAccepted?: number;
   /** Children already told to stop (cancel/supersede fan-out in progress). */
   stopSent: string[];
   pagedFor?: string;

@@ -43,7 +43,9 @@ export class FleetHarness {
 
   constructor(private inventory: InventoryInput) {}
 
-  async start(opts: { rolloutMs?: number; policy?: UpgradePolicy; rollouts?: RolloutDirectoryPort } = {}): Promise<void> {
+  async start(
+    opts: { rolloutMs?: number; policy?: UpgradePolicy; rollouts?: RolloutDirectoryPort } = {},
+  ): Promise<void> {
     this.writeInventory(this.inventory);
     const inv: Inventory = InventorySchema.parse(this.inventory);
     this.fleet = await SimulatedFleet.start({

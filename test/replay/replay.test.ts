@@ -20,8 +20,12 @@ it('has a recorded history for every outcome', () => {
       'cancelled-after-change.json',
       'cancelled-before-change.json',
       'completed.json',
+      'deferred.json',
+      'fleet-cancelled.json',
+      'fleet-completed.json',
       'rolled-back.json',
       'skipped.json',
+      'upgrade-now.json',
     ].sort(),
   );
 });

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { DEFAULT_POLICY } from '../../domain/policy';
 import { loadInventoryFile } from '../../integrations/fileInventory';
-import { planFleet } from '../../scripts/plan';
+import { parseRolloutPolicy } from '../../domain/rollout';
+import { formatPlan, planFleet, waveCounts } from '../../scripts/plan';
 
 describe('npm run plan (planFleet) on the example fleet', () => {
   const inventory = loadInventoryFile(path.resolve(__dirname, '../../examples/fleet.yaml'));
@@ -33,5 +34,65 @@ describe('npm run plan (planFleet) on the example fleet', () => {
 
   it('starts a development control plane no earlier than its one-day notice', () => {
     expect(byId['cp-acme-eu']!.window!.startAt).toBe('2026-11-25T12:00:00.000Z');
+  });
+
+  it('puts every eligible control plane in the main wave by default (no example control plane is labelled canary)', () => {
+    expect(inventory.controlPlanes.some((cp) => cp.labels.includes('canary'))).toBe(false);
+    const eligible = rows.filter((r) => r.eligible);
+    expect(eligible.map((r) => r.controlPlaneId)).toEqual(['cp-acme-eu', 'cp-acme-us', 'cp-globex-in', 'cp-globex-au']);
+    for (const r of eligible) expect(r.wave).toBe('main');
+    for (const r of rows.filter((x) => !x.eligible)) expect(r.wave).toBeUndefined();
+    expect(waveCounts(rows)).toEqual({ canary: 0, main: 4 });
+    expect(formatPlan(rows, parseRolloutPolicy({}))).toContain('waves: canary 0, main 4');
+  });
+});
+
+describe('npm run plan: waves from the rollout policy', () => {
+  const inventory = loadInventoryFile(path.resolve(__dirname, '../../examples/fleet.yaml'));
+  const now = new Date('2026-11-24T12:00:00Z');
+  const base = {
+    id: 'lts-5.8.2',
+    kind: 'lts' as const,
+    targets: { dashboard: '5.8.2', gateway: '5.8.2' },
+    notesUrl: 'https://tyk.io/docs/release-notes',
+  };
+  const waves = (rows: ReturnType<typeof planFleet>) => Object.fromEntries(rows.map((r) => [r.controlPlaneId, r.wave]));
+
+  it('puts a control plane named by id in the canary wave; skipped ones get no wave', () => {
+    const rollout = parseRolloutPolicy({ canary: { controlPlaneIds: ['cp-globex-in', 'cp-initech-hybrid'] } });
+    const rows = planFleet(inventory.controlPlanes, base, DEFAULT_POLICY, now, rollout);
+    expect(waves(rows)).toEqual({
+      'cp-acme-eu': 'main',
+      'cp-acme-us': 'main',
+      'cp-globex-in': 'canary',
+      'cp-globex-au': 'main',
+      'cp-initech-hybrid': undefined, // named as canary, but hybrid: never upgraded, so no wave
+      'cp-initech-plugins': undefined,
+      'cp-initech-optout': undefined,
+      'cp-acme-current': undefined,
+    });
+    expect(waveCounts(rows)).toEqual({ canary: 1, main: 3 });
+    const text = formatPlan(rows, rollout);
+    expect(text).toContain('waves: canary 1, main 3');
+    expect(text.split('\n').find((l) => l.startsWith('cp-globex-in '))).toContain('  ·  canary  ·  upgrade');
+    expect(text.split('\n').find((l) => l.startsWith('cp-initech-hybrid '))).toContain('  ·  -  ·  skip: hybrid');
+  });
+
+  it("uses the release's own rollout when no other is given; a canary tier selects the whole tier", () => {
+    const release = { ...base, rollout: parseRolloutPolicy({ canary: { tiers: ['production'] } }) };
+    const rows = planFleet(inventory.controlPlanes, release, DEFAULT_POLICY, now);
+    expect(waves(rows)).toMatchObject({
+      'cp-globex-au': 'canary',
+      'cp-acme-eu': 'main',
+      'cp-initech-optout': undefined,
+    });
+  });
+
+  it('gives a control plane blocked by its configuration a wave (the fleet starts it to tell the customer)', () => {
+    const acme = inventory.controlPlanes.find((cp) => cp.id === 'cp-acme-eu')!;
+    const blocked = { ...acme, labels: ['canary'], config: { ...acme.config, use_db_app_configs: true } };
+    const [row] = planFleet([blocked], base, DEFAULT_POLICY, now);
+    expect(row).toMatchObject({ eligible: false, reason: 'config-incompatible', wave: 'canary' });
+    expect(row!.window).toBeUndefined();
   });
 });

@@ -438,6 +438,7 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     const result = await handle.result();
     expect(result.outcome).toBe('completed');
     expect(Date.parse(result.status.window!.startAt)).toBeGreaterThanOrEqual(before + 4 * DAY);
+    await recordHistory(handle, 'deferred');
   });
 
   it('security releases cannot be deferred; the caller gets the reason and nothing changes', async () => {
@@ -466,6 +467,7 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     const notices = await harness.notices('cp-now');
     expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled', 'starting', 'completed']);
     expect(notices[1]!.text).toContain('CVE-2026-1234');
+    await recordHistory(handle, 'upgrade-now');
     // A finished upgrade takes no more overrides.
     await expect(handle.executeUpdate(upgradeNowUpdate, { args: [{ by: 'x' }] })).rejects.toThrow();
   });
