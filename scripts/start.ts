@@ -1,20 +1,20 @@
 // `npm start`: the embedded default. A local Temporal dev server (SQLite under .data/, Web UI on :8233) unless one
-// already answers at TEMPORAL_ADDRESS, a worker with the in-process simulated fleet, and the example release fired
-// at every control plane in examples/fleet.yaml, with live progress. Ctrl-C stops everything.
+// already answers at TEMPORAL_ADDRESS, a worker with the in-process simulated fleet, and the example release event:
+// one fleet rollout over examples/fleet.yaml, with live progress per control plane. Ctrl-C stops everything.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { assessEligibility } from '../domain/eligibility';
 import { ReleaseSchema } from '../domain/release';
 import { parseWith } from '../domain/validation';
 import { loadInventoryFile } from '../integrations/fileInventory';
 import { loadConfig } from '../workers/config';
 import { reachable, startDevServer } from '../workers/devServer';
+import { startFleetUpgrade } from '../workers/startFleet';
 import { createWorker, wireAdapters } from '../workers/worker';
-import { controlPlaneUpgrade } from '../workflows';
 import { statusQuery, upgradeWorkflowId, type UpgradeStatus } from '../workflows/messages';
-import { ControlPlaneId, ReleaseId, TargetVersion } from '../workflows/searchAttributes';
 
 const ROOT = path.resolve(__dirname, '..');
 const DEMO_DEFAULTS: Record<string, string> = {
@@ -75,28 +75,23 @@ async function main(): Promise<void> {
   );
   const inventory = loadInventoryFile(config.NIGHTSHIFT_INVENTORY);
   const ids = inventory.controlPlanes.map((cp) => cp.id);
+  // What the fleet will skip, and why: shown in the table for control planes that get no upgrade workflow.
+  const skipped = new Map<string, string>();
   for (const cp of inventory.controlPlanes) {
-    try {
-      await client.workflow.start(controlPlaneUpgrade, {
-        workflowId: upgradeWorkflowId(cp.id, release.id),
-        taskQueue: config.TEMPORAL_TASK_QUEUE,
-        args: [{ controlPlaneId: cp.id, release }],
-        staticSummary: `Upgrade ${cp.id} to ${release.id} (dashboard ${release.targets.dashboard}, gateway ${release.targets.gateway})`,
-        staticDetails: `Release **${release.id}** (${release.kind}) for control plane **${cp.id}** of org ${cp.orgId}.\n\nRelease notes: ${release.notesUrl}`,
-        typedSearchAttributes: [
-          { key: ControlPlaneId, value: cp.id },
-          { key: ReleaseId, value: release.id },
-          { key: TargetVersion, value: release.targets.gateway },
-        ],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
+    const d = assessEligibility(cp, release);
+    if (!d.eligible && d.reason !== 'config-incompatible') skipped.set(cp.id, `skipped (${d.reason})`);
   }
-  console.log(`Release ${release.id} fired at ${ids.length} control planes. Web UI: http://localhost:8233`);
+  // The release event: one fleet rollout, which starts a control-plane upgrade per eligible control plane.
+  const fired = await startFleetUpgrade(client, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    release,
+    requestedBy: 'npm start',
+  });
   console.log(
-    `Pause one:  temporal workflow signal --workflow-id upgrade/<cp>/${release.id} --name pause --input '{"reason":"demo"}'`,
+    `Release ${release.id}: fleet rollout ${fired.workflowId} ${fired.result} over ${ids.length} control planes. Web UI: http://localhost:8233`,
   );
+  console.log(`Fleet status: npm run sre -- status --fleet ${release.id}`);
+  console.log(`Pause one:    npm run sre -- pause <control-plane> --reason demo`);
   console.log('Stop: Ctrl-C\n');
 
   let stopping = false;
@@ -110,6 +105,7 @@ async function main(): Promise<void> {
   while (!stopping) {
     const rows = await Promise.all(
       ids.map(async (id) => {
+        if (skipped.has(id)) return { id, s: undefined, error: skipped.get(id) };
         try {
           return { id, s: await client.workflow.getHandle(upgradeWorkflowId(id, release.id)).query(statusQuery) };
         } catch (err) {
@@ -117,7 +113,7 @@ async function main(): Promise<void> {
         }
       }),
     );
-    const done = rows.filter((r) => r.s?.outcome).length;
+    const done = rows.filter((r) => r.s?.outcome || skipped.has(r.id)).length;
     const waiting = rows.filter((r) => r.s?.stage === 'waiting-for-window').length;
     const bar = '#'.repeat(Math.round((done / ids.length) * 30)).padEnd(30, '.');
     console.log(`\n[${bar}] ${done}/${ids.length} finished, ${waiting} waiting for their window`);
