@@ -49,6 +49,8 @@ import * as SA from './searchAttributes';
 
 /** Failures kept in the status (the count has them all). */
 const FAILURES_KEPT = 25;
+/** Child workflows started per batch. */
+const START_BATCH = 100;
 /** Stop signals sent per batch while cancelling or superseding (history grows by two events per signal). */
 const STOP_BATCH = 200;
 
@@ -419,8 +421,13 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
       setChild(id, 'w');
       status.waves[wave].started++;
     }
+    // In batches: hundreds of child starts in one workflow task can outlast the task timeout on a busy worker.
+    for (let i = 0; i < fresh.length; i += START_BATCH) await startBatch(fresh.slice(i, i + START_BATCH), wave);
+  }
+
+  async function startBatch(ids: string[], wave: Wave): Promise<void> {
     await tracked(
-      fresh.map((id) => async () => {
+      ids.map((id) => async () => {
         try {
           await startChild(controlPlaneUpgrade, {
             workflowId: upgradeWorkflowId(id, release.id),
