@@ -1,22 +1,39 @@
 // `npm start`: the embedded default. A local Temporal dev server (SQLite under .data/, Web UI on :8233) unless one
-// already answers at TEMPORAL_ADDRESS, a worker with the in-process simulated fleet, and the example release event:
-// one fleet rollout over examples/fleet.yaml, with live progress per control plane. Ctrl-C stops everything.
+// already answers at TEMPORAL_ADDRESS, a worker with the in-process simulated fleet, the release-event webhook
+// (in-process, on 127.0.0.1), and the example release event POSTed to it signed, as a release pipeline would: one
+// fleet rollout over examples/fleet.yaml, with the fleet's progress and each control plane's, live. Ctrl-C stops
+// everything; a second `npm start` finds the rollout in .data/ and shows it again.
 import type { ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type http from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
+import { describeMigration } from '../domain/compatibility';
 import { assessEligibility } from '../domain/eligibility';
 import { ReleaseSchema } from '../domain/release';
 import { parseWith } from '../domain/validation';
 import { loadInventoryFile } from '../integrations/fileInventory';
+import { SIGNATURE_HEADER, signReleaseEvent, TIMESTAMP_HEADER } from '../integrations/releaseEventAuth';
+import { createWebhookServer, RELEASE_EVENTS_PATH } from '../integrations/webhookServer';
 import { loadConfig } from '../workers/config';
 import { reachable, startDevServer } from '../workers/devServer';
 import { startFleetUpgrade } from '../workers/startFleet';
 import { createWorker, wireAdapters } from '../workers/worker';
-import { statusQuery, upgradeWorkflowId, type UpgradeStatus } from '../workflows/messages';
+import {
+  fleetStatusQuery,
+  fleetWorkflowId,
+  statusQuery,
+  upgradeWorkflowId,
+  type FleetStatus,
+  type UpgradeStatus,
+} from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
+const RELEASE_FILE = 'examples/release-lts-5.8.2.json';
+const UI_PORT = 8233;
+const POLL_MS = 1000;
 const DEMO_DEFAULTS: Record<string, string> = {
   // The demo's development-tier control planes take no notice period, so something happens right away; production
   // and staging keep theirs and wait for their windows.
@@ -27,113 +44,336 @@ const DEMO_DEFAULTS: Record<string, string> = {
   NIGHTSHIFT_VERIFY_TIMEOUT_MS: '8000',
 };
 
-function row(s: UpgradeStatus | undefined, id: string, error?: string): string {
-  if (!s) return `${id.padEnd(22)} ${error ?? 'starting'}`;
+/** Thrown by `checkpoint()` when Ctrl-C arrives during start-up: go straight to the clean-up. */
+class Stopped extends Error {}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+const counts = (rec: Record<string, number | undefined>) =>
+  Object.entries(rec)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ') || 'none';
+
+function fleetLine(f: FleetStatus | undefined, error?: string): string {
+  if (!f) return `fleet: ${error ?? 'starting'}`;
+  const { waitingForWindow, waitingForSlot, changing } = f.inFlight;
+  const skipped = counts(f.eligibility.skipped);
+  const flags = [
+    f.halted
+      ? `HALTED (${f.halted.reason}) — npm run sre -- approve --fleet ${f.releaseId} --reason ...`
+      : 'not halted',
+    f.freeze ? `FROZEN until ${f.freeze.until}` : 'not frozen',
+    ...(f.paused ? ['PAUSED'] : []),
+    ...(f.cancel ? ['cancel requested'] : []),
+    ...(f.supersededBy ? [`superseded by ${f.supersededBy}`] : []),
+  ];
+  return [
+    `fleet ${f.workflowId}: stage ${f.stage}; ${f.eligibility.eligible} eligible of ${f.eligibility.listed} listed (skipped: ${skipped})`,
+    `  in flight: ${waitingForWindow} waiting for window, ${waitingForSlot} waiting for a slot, ${changing} changing; ` +
+      `outcomes: ${counts(f.outcomes)}; failures ${f.failureCount}; ${flags.join(', ')}`,
+  ].join('\n');
+}
+
+function rows(s: UpgradeStatus | undefined, id: string, note?: string): string[] {
+  if (!s) return [`${id.padEnd(20)} ${note ?? 'starting'}`];
   const versions = Object.entries(s.versionsNow)
     .map(([c, v]) => `${c}=${v}`)
     .join(' ');
-  const window = s.window ? s.window.localText : '';
   const outcome = s.outcome ? `${s.outcome}${s.skipReason ? ` (${s.skipReason})` : ''}` : s.paused ? 'PAUSED' : '';
-  return `${id.padEnd(22)} ${s.stage.padEnd(19)} ${outcome.padEnd(34)} ${window.padEnd(58)} ${versions}`;
+  const lines = [`${id.padEnd(20)} ${s.stage.padEnd(18)} ${outcome.padEnd(30)} ${versions}`];
+  if (s.window) lines.push(`${''.padEnd(20)} window ${s.window.localText} = ${s.window.utcText}`);
+  const migrations = s.changes.flatMap((c) => c.configMigrations ?? []);
+  if (migrations.length > 0)
+    lines.push(
+      `${''.padEnd(20)} config key renamed, rewritten with the Gateway: ${migrations.map(describeMigration).join(', ')}`,
+    );
+  if (s.outcome && s.outcome !== 'completed' && s.reason) {
+    const reason = s.reason.length > 150 ? `${s.reason.slice(0, 149)}…` : s.reason;
+    lines.push(`${''.padEnd(20)} why: ${reason}`);
+  }
+  return lines;
+}
+
+/** When the control plane got its outcome: the latest step or notice its status records. */
+function finishedAt(s: UpgradeStatus): number {
+  const times = [...s.steps.map((x) => x.endedAt ?? x.startedAt), ...s.notices.map((n) => n.at)];
+  return Math.max(0, ...times.map((t) => Date.parse(t)).filter((t) => !Number.isNaN(t)));
+}
+
+function curlCommand(port: number, secretNote: string): string {
+  return [
+    `  ${secretNote}`,
+    `  body=$(cat ${RELEASE_FILE}); ts=$(date +%s)`,
+    `  sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" -hex | sed 's/^.* //')`,
+    `  curl -sS -H "X-Nightshift-Timestamp: $ts" -H "X-Nightshift-Signature: v1=$sig" \\`,
+    `    -H 'Content-Type: application/json' --data-binary "$body" http://127.0.0.1:${port}${RELEASE_EVENTS_PATH}`,
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
+  const t0 = Date.now();
   // Scripts and CI can ask the demo to stop once every upgrade has finished or is waiting for its window.
   const exitWhenSettled = Boolean(process.env.NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED);
   delete process.env.NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED;
   for (const [k, v] of Object.entries(DEMO_DEFAULTS)) process.env[k] ??= v;
   const config = loadConfig();
-  Runtime.install({ logger: new DefaultLogger('ERROR') }); // failures show in the table and the UI
-  let server: ChildProcess | undefined;
-  if (await reachable(config.TEMPORAL_ADDRESS)) console.log(`Using the Temporal server at ${config.TEMPORAL_ADDRESS}`);
-  else {
-    console.log(`Starting a Temporal dev server on ${config.TEMPORAL_ADDRESS} (data in .data/temporal.db)...`);
-    server = await startDevServer(config.TEMPORAL_ADDRESS, {
-      dbFile: path.join(ROOT, '.data/temporal.db'),
-      uiPort: 8233,
-    });
-  }
-  const logs: string[] = [];
-  const wiring = await wireAdapters(config, (line) => logs.push(line));
-  const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const worker = await createWorker({
-    connection: nativeConnection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    deps: wiring.deps,
-  });
-  const running = worker.run();
-  const client = new Client({
-    connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }),
-    namespace: config.TEMPORAL_NAMESPACE,
+  // Failures show in the table and the UI. No shutdown signals: Ctrl-C is handled below, in order.
+  // The SDK core's own warnings (e.g. polls retried while the server stops) are not shown either.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    shutdownSignals: [],
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} } },
   });
 
-  const release = parseWith(
-    ReleaseSchema,
-    JSON.parse(fs.readFileSync(path.join(ROOT, 'examples/release-lts-5.8.2.json'), 'utf8')),
-    'examples/release-lts-5.8.2.json',
-  );
-  const inventory = loadInventoryFile(config.NIGHTSHIFT_INVENTORY);
-  const ids = inventory.controlPlanes.map((cp) => cp.id);
-  // What the fleet will skip, and why: shown in the table for control planes that get no upgrade workflow.
-  const skipped = new Map<string, string>();
-  for (const cp of inventory.controlPlanes) {
-    const d = assessEligibility(cp, release);
-    if (!d.eligible && d.reason !== 'config-incompatible') skipped.set(cp.id, `skipped (${d.reason})`);
-  }
-  // The release event: one fleet rollout, which starts a control-plane upgrade per eligible control plane.
-  const fired = await startFleetUpgrade(client, {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    release,
-    requestedBy: 'npm start',
-  });
-  console.log(
-    `Release ${release.id}: fleet rollout ${fired.workflowId} ${fired.result} over ${ids.length} control planes. Web UI: http://localhost:8233`,
-  );
-  console.log(`Fleet status: npm run sre -- status --fleet ${release.id}`);
-  console.log(`Pause one:    npm run sre -- pause <control-plane> --reason demo`);
-  console.log('Stop: Ctrl-C\n');
-
+  // Ctrl-C (or SIGTERM) at any point stops everything started so far, in reverse order; a second one forces it.
   let stopping = false;
-  const stop = () => {
-    stopping = true;
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  const started = Date.now();
-  let reportedSettled = false;
-  while (!stopping) {
-    const rows = await Promise.all(
-      ids.map(async (id) => {
-        if (skipped.has(id)) return { id, s: undefined, error: skipped.get(id) };
-        try {
-          return { id, s: await client.workflow.getHandle(upgradeWorkflowId(id, release.id)).query(statusQuery) };
-        } catch (err) {
-          return { id, s: undefined, error: (err as Error).message };
-        }
-      }),
-    );
-    const done = rows.filter((r) => r.s?.outcome || skipped.has(r.id)).length;
-    const waiting = rows.filter((r) => r.s?.stage === 'waiting-for-window').length;
-    const bar = '#'.repeat(Math.round((done / ids.length) * 30)).padEnd(30, '.');
-    console.log(`\n[${bar}] ${done}/${ids.length} finished, ${waiting} waiting for their window`);
-    for (const r of rows) console.log(row(r.s, r.id, r.error));
-    for (const line of logs.splice(0)) console.log(`  ${line}`);
-    if (!reportedSettled && done + waiting === ids.length) {
-      reportedSettled = true;
-      console.log(
-        `\nEvery control plane is finished or waiting for its window after ${((Date.now() - started) / 1000).toFixed(1)}s.`,
-      );
-      if (exitWhenSettled) stop();
+  let stoppingSince = 0;
+  let wake: (() => void) | undefined;
+  let signalStop: () => void = () => undefined;
+  const stopped = new Promise<undefined>((resolve) => (signalStop = () => resolve(undefined)));
+  const onSignal = (signal: NodeJS.Signals) => {
+    // A terminal's Ctrl-C reaches this process twice at once (directly, and relayed by npm/tsx): that is one.
+    if (stopping && Date.now() - stoppingSince < 2000) return;
+    if (stopping) {
+      console.log(`\n${signal} again: exiting without waiting.`);
+      process.exit(130);
     }
-    for (let i = 0; i < 20 && !stopping; i++) await new Promise((r) => setTimeout(r, 100));
+    stopping = true;
+    stoppingSince = Date.now();
+    signalStop();
+    wake?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const checkpoint = () => {
+    if (stopping) throw new Stopped();
+  };
+  const cleanups: { what: string; run: () => Promise<unknown> }[] = [];
+
+  try {
+    let server: ChildProcess | undefined;
+    if (await reachable(config.TEMPORAL_ADDRESS))
+      console.log(`Using the Temporal server at ${config.TEMPORAL_ADDRESS}`);
+    else {
+      console.log(`Starting a Temporal dev server on ${config.TEMPORAL_ADDRESS} (data in .data/temporal.db)...`);
+      server = await startDevServer(config.TEMPORAL_ADDRESS, {
+        dbFile: path.join(ROOT, '.data/temporal.db'),
+        uiPort: UI_PORT,
+      });
+      const child = server;
+      cleanups.push({
+        what: 'Temporal dev server',
+        run: async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise((r) => child.once('exit', r));
+          child.kill('SIGINT');
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+          clearTimeout(timer);
+        },
+      });
+    }
+    checkpoint();
+
+    const logs: string[] = [];
+    const wiring = await wireAdapters(config, (line) => logs.push(line));
+    cleanups.push({ what: 'simulated fleet', run: () => wiring.close() });
+    const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    cleanups.push({ what: 'worker connection', run: () => nativeConnection.close() });
+    const worker = await createWorker({
+      connection: nativeConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      deps: wiring.deps,
+    });
+    const running = worker.run();
+    cleanups.push({
+      what: 'worker',
+      run: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+      },
+    });
+    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+    cleanups.push({ what: 'client connection', run: () => connection.close() });
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    checkpoint();
+
+    // The release-event webhook, as in production (npm run webhook), in this process.
+    const generated = config.NIGHTSHIFT_WEBHOOK_SECRETS.length === 0;
+    const secrets = generated ? [crypto.randomBytes(24).toString('hex')] : config.NIGHTSHIFT_WEBHOOK_SECRETS;
+    const secret = secrets[0]!;
+    const webhook: http.Server = createWebhookServer({
+      secrets,
+      log: (line) => logs.push(`webhook: ${line}`),
+      start: (release, rollout) =>
+        startFleetUpgrade(client, {
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          release,
+          rollout,
+          requestedBy: 'webhook (npm start)',
+        }),
+    });
+    await new Promise<void>((resolve, reject) => {
+      webhook.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new Error(
+                `webhook: port ${config.NIGHTSHIFT_WEBHOOK_PORT} is in use (another npm start or npm run webhook?); ` +
+                  'set NIGHTSHIFT_WEBHOOK_PORT to another port',
+              )
+            : err,
+        ),
+      );
+      webhook.listen(config.NIGHTSHIFT_WEBHOOK_PORT, '127.0.0.1', () => resolve());
+    });
+    cleanups.push({
+      what: 'webhook',
+      run: () =>
+        new Promise<void>((resolve) => {
+          webhook.close(() => resolve());
+          webhook.closeAllConnections();
+        }),
+    });
+    const address = webhook.address();
+    const port = typeof address === 'object' && address ? address.port : config.NIGHTSHIFT_WEBHOOK_PORT;
+    const webhookUrl = `http://127.0.0.1:${port}${RELEASE_EVENTS_PATH}`;
+    console.log(
+      `Webhook listening on ${webhookUrl} (${generated ? 'demo secret generated for this run' : 'secrets from NIGHTSHIFT_WEBHOOK_SECRETS'})`,
+    );
+    checkpoint();
+
+    // The release event: the example file's exact bytes, signed, POSTed to the webhook.
+    const rawBody = fs.readFileSync(path.join(ROOT, RELEASE_FILE), 'utf8');
+    const release = parseWith(ReleaseSchema, JSON.parse(rawBody), RELEASE_FILE);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const firedAt = Date.now();
+    const response = await fetch(webhookUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        [TIMESTAMP_HEADER]: String(timestamp),
+        [SIGNATURE_HEADER]: signReleaseEvent(secret, timestamp, rawBody),
+      },
+      body: rawBody,
+    });
+    const answerText = await response.text();
+    console.log(`POST ${RELEASE_FILE} (signed) → ${response.status} ${answerText}`);
+    for (const line of logs.splice(0)) console.log(`  ${line}`);
+    if (response.status !== 200 && response.status !== 202)
+      throw new Error(`the webhook refused the release event (${response.status}): ${answerText}`);
+    const answer = JSON.parse(answerText) as { result: string; workflowId: string };
+    const fresh = answer.result === 'started';
+    if (!fresh)
+      console.log(
+        `The rollout of ${release.id} already exists (${answer.result}; its data is in .data/): nothing new started, ` +
+          `showing its progress. For a fresh demo: Ctrl-C, rm -rf .data, npm start.`,
+      );
+
+    const workflowId = fleetWorkflowId(release.id);
+    const ns = config.TEMPORAL_NAMESPACE;
+    console.log(`\nFleet rollout ${workflowId} in the Web UI:`);
+    console.log(`  http://localhost:${UI_PORT}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}`);
+    console.log('Fire the release event again (answers 200, the rollout exists already):');
+    console.log(
+      curlCommand(
+        port,
+        generated
+          ? `SECRET=${secret}   # this run's demo secret; set NIGHTSHIFT_WEBHOOK_SECRETS to choose your own`
+          : 'SECRET=<one of NIGHTSHIFT_WEBHOOK_SECRETS>',
+      ),
+    );
+    console.log('Operate it (another terminal):');
+    console.log(`  npm run sre -- status --fleet ${release.id}`);
+    console.log(`  npm run sre -- pause --fleet ${release.id} --reason demo     # and: resume --fleet ${release.id}`);
+    console.log(`  npm run sre -- cancel --fleet ${release.id} --reason demo`);
+    console.log('  npm run sre -- pause|resume|cancel <control-plane> --reason demo');
+    console.log('Stop: Ctrl-C\n');
+
+    const inventory = loadInventoryFile(config.NIGHTSHIFT_INVENTORY);
+    const ids = inventory.controlPlanes.map((cp) => cp.id);
+    // What the fleet will skip, and why: shown in the table for control planes that get no upgrade workflow.
+    const skipped = new Map<string, string>();
+    for (const cp of inventory.controlPlanes) {
+      const d = assessEligibility(cp, release);
+      if (!d.eligible && d.reason !== 'config-incompatible') skipped.set(cp.id, `skipped (${d.reason})`);
+    }
+
+    let reportedSettled = false;
+    let previous = '';
+    const poll = async () => {
+      const fleet = await client.workflow
+        .getHandle(workflowId)
+        .query(fleetStatusQuery)
+        .then(
+          (f) => ({ f, error: undefined }),
+          (err: Error) => ({ f: undefined, error: err.message }),
+        );
+      const statuses = await Promise.all(
+        ids.map(async (id) => {
+          if (skipped.has(id)) return { id, s: undefined, note: skipped.get(id) };
+          try {
+            return { id, s: await client.workflow.getHandle(upgradeWorkflowId(id, release.id)).query(statusQuery) };
+          } catch (err) {
+            const message = (err as Error).message;
+            return { id, s: undefined, note: /not found/i.test(message) ? 'not started yet' : message };
+          }
+        }),
+      );
+      return { fleet, statuses };
+    };
+    while (!stopping) {
+      // Ctrl-C does not wait for queries in flight (the terminal stops the dev server at the same moment).
+      const snapshot = await Promise.race([poll(), stopped]);
+      if (!snapshot) break;
+      const { fleet, statuses } = snapshot;
+      const done = statuses.filter((r) => r.s?.outcome || skipped.has(r.id)).length;
+      const waiting = statuses.filter((r) => r.s?.stage === 'waiting-for-window').length;
+      const bar = '#'.repeat(Math.round((done / ids.length) * 30)).padEnd(30, '.');
+      const table = [
+        `[${bar}] ${done}/${ids.length} finished, ${waiting} waiting for their window`,
+        fleetLine(fleet.f, fleet.error),
+        ...statuses.flatMap((r) => rows(r.s, r.id, r.note)),
+      ].join('\n');
+      // Printed again only when something changed, so a log of the demo stays readable.
+      if (table !== previous) console.log(`\n${new Date().toISOString()}  +${seconds(Date.now() - t0)}\n${table}`);
+      previous = table;
+      for (const line of logs.splice(0)) console.log(`  ${line}`);
+      if (!reportedSettled && done + waiting === ids.length) {
+        reportedSettled = true;
+        const last = Math.max(...statuses.filter((r) => r.s?.outcome).map((r) => finishedAt(r.s!)));
+        console.log(
+          `\nSettled: every control plane is finished (${done}) or waiting for its window (${waiting}), seen after ` +
+            `${seconds(Date.now() - t0)}.`,
+        );
+        if (fresh && Number.isFinite(last) && last > 0)
+          console.log(
+            `Run time to the last outcome: ${seconds(last - t0)} from npm start (${seconds(last - firedAt)} from the ` +
+              `release event to the webhook; last outcome at ${new Date(last).toISOString()}).`,
+          );
+        else if (!fresh) console.log('(The outcomes are from an earlier run, so there is no run time to report.)');
+        if (exitWhenSettled) break;
+        console.log('The waiting ones start when their windows open (keep this running, or start it again later).');
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, POLL_MS);
+      });
+      wake = undefined;
+    }
+  } catch (err) {
+    if (!(err instanceof Stopped)) throw err;
+  } finally {
+    console.log('\nStopping webhook, worker and server...');
+    for (const { what, run } of cleanups.reverse()) {
+      await run().catch((err: unknown) =>
+        console.error(`  ${what}: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  console.log('\nStopping worker and server...');
-  worker.shutdown();
-  await running;
-  await nativeConnection.close();
-  await wiring.close();
-  server?.kill('SIGINT');
+  console.log(`Stopped after ${seconds(Date.now() - t0)}.`);
 }
 
 main().catch((err: unknown) => {

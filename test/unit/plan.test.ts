@@ -20,6 +20,22 @@ describe('npm run plan (planFleet) on the example fleet', () => {
     expect(byId['cp-initech-plugins']).toMatchObject({ eligible: false, reason: 'plugins' });
     expect(byId['cp-initech-optout']).toMatchObject({ eligible: false, reason: 'not-opted-in' });
     expect(byId['cp-acme-current']).toMatchObject({ eligible: false, reason: 'already-at-target' });
+    expect(byId['cp-hooli-legacy']).toMatchObject({ eligible: false, reason: 'config-incompatible' });
+    expect(byId['cp-hooli-legacy']!.detail).toContain('tracing.enabled was removed in Gateway 5.8.0');
+    expect(byId['cp-hooli-legacy']!.window).toBeUndefined();
+  });
+
+  it('covers the paths the demo shows: several time zones, every tier, data planes, a renamed key, a fault', () => {
+    const cps = inventory.controlPlanes;
+    expect(cps.length).toBeGreaterThanOrEqual(12);
+    expect(cps.length).toBeLessThanOrEqual(16);
+    expect(new Set(cps.map((cp) => cp.window.timeZone)).size).toBeGreaterThanOrEqual(8);
+    expect(new Set(cps.map((cp) => cp.tier))).toEqual(new Set(['production', 'staging', 'development']));
+    expect(cps.filter((cp) => cp.dataPlanes.length >= 2).length).toBeGreaterThanOrEqual(2);
+    expect(byId['cp-acme-eu']!.changes.join(', ')).toContain(
+      '[config analytics_config.enable_geo_ip → analytics_config.geo_ip.enabled (5.8.0)]',
+    );
+    expect(cps.find((cp) => cp.id === 'cp-globex-in')!.simulate?.faults).toEqual({ gateway: 'fail-after-upgrade' });
   });
 
   it('plans the production control plane a week out, on the first Sunday, in its own zone and in UTC', () => {
@@ -36,14 +52,54 @@ describe('npm run plan (planFleet) on the example fleet', () => {
     expect(byId['cp-acme-eu']!.window!.startAt).toBe('2026-11-25T12:00:00.000Z');
   });
 
+  it('waits for a short daily window, two days for staging, a week for a weekly production window', () => {
+    // 09:00 Tokyo = 00:00 UTC, 04:00 Los Angeles = 12:00 UTC: the first ones after the one-day notice.
+    expect(byId['cp-umbrella-jp']!.window!.startAt).toBe('2026-11-26T00:00:00.000Z');
+    expect(byId['cp-umbrella-us']!.window!.startAt).toBe('2026-11-25T12:00:00.000Z');
+    expect(byId['cp-initech-staging']!.window!.localText).toContain('Thu 26 Nov 2026 22:00');
+    expect(byId['cp-initech-staging']!.window!.utcText).toContain('Fri 27 Nov 2026 04:00');
+    expect(byId['cp-hooli-uk']!.window!.startAt).toBe('2026-12-06T02:00:00.000Z'); // not Sun 29 Nov: 7-day notice
+  });
+
+  it('skips the windows a blackout covers', () => {
+    // Saturdays 28 Nov to 2 Jan fall in the peak-season freeze (20 Nov – 3 Jan, Singapore dates).
+    const sg = byId['cp-vandelay-sg']!;
+    expect(sg.window!.localText).toContain('Sat 9 Jan 2027 02:00');
+    expect(sg.window!.startAt).toBe('2027-01-08T18:00:00.000Z');
+    const withoutFreeze = inventory.controlPlanes.find((cp) => cp.id === 'cp-vandelay-sg')!;
+    const [open] = planFleet(
+      [{ ...withoutFreeze, blackouts: [] }],
+      release,
+      DEFAULT_POLICY,
+      new Date('2026-11-24T12:00:00Z'),
+    );
+    expect(open!.window!.localText).toContain('Sat 28 Nov 2026 02:00');
+  });
+
   it('puts every eligible control plane in the main wave by default (no example control plane is labelled canary)', () => {
     expect(inventory.controlPlanes.some((cp) => cp.labels.includes('canary'))).toBe(false);
     const eligible = rows.filter((r) => r.eligible);
-    expect(eligible.map((r) => r.controlPlaneId)).toEqual(['cp-acme-eu', 'cp-acme-us', 'cp-globex-in', 'cp-globex-au']);
+    expect(eligible.map((r) => r.controlPlaneId)).toEqual([
+      'cp-acme-eu',
+      'cp-acme-us',
+      'cp-globex-in',
+      'cp-globex-au',
+      'cp-globex-br',
+      'cp-umbrella-jp',
+      'cp-umbrella-us',
+      'cp-initech-staging',
+      'cp-hooli-uk',
+      'cp-vandelay-sg',
+    ]);
     for (const r of eligible) expect(r.wave).toBe('main');
-    for (const r of rows.filter((x) => !x.eligible)) expect(r.wave).toBeUndefined();
-    expect(waveCounts(rows)).toEqual({ canary: 0, main: 4 });
-    expect(formatPlan(rows, parseRolloutPolicy({}))).toContain('waves: canary 0, main 4');
+    // Blocked by its configuration: started anyway (main wave), so the customer gets the action-needed notice.
+    expect(byId['cp-hooli-legacy']!.wave).toBe('main');
+    for (const r of rows.filter((x) => !x.eligible && x.reason !== 'config-incompatible'))
+      expect(r.wave).toBeUndefined();
+    expect(waveCounts(rows)).toEqual({ canary: 0, main: 11 });
+    const text = formatPlan(rows, parseRolloutPolicy({}));
+    expect(text).toContain('10 to upgrade, 5 skipped');
+    expect(text).toContain('waves: canary 0, main 11');
   });
 });
 
@@ -66,14 +122,21 @@ describe('npm run plan: waves from the rollout policy', () => {
       'cp-acme-us': 'main',
       'cp-globex-in': 'canary',
       'cp-globex-au': 'main',
+      'cp-globex-br': 'main',
+      'cp-umbrella-jp': 'main',
+      'cp-umbrella-us': 'main',
+      'cp-initech-staging': 'main',
+      'cp-hooli-uk': 'main',
+      'cp-hooli-legacy': 'main', // blocked by its configuration, started to send the action-needed notice
+      'cp-vandelay-sg': 'main',
       'cp-initech-hybrid': undefined, // named as canary, but hybrid: never upgraded, so no wave
       'cp-initech-plugins': undefined,
       'cp-initech-optout': undefined,
       'cp-acme-current': undefined,
     });
-    expect(waveCounts(rows)).toEqual({ canary: 1, main: 3 });
+    expect(waveCounts(rows)).toEqual({ canary: 1, main: 10 });
     const text = formatPlan(rows, rollout);
-    expect(text).toContain('waves: canary 1, main 3');
+    expect(text).toContain('waves: canary 1, main 10');
     expect(text.split('\n').find((l) => l.startsWith('cp-globex-in '))).toContain('  ·  canary  ·  upgrade');
     expect(text.split('\n').find((l) => l.startsWith('cp-initech-hybrid '))).toContain('  ·  -  ·  skip: hybrid');
   });
@@ -83,9 +146,12 @@ describe('npm run plan: waves from the rollout policy', () => {
     const rows = planFleet(inventory.controlPlanes, release, DEFAULT_POLICY, now);
     expect(waves(rows)).toMatchObject({
       'cp-globex-au': 'canary',
+      'cp-hooli-uk': 'canary',
       'cp-acme-eu': 'main',
+      'cp-initech-staging': 'main',
       'cp-initech-optout': undefined,
     });
+    expect(waveCounts(rows)).toEqual({ canary: 2, main: 9 });
   });
 
   it('gives a control plane blocked by its configuration a wave (the fleet starts it to tell the customer)', () => {
