@@ -2,6 +2,7 @@
 // worker with the variable's name and value; secrets are read from the environment or files, never from workflow
 // inputs.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_POLICY, type UpgradePolicy } from '../domain/policy';
@@ -15,6 +16,14 @@ const duration = z
   .transform((v) => parseMinutes(v)!);
 const positiveInt = z.coerce.number().int().positive();
 const filePath = z.string().min(1);
+/** An IP address and a port (the SDK's Prometheus exporter binds a socket address, so no host names). */
+const socketAddress = z.string().refine((v) => {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
+  if (!m) return false;
+  const [, ipv6, ipv4, port] = m;
+  const ipOk = ipv6 !== undefined ? net.isIPv6(ipv6) : net.isIPv4(ipv4 ?? '');
+  return ipOk && Number(port) >= 1 && Number(port) <= 65535;
+}, 'must be an IP address and a port, such as 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464');
 
 export const ConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
@@ -49,6 +58,8 @@ export const ConfigSchema = z.object({
   NIGHTSHIFT_VERIFY_PASSES: positiveInt.optional(),
   NIGHTSHIFT_VERIFY_INTERVAL_MS: positiveInt.optional(),
   NIGHTSHIFT_VERIFY_TIMEOUT_MS: positiveInt.optional(),
+  /** Where the worker serves Prometheus metrics (`http://<address>/metrics`); unset: no metrics endpoint. */
+  NIGHTSHIFT_METRICS_ADDRESS: socketAddress.optional(),
 
   /** `npm run webhook`: where it listens, and the shared secrets senders sign with (comma-separated, for rotation). */
   NIGHTSHIFT_WEBHOOK_PORT: z.coerce.number().int().min(0).max(65535).default(8787),

@@ -1,10 +1,16 @@
 // `npm run worker`: a nightshift worker process configured by environment variables (see .env.example).
+import { Runtime } from '@temporalio/worker';
 import { ValidationError } from '../domain/validation';
 import { loadConfig } from './config';
+import { metricsTelemetry, metricsUrl } from './metrics';
 import { connectWorker, createWorker, wireAdapters } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // The runtime is process-wide and must be installed before the first connection. No logger given: the SDK's
+  // default (INFO to the console), as without metrics.
+  const telemetryOptions = metricsTelemetry(config);
+  if (telemetryOptions) Runtime.install({ telemetryOptions });
   const wiring = await wireAdapters(config);
   const connection = await connectWorker(config);
   const worker = await createWorker({
@@ -16,6 +22,8 @@ async function main(): Promise<void> {
   console.log(
     `nightshift worker: ${config.TEMPORAL_ADDRESS} namespace=${config.TEMPORAL_NAMESPACE} task queue=${config.TEMPORAL_TASK_QUEUE} inventory=${config.NIGHTSHIFT_INVENTORY}`,
   );
+  if (config.NIGHTSHIFT_METRICS_ADDRESS)
+    console.log(`nightshift worker: Prometheus metrics on ${metricsUrl(config.NIGHTSHIFT_METRICS_ADDRESS)}`);
   try {
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks finish
   } finally {

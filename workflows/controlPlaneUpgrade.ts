@@ -45,6 +45,7 @@ import {
   type UpgradeStage,
   type UpgradeStatus,
 } from './messages';
+import * as metrics from './metrics';
 import { errorMessage, toRequest } from './operatorRequests';
 import * as SA from './searchAttributes';
 
@@ -353,6 +354,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     } else if (status.notices.length > 0)
       await notify('cancelled', `The upgrade is no longer needed: ${status.reason}`);
     setStage('skipped');
+    metrics.upgradeFinished('skipped', status.skipReason);
     await signalFleet('outcome');
     return { outcome: 'skipped', status };
   }
@@ -468,6 +470,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     for (const s of snaps) snapshots.set(s.component.id, s);
     for (const c of cp!.components) status.versionsBefore[c.component.id] = c.version;
     pre(`all ${reports.length} components pass; ${snaps.length} snapshots taken`);
+    metrics.upgradeStarted();
 
     for (const change of status.changes) {
       await holdIfPaused();
@@ -477,6 +480,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       const step = stepStart(`upgrade ${label} ${change.from} → ${change.to}`);
       touched.push(change);
       try {
+        const startedAt = Date.now();
         const r = await activities(rollout, `Upgrade ${label} to ${change.to}`).upgradeComponent({
           component: change.component,
           targetVersion: change.to,
@@ -487,6 +491,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
           component: change.component,
           expectedVersion: change.to,
         });
+        metrics.stepDuration(change.component.kind, Date.now() - startedAt);
         step(`${r.changed ? 'rolled out' : 'already on target'}; ${v.passes} passing probes of ${v.probes}`);
       } catch (err) {
         step(errorMessage(err), true);
@@ -505,12 +510,14 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       const label = componentLabel(change.component);
       const step = stepStart(`roll back ${label} to ${snap.version}`);
       try {
+        const startedAt = Date.now();
         await activities(rollout, `Roll back ${label} to ${snap.version}`).restoreComponent(snap);
         await activities(verify, `Verify ${label} on ${snap.version}`).verifyComponent({
           component: change.component,
           expectedVersion: snap.version,
         });
         status.versionsNow[change.component.id] = snap.version;
+        metrics.stepDuration('rollback', Date.now() - startedAt);
         step('restored and verified');
       } catch (err) {
         failedRestores.push(`${label}: ${errorMessage(err)}`);
@@ -598,6 +605,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       }
       status.outcome = 'completed';
       setStage('completed');
+      metrics.upgradeFinished('completed');
       await notify('completed');
       await signalFleet('outcome');
       return { outcome: 'completed', status };
@@ -609,6 +617,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       await CancellationScope.nonCancellable(async () => {
         status.outcome = 'superseded';
         setStage('superseded');
+        metrics.upgradeFinished('superseded');
         await signalFleet('outcome');
       });
       return { outcome: 'superseded', status };
@@ -626,6 +635,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
         if (failedRestores.length) status.lastError = failedRestores.join('; ');
         status.outcome = 'cancelled';
         setStage('cancelled');
+        metrics.upgradeFinished('cancelled');
         await signalFleet('outcome');
       });
       return { outcome: 'cancelled', status };
@@ -642,6 +652,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       // rolled-back: every change was undone and verified; failed: nothing changed, or the rollback is incomplete.
       status.outcome = touched.length > 0 && failedRestores.length === 0 ? 'rolled-back' : 'failed';
       setStage(status.outcome);
+      metrics.upgradeFinished(status.outcome);
       await signalFleet('outcome');
     });
     throw ApplicationFailure.nonRetryable(`${controlPlaneId}: ${why}`, 'UpgradeFailed', status);

@@ -44,6 +44,7 @@ import {
   type SlotRequest,
   type UpgradeOutcome,
 } from './messages';
+import * as metrics from './metrics';
 import { errorMessage, toRequest } from './operatorRequests';
 import * as SA from './searchAttributes';
 
@@ -186,6 +187,7 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
   function halt(reason: string): void {
     status.halted = { reason, at: nowIso() };
     log.warn('fleet halted', { reason });
+    metrics.fleetHalted();
     refresh();
   }
 

@@ -37,4 +37,14 @@ describe('worker configuration', () => {
     expect(c.NIGHTSHIFT_WEBHOOK_SECRETS).toEqual(['new-secret-value-1', 'old-secret-value-2']);
     expect(() => loadConfig({ NIGHTSHIFT_WEBHOOK_PORT: '70000' })).toThrow(/NIGHTSHIFT_WEBHOOK_PORT = "70000"/);
   });
+
+  it('reads the Prometheus metrics address: unset by default, an IP address and a port', () => {
+    expect(loadConfig({}).NIGHTSHIFT_METRICS_ADDRESS).toBeUndefined();
+    for (const ok of ['127.0.0.1:9464', '0.0.0.0:9464', '[::1]:9464'])
+      expect(loadConfig({ NIGHTSHIFT_METRICS_ADDRESS: ok }).NIGHTSHIFT_METRICS_ADDRESS).toBe(ok);
+    for (const bad of ['9464', 'localhost:9464', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', '::1:9464'])
+      expect(() => loadConfig({ NIGHTSHIFT_METRICS_ADDRESS: bad })).toThrow(
+        `NIGHTSHIFT_METRICS_ADDRESS = ${JSON.stringify(bad)}: must be an IP address and a port`,
+      );
+  });
 });
