@@ -1,5 +1,5 @@
 // A Temporal client for the operator entry points (release CLI, webhook, SRE CLI), connected with the same
-// TEMPORAL_* settings as the worker (workers/worker.ts connectWorker).
+// TEMPORAL_* settings as the worker (workers/worker.ts connectWorker uses the same options).
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { Config } from './config';

@@ -1,6 +1,5 @@
 // Wires configuration to adapters and adapters to activities, and builds the Temporal worker. Shared by
 // `npm run worker`, `npm start` and the integration tests, so they all run the same code.
-import fs from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { FileInventory, loadInventoryFile } from '../integrations/fileInventory';
@@ -10,7 +9,7 @@ import { OutboxNotifier } from '../integrations/outboxNotifier';
 import { SimulatedFleet, SimulatedPlatform, simulatedHealthUrl } from '../integrations/simulatedFleet';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
 import type { Config } from './config';
-import { connectClient } from './temporalClient';
+import { clientConnectionOptions, connectClient } from './temporalClient';
 
 export interface Wiring {
   deps: ActivityDeps;
@@ -57,22 +56,10 @@ export async function wireAdapters(config: Config, log: (line: string) => void =
   };
 }
 
+/** The worker's connection: the same address, TLS / mTLS and API key choice as the operator client. */
 export async function connectWorker(config: Config): Promise<NativeConnection> {
-  const read = (file?: string) => (file ? fs.readFileSync(file) : undefined);
-  const cert = read(config.TEMPORAL_TLS_CERT);
-  const key = read(config.TEMPORAL_TLS_KEY);
-  const ca = read(config.TEMPORAL_TLS_CA);
-  const tls =
-    cert && key
-      ? {
-          clientCertPair: { crt: cert, key },
-          serverRootCACertificate: ca,
-          serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME,
-        }
-      : config.TEMPORAL_API_KEY || ca
-        ? { serverRootCACertificate: ca, serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME }
-        : undefined;
-  return NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, tls, apiKey: config.TEMPORAL_API_KEY });
+  const { address, tls } = clientConnectionOptions(config);
+  return NativeConnection.connect({ address, tls, apiKey: config.TEMPORAL_API_KEY });
 }
 
 export function workflowsPath(): string {
