@@ -357,18 +357,26 @@ describe('SimulatedFleet and SimulatedPlatform: configuration', () => {
     const snapshot = await platform.snapshot(gw);
     expect(snapshot).toMatchObject({ version: '5.3.4', config: gatewayConfig });
 
-    const during: unknown[] = [];
+    const during: { version: string; config: unknown }[] = [];
     const result = await platform.upgrade(
       gw,
       '5.8.2',
-      () => during.push(fleet.component('cp-config', 'gateway')!.config),
+      () => {
+        const c = fleet.component('cp-config', 'gateway')!;
+        during.push({ version: c.version, config: c.config });
+      },
       never(),
       { configMigrations: migrations },
     );
     expect(result).toEqual({ changed: true, from: '5.3.4', to: '5.8.2' });
     // The running gateway keeps its configuration until the rollout that carries the new one succeeds.
-    expect(during.length).toBeGreaterThan(0);
-    expect(during.every((c) => JSON.stringify(c) === JSON.stringify(gatewayConfig))).toBe(true);
+    // (A progress report can land just after the rollout settled: then version and config have changed together.)
+    const stillOld = during.filter((c) => c.version === '5.3.4');
+    expect(stillOld.length).toBeGreaterThan(0);
+    expect(stillOld.every((c) => JSON.stringify(c.config) === JSON.stringify(gatewayConfig))).toBe(true);
+    expect(
+      during.filter((c) => c.version === '5.8.2').every((c) => JSON.stringify(c.config) === JSON.stringify(migrated)),
+    ).toBe(true);
     const state = fleet.component('cp-config', 'gateway')!;
     expect(state).toMatchObject({ version: '5.8.2', config: migrated, deployGeneration: 1 });
     expect(state.lastRollout).toMatchObject({ outcome: 'succeeded', toVersion: '5.8.2', config: migrated });
