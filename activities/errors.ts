@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ValidationError } from '../domain/validation';
-import { PermissionDeniedError, RolloutFailedError } from './ports';
+import { PermissionDeniedError, RequestRejectedError, RetryLaterError, RolloutFailedError } from './ports';
 
 /** Error types a workflow must not retry; listed here so retry policies and adapters agree. */
 export const NON_RETRYABLE = {
@@ -10,6 +10,7 @@ export const NON_RETRYABLE = {
   verificationFailed: 'VerificationFailed',
   notFound: 'ControlPlaneNotFound',
   undeliverable: 'NoticeUndeliverable',
+  requestRejected: 'RequestRejected',
 } as const;
 
 /** Turns adapter errors into Temporal failures with a type the workflow can act on; others stay retryable. */
@@ -19,6 +20,11 @@ export function toFailure(err: unknown): unknown {
     return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.rolloutFailed);
   if (err instanceof PermissionDeniedError)
     return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.permissionDenied);
+  if (err instanceof RequestRejectedError)
+    return ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.requestRejected);
+  // The server said when to come back; the activity's retry policy still caps the attempts.
+  if (err instanceof RetryLaterError)
+    return ApplicationFailure.create({ message: err.message, type: 'RetryLater', nextRetryDelay: err.retryAfterMs });
   // A bad inventory edit is retried: the activity shows the message in the UI until someone fixes the file.
   if (err instanceof ValidationError) return ApplicationFailure.retryable(err.message, 'InvalidInventory');
   return err;

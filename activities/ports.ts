@@ -99,3 +99,19 @@ export class RolloutFailedError extends Error {
 export class PermissionDeniedError extends Error {
   override readonly name = 'PermissionDeniedError';
 }
+
+/** The remote service asked to be called again later (HTTP 429 with Retry-After): retry after exactly that delay. */
+export class RetryLaterError extends Error {
+  override readonly name = 'RetryLaterError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The remote service refused the request for good (a 4xx other than 429, a bad address): retrying will not help. */
+export class RequestRejectedError extends Error {
+  override readonly name = 'RequestRejectedError';
+}
