@@ -20,7 +20,7 @@ module.exports = {
     {
       ...common,
       displayName: 'temporal',
-      testMatch: ['<rootDir>/test/{workflow,integration,replay}/**/*.test.ts'],
+      testMatch: ['<rootDir>/test/{workflow,integration,replay,ui}/**/*.test.ts'],
     },
   ],
   testTimeout: 120_000,
