@@ -1,22 +1,34 @@
 import { ApplicationFailure, Context, sleep } from '@temporalio/activity';
-import { componentLabel, type ComponentRef, type HealthReport } from '../domain/model';
+import { componentLabel, probeRecord, type ComponentRef, type HealthReport, type ProbeRecord } from '../domain/model';
 import type { ActivityDeps } from './deps';
 import { NON_RETRYABLE } from './errors';
 
+/** How many probes a verification keeps as evidence (the newest); enough to show a soak without bloating history. */
+export const MAX_EVIDENCE = 20;
+
 export interface VerifyResult {
+  /**
+   * `pass`: the soak held. `warn`: the component answers on the expected version but Tyk reports degraded checks;
+   * the workflow pauses and pages instead of deciding alone. (Results recorded before soaks existed lack it: pass.)
+   */
+  outcome?: 'pass' | 'warn';
   passes: number;
   probes: number;
-  /** The passing probes that make up the evidence. */
-  evidence: HealthReport[];
+  /** Time from the first to the last probe of the passing streak. */
+  soakedMs?: number;
+  /** The newest probes, oldest first. */
+  evidence: ProbeRecord[];
+  /** For `warn`: what the degraded probe said, in words. */
+  summary?: string;
 }
 
-function describe(r: HealthReport): string {
-  const failing = Object.entries(r.details ?? {})
-    .filter(([, d]) => d.status !== 'pass')
-    .map(([name, d]) => `${name}: ${d.status}${d.output ? ` (${d.output})` : ''}`);
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`;
+}
+
+function describe(r: ProbeRecord): string {
   const version = r.version ? ` on ${r.version}` : '';
-  const extra = r.error ? `: ${r.error}` : failing.length ? `: ${failing.join('; ')}` : '';
-  return `${r.status}${version}${extra}`;
+  return `${r.status}${version}${r.problems ? `: ${r.problems}` : ''}`;
 }
 
 export function healthActivities({ health, policy }: ActivityDeps) {
@@ -27,31 +39,48 @@ export function healthActivities({ health, policy }: ActivityDeps) {
     },
 
     /**
-     * Waits until the component answers `pass` on the expected version for N probes in a row, heartbeating each
-     * probe. Fails (not retried) with the last probe's evidence when that does not happen in time.
+     * Tyk /hello soak after a step. Ends when `consecutivePasses` probes in a row answer `pass` on the expected version
+     * over at least `soakMs` (→ pass); at the first `warn` on the expected version (→ warn, for the workflow to pause
+     * and page); at the first `fail` on it (→ non-retryable failure: compensate). Old pods answering the old
+     * version, or no answer at all, only restart the streak until `timeoutMs`. Every probe is heartbeated.
      */
     async verifyComponent(input: { component: ComponentRef; expectedVersion: string }): Promise<VerifyResult> {
-      const { consecutivePasses, intervalMs, timeoutMs } = policy.verify;
-      const deadline = Date.now() + timeoutMs;
-      const evidence: HealthReport[] = [];
+      const { consecutivePasses, intervalMs, soakMs, timeoutMs } = policy.verify;
+      const started = Date.now();
+      const deadline = started + timeoutMs;
+      const evidence: ProbeRecord[] = [];
+      const what = `${componentLabel(input.component)} of ${input.component.controlPlaneId}`;
       let probes = 0;
-      let last: HealthReport | undefined;
+      let streak: ProbeRecord[] = [];
       for (;;) {
-        last = await health.probe(input.component, Context.current().cancellationSignal);
+        const report = await health.probe(input.component, Context.current().cancellationSignal);
+        const record = probeRecord(report);
         probes++;
-        const good = last.status === 'pass' && last.version === input.expectedVersion;
-        if (good) evidence.push(last);
-        else evidence.length = 0;
-        Context.current().heartbeat({ probes, passes: evidence.length, status: last.status, version: last.version });
-        if (evidence.length >= consecutivePasses) return { passes: evidence.length, probes, evidence };
+        evidence.push(record);
+        if (evidence.length > MAX_EVIDENCE) evidence.shift();
+        const onTarget = report.version === input.expectedVersion;
+        streak = report.status === 'pass' && onTarget ? [...streak, record] : [];
+        const soakedMs = streak.length > 1 ? Date.parse(streak.at(-1)!.at) - Date.parse(streak[0]!.at) : 0;
+        Context.current().heartbeat({ probes, passes: streak.length, soakedMs, status: report.status });
+
+        if (streak.length >= consecutivePasses && soakedMs >= soakMs)
+          return { outcome: 'pass', passes: streak.length, probes, soakedMs, evidence };
+        if (onTarget && report.status === 'warn')
+          return { outcome: 'warn', passes: 0, probes, evidence, summary: describe(record) };
+        if (onTarget && report.status === 'fail')
+          throw ApplicationFailure.nonRetryable(
+            `${what} answered ${describe(record)}`,
+            NON_RETRYABLE.verificationFailed,
+            evidence,
+          );
         if (Date.now() + intervalMs > deadline) break;
         await sleep(intervalMs);
       }
-      const what = `${componentLabel(input.component)} of ${input.component.controlPlaneId}`;
+      const soak = soakMs > 0 ? ` over ${duration(soakMs)}` : '';
       throw ApplicationFailure.nonRetryable(
-        `${what} did not answer pass on ${input.expectedVersion} ${consecutivePasses} times in a row within ${Math.round(timeoutMs / 1000)}s; last probe: ${describe(last)}`,
+        `${what} did not answer pass on ${input.expectedVersion} ${consecutivePasses} times in a row${soak} within ${duration(timeoutMs)}; last probe: ${describe(evidence.at(-1)!)}`,
         NON_RETRYABLE.verificationFailed,
-        last,
+        evidence,
       );
     },
   };

@@ -151,11 +151,40 @@ export interface HealthReport {
   at: string;
 }
 
+/** One health probe as the step history keeps it: small, readable evidence of what the component answered. */
+export interface ProbeRecord {
+  at: string;
+  status: HealthStatus;
+  version?: string;
+  httpStatus?: number;
+  /** The checks that did not pass (`redis: warn (slow)`), or why the probe got no answer. */
+  problems?: string;
+}
+
+export function probeRecord(r: HealthReport): ProbeRecord {
+  const failing = Object.entries(r.details ?? {})
+    .filter(([, d]) => d.status !== 'pass')
+    .map(([name, d]) => `${name}: ${d.status}${d.output ? ` (${d.output})` : ''}`);
+  const problems = r.error ?? (failing.length ? failing.join('; ') : undefined);
+  return {
+    at: r.at,
+    status: r.status,
+    ...(r.version ? { version: r.version } : {}),
+    ...(r.httpStatus === undefined ? {} : { httpStatus: r.httpStatus }),
+    ...(problems ? { problems } : {}),
+  };
+}
+
 export type AlertSeverity = 'critical' | 'error' | 'warning' | 'info';
 
 export interface SreAlert {
-  /** Stable per upgrade, so a retried alert de-duplicates and a later resolve closes it. */
+  /** Stable per upgrade: groups its alerts into one incident (PagerDuty dedup_key), and a resolve closes it. */
   dedupKey: string;
+  /**
+   * Unique per alert the workflow raises: a retried activity delivers it once; a later alert for the same upgrade
+   * (another trigger, a resolve) is a new one. Absent in alerts recorded before it existed: then action + dedupKey.
+   */
+  id?: string;
   action: 'trigger' | 'resolve';
   severity: AlertSeverity;
   summary: string;

@@ -12,7 +12,11 @@ export interface UpgradePolicy {
   stepMinutes: { dashboard: number; gateway: number; dataPlane: number };
   /** Spare time kept in the window for a rollback (minutes). */
   bufferMinutes: number;
-  verify: { consecutivePasses: number; intervalMs: number; timeoutMs: number };
+  /**
+   * Health evidence after each step: `consecutivePasses` probes in a row answering `pass` on the expected version,
+   * spanning at least `soakMs` (a component that passes once and then degrades is caught), within `timeoutMs`.
+   */
+  verify: { consecutivePasses: number; intervalMs: number; soakMs: number; timeoutMs: number };
 }
 
 const HOUR = 60;
@@ -23,7 +27,7 @@ export const DEFAULT_POLICY: UpgradePolicy = {
   securityNoticeLeadMinutes: { production: 24 * HOUR, staging: 4 * HOUR, development: HOUR },
   stepMinutes: { dashboard: 15, gateway: 15, dataPlane: 10 },
   bufferMinutes: 30,
-  verify: { consecutivePasses: 3, intervalMs: 5_000, timeoutMs: 5 * 60_000 },
+  verify: { consecutivePasses: 3, intervalMs: 5_000, soakMs: 60_000, timeoutMs: 5 * 60_000 },
 };
 
 export function noticeLeadMinutes(policy: UpgradePolicy, tier: Tier, kind: ReleaseKind): number {

@@ -15,8 +15,9 @@ export interface LogAlerterOptions {
   log?: (line: string) => void;
 }
 
-function alertKey(dedupKey: string, action: string): string {
-  return `${action}:${dedupKey}`;
+/** What makes an alert "the same one again" (an activity retry): its id, else its action and incident key. */
+export function alertKey(alert: Pick<SreAlert, 'id' | 'dedupKey' | 'action'>): string {
+  return alert.id ?? `${alert.action}:${alert.dedupKey}`;
 }
 
 export class LogAlerter implements AlerterPort {
@@ -31,14 +32,18 @@ export class LogAlerter implements AlerterPort {
     if (opts.path) {
       this.file = new KeyedJsonLinesFile<AlertLogEntry>(opts.path, (entry) =>
         typeof entry.dedupKey === 'string' && typeof entry.action === 'string'
-          ? alertKey(entry.dedupKey, entry.action)
+          ? alertKey({
+              dedupKey: entry.dedupKey,
+              action: entry.action as SreAlert['action'],
+              id: typeof entry.id === 'string' ? entry.id : undefined,
+            })
           : undefined,
       );
     }
   }
 
   async alert(alert: SreAlert): Promise<void> {
-    const key = alertKey(alert.dedupKey, alert.action);
+    const key = alertKey(alert);
     const at = new Date().toISOString();
     if (this.file) {
       const wrote = await this.file.appendOnce(key, () => ({ at, ...alert }));

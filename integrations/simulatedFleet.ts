@@ -5,6 +5,7 @@
 //   GET  /cp/<cp>/<component>          the component's state (version, config, rollout, last rollout, generation)
 //   POST /cp/<cp>/<component>/deploy   {"version":"5.8.2","requestId":"...","config":{...}} starts a rollout taking
 //                                      rolloutMs; `config` (optional) replaces the configuration when it succeeds
+//   PUT  /cp/<cp>/<component>/fault    {"fault":"warn-after-upgrade"} or {"fault":null}: inject or clear a fault
 //   GET  /state                        every component
 //
 // <component> is `dashboard`, `gateway` or a data plane's id. The gateway's configuration starts as the inventory's
@@ -241,6 +242,16 @@ export class SimulatedFleet {
     return this.view(c);
   }
 
+  /** Injects a fault into a component, or clears it (`null`): an SRE "fixing redis" in a demo or a test. */
+  setFault(controlPlaneId: string, componentId: string, fault: SimulatedFault | null): void {
+    const key = keyOf(controlPlaneId, componentId);
+    if (!this.components.has(key)) throw new Error(`no component ${componentId} in control plane ${controlPlaneId}`);
+    if (fault !== null && !(SIMULATED_FAULTS as readonly string[]).includes(fault))
+      throw new Error(`fault = ${JSON.stringify(fault)}: not one of ${SIMULATED_FAULTS.join(', ')}`);
+    if (fault === null) this.faults.delete(key);
+    else this.faults.set(key, fault);
+  }
+
   async close(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.close((err) => (err ? reject(err) : resolve()));
@@ -281,6 +292,18 @@ export class SimulatedFleet {
     if (action === 'hello') {
       allow(method, 'GET');
       return this.hello(component, res);
+    }
+    if (action === 'fault') {
+      allow(method, 'PUT');
+      const body = (await readJsonBody(req)) as { fault?: unknown } | null;
+      const fault = body?.fault;
+      if (fault !== null && (typeof fault !== 'string' || !(SIMULATED_FAULTS as readonly string[]).includes(fault)))
+        throw new HttpError(
+          400,
+          `fault = ${JSON.stringify(fault)}: must be null or one of ${SIMULATED_FAULTS.join(', ')}`,
+        );
+      this.setFault(cpId, componentId, fault as SimulatedFault | null);
+      return sendJson(res, 200, this.view(component));
     }
     if (action === 'deploy') {
       allow(method, 'POST');

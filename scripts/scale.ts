@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     NIGHTSHIFT_NOTICE_LEAD_DEVELOPMENT: '0',
     NIGHTSHIFT_VERIFY_PASSES: '1',
     NIGHTSHIFT_VERIFY_INTERVAL_MS: '1',
+    NIGHTSHIFT_VERIFY_SOAK_MS: '0',
     NIGHTSHIFT_VERIFY_TIMEOUT_MS: '30000',
   });
   const wiring = await wireAdapters(config, () => undefined);

@@ -57,6 +57,7 @@ export const ConfigSchema = z.object({
   NIGHTSHIFT_SECURITY_LEAD_DEVELOPMENT: duration.optional(),
   NIGHTSHIFT_VERIFY_PASSES: positiveInt.optional(),
   NIGHTSHIFT_VERIFY_INTERVAL_MS: positiveInt.optional(),
+  NIGHTSHIFT_VERIFY_SOAK_MS: z.coerce.number().int().min(0).optional(),
   NIGHTSHIFT_VERIFY_TIMEOUT_MS: positiveInt.optional(),
   /** Where the worker serves Prometheus metrics (`http://<address>/metrics`); unset: no metrics endpoint. */
   NIGHTSHIFT_METRICS_ADDRESS: socketAddress.optional(),
@@ -115,8 +116,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     verify: {
       consecutivePasses: parsed.NIGHTSHIFT_VERIFY_PASSES ?? d.verify.consecutivePasses,
       intervalMs: parsed.NIGHTSHIFT_VERIFY_INTERVAL_MS ?? d.verify.intervalMs,
+      soakMs: parsed.NIGHTSHIFT_VERIFY_SOAK_MS ?? d.verify.soakMs,
       timeoutMs: parsed.NIGHTSHIFT_VERIFY_TIMEOUT_MS ?? d.verify.timeoutMs,
     },
   };
+  const v = policy.verify;
+  if (v.soakMs >= v.timeoutMs)
+    throw new Error(
+      `configuration: NIGHTSHIFT_VERIFY_SOAK_MS = ${v.soakMs} must be shorter than NIGHTSHIFT_VERIFY_TIMEOUT_MS = ${v.timeoutMs} (the soak has to fit in the verification's time)`,
+    );
+  // The verify activity heartbeats once per probe and its heartbeat timeout is one minute.
+  if (v.intervalMs > 30_000)
+    throw new Error(`configuration: NIGHTSHIFT_VERIFY_INTERVAL_MS = ${v.intervalMs} must be at most 30000`);
   return { ...parsed, NIGHTSHIFT_INVENTORY: path.resolve(parsed.NIGHTSHIFT_INVENTORY), policy };
 }

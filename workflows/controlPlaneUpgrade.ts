@@ -2,6 +2,7 @@
 // Gateway → data planes, each verified; on failure or cancel, newest-first compensation. Deterministic code only:
 // time-zone math, HTTP and email happen in activities.
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -17,11 +18,14 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Assessment, ControlPlaneSummary } from '../activities/assess';
+import type { VerifyResult } from '../activities/health';
 import {
   componentLabel,
   type ComponentChange,
+  type ComponentRef,
   type ComponentSnapshot,
   type NoticeKind,
+  type ProbeRecord,
   type SreAlert,
   type WindowPlan,
 } from '../domain/model';
@@ -76,6 +80,19 @@ const verify: ActivityOptions = {
   retry: { initialInterval: '5s', maximumAttempts: 3 },
 };
 
+function soakText(v: VerifyResult): string {
+  const soak = v.soakedMs === undefined ? '' : ` over ${Math.round(v.soakedMs / 1000)}s`;
+  return `${v.passes} passing probes of ${v.probes}${soak}`;
+}
+
+/** The probes a failed verification carried (its failure details), for the step history. */
+function evidenceOf(err: unknown): ProbeRecord[] | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== 'VerificationFailed') return undefined;
+  const details = cause.details?.[0];
+  return Array.isArray(details) ? (details as ProbeRecord[]) : undefined;
+}
+
 function activities(options: ActivityOptions, summary: string) {
   return proxyActivities<Activities>({ ...options, summary });
 }
@@ -105,6 +122,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
   /** Components nightshift has started to change, oldest first: compensation walks it backwards. */
   const touched: ComponentChange[] = [];
   let noticeSeq = 0;
+  let alertSeq = 0;
   /** Bumped when the plan changes outside the wait loop (a deferral, an SRE's upgradeNow): wakes the loop. */
   let windowSeq = 0;
   /** A deferral is re-planning: the wait loop must not start meanwhile. */
@@ -113,6 +131,8 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
   let notBefore: string | undefined;
   let waitingForSlot = false;
   let slotGranted = false;
+  /** Set while an SRE page about a health `warn` is open (resolved when the component passes again). */
+  let healthPage: string | undefined;
 
   setHandler(statusQuery, () => status, {
     description: 'Stage, versions, window, steps, notices, pause and last error.',
@@ -282,13 +302,14 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     setCurrentDetails(lines.join('\n\n'));
   }
 
-  function stepStart(name: string): (detail?: string, failed?: boolean) => void {
+  function stepStart(name: string): (detail?: string, failed?: boolean, evidence?: ProbeRecord[]) => void {
     const step: UpgradeStatus['steps'][number] = { name, status: 'running', startedAt: nowIso() };
     status.steps.push(step);
-    return (detail, failed = false) => {
+    return (detail, failed = false, evidence) => {
       step.status = failed ? 'failed' : 'done';
       step.endedAt = nowIso();
       step.detail = detail;
+      if (evidence) step.evidence = evidence;
     };
   }
 
@@ -308,10 +329,16 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     status.notices.push({ kind, key, at: receipt.deliveredAt, duplicate: receipt.duplicate });
   }
 
-  async function alert(severity: SreAlert['severity'], summary: string, details: Record<string, unknown> = {}) {
-    await activities(quick, `Alert SRE: ${severity}`).alertSre({
+  async function alert(
+    severity: SreAlert['severity'],
+    summary: string,
+    details: Record<string, unknown> = {},
+    action: SreAlert['action'] = 'trigger',
+  ) {
+    await activities(quick, action === 'resolve' ? 'Resolve SRE alert' : `Alert SRE: ${severity}`).alertSre({
       dedupKey: info.workflowId,
-      action: 'trigger',
+      id: `${info.workflowId}/alert/${++alertSeq}`,
+      action,
       severity,
       summary,
       controlPlaneId,
@@ -487,16 +514,55 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
           configMigrations: change.configMigrations,
         });
         status.versionsNow[change.component.id] = change.to;
-        const v = await activities(verify, `Verify ${label} on ${change.to}`).verifyComponent({
-          component: change.component,
-          expectedVersion: change.to,
-        });
+        const v = await verifyHealthy(change.component, change.to, label);
         metrics.stepDuration(change.component.kind, Date.now() - startedAt);
-        step(`${r.changed ? 'rolled out' : 'already on target'}; ${v.passes} passing probes of ${v.probes}`);
+        step(`${r.changed ? 'rolled out' : 'already on target'}; ${soakText(v)}`, false, v.evidence);
       } catch (err) {
-        step(errorMessage(err), true);
+        step(errorMessage(err), true, evidenceOf(err));
         throw err;
       }
+    }
+  }
+
+  /**
+   * Soaks the component's health after a change. Tyk `warn` (serving, but a check such as redis degraded) is a
+   * judgement call, so the upgrade pauses and pages: `resume` re-verifies and goes on, `cancel` rolls back. The page
+   * is resolved once the component passes. `fail` or no soak in time throws (compensation follows).
+   */
+  async function verifyHealthy(component: ComponentRef, version: string, label: string): Promise<VerifyResult> {
+    const current = status.steps.at(-1);
+    for (;;) {
+      const v = await activities(verify, `Verify ${label} on ${version}`).verifyComponent({
+        component,
+        expectedVersion: version,
+      });
+      if (v.outcome !== 'warn') {
+        if (healthPage) {
+          await alert(
+            'info',
+            `${controlPlaneId}: ${label} passes on ${version} again; the upgrade continues`,
+            {},
+            'resolve',
+          );
+          healthPage = undefined;
+        }
+        return v;
+      }
+      const why = `health check warn after upgrading ${label} to ${version}: ${v.summary ?? 'warn'}`;
+      if (current) {
+        current.detail = `paused: ${why}`;
+        current.evidence = v.evidence;
+      }
+      status.paused = true;
+      status.pause = { reason: why, by: 'nightshift health check', at: nowIso() };
+      refreshDetails();
+      healthPage = why;
+      await alert(
+        'critical',
+        `${controlPlaneId}: upgrade to ${release.id} PAUSED: ${why}. Resume to re-check and continue, or cancel to roll back.`,
+        { component: component.id, evidence: v.evidence.slice(-3) },
+      );
+      await holdIfPaused();
     }
   }
 
@@ -512,16 +578,21 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       try {
         const startedAt = Date.now();
         await activities(rollout, `Roll back ${label} to ${snap.version}`).restoreComponent(snap);
-        await activities(verify, `Verify ${label} on ${snap.version}`).verifyComponent({
+        const v = await activities(verify, `Verify ${label} on ${snap.version}`).verifyComponent({
           component: change.component,
           expectedVersion: snap.version,
         });
         status.versionsNow[change.component.id] = snap.version;
         metrics.stepDuration('rollback', Date.now() - startedAt);
-        step('restored and verified');
+        if (v.outcome === 'warn') {
+          // Back on the old version but degraded: a rollback that needs a human to look at it.
+          const why = `restored to ${snap.version} but health is ${v.summary ?? 'warn'}`;
+          failedRestores.push(`${label}: ${why}`);
+          step(why, true, v.evidence);
+        } else step(`restored and verified; ${soakText(v)}`, false, v.evidence);
       } catch (err) {
         failedRestores.push(`${label}: ${errorMessage(err)}`);
-        step(errorMessage(err), true);
+        step(errorMessage(err), true, evidenceOf(err));
       }
     }
     return failedRestores;
@@ -554,6 +625,8 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
         'info',
         `${controlPlaneId}: upgrade to ${release.id} cancelled after changes and rolled back: ${why}`,
       );
+      // The page for a health warn is answered: someone cancelled and the rollback is verified.
+      if (healthPage) await alert('info', `${controlPlaneId}: cancelled and rolled back`, {}, 'resolve');
     }
     const backAgain = restored
       ? 'The previous versions are running again.'

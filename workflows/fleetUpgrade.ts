@@ -396,6 +396,8 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
         () =>
           alertSre({
             dedupKey: info.workflowId,
+            // One page per halt: a halt after an approval is a new alert, not a retry of the first.
+            id: `${info.workflowId}/halt/${halted.at}`,
             action: 'trigger',
             severity: 'critical',
             summary: `Fleet rollout ${release.id} HALTED: ${halted.reason}. Approve (npm run sre -- approve --fleet ${release.id}) or cancel.`,

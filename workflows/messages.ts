@@ -1,7 +1,7 @@
 // Signals, queries and the shapes they carry: shared by workflows, clients, scripts and tests.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Release } from '../domain/release';
-import type { ComponentChange, NoticeKind, SkipReason, WindowPlan } from '../domain/model';
+import type { ComponentChange, NoticeKind, ProbeRecord, SkipReason, WindowPlan } from '../domain/model';
 import type { RolloutPolicy, Wave } from '../domain/rollout';
 
 export const TASK_QUEUE_DEFAULT = 'nightshift';
@@ -201,6 +201,8 @@ export interface StepRecord {
   startedAt: string;
   endedAt?: string;
   detail?: string;
+  /** Health probes behind a verification (the last ones, oldest first): the evidence the step passed or failed. */
+  evidence?: ProbeRecord[];
 }
 
 export interface UpgradeStatus {

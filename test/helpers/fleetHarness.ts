@@ -19,7 +19,7 @@ import { workflowsPath } from '../../workers/worker';
 
 export const TEST_POLICY: UpgradePolicy = {
   ...DEFAULT_POLICY,
-  verify: { consecutivePasses: 2, intervalMs: 40, timeoutMs: 1500 },
+  verify: { consecutivePasses: 2, intervalMs: 40, soakMs: 40, timeoutMs: 1500 },
 };
 
 export const LTS_RELEASE: Release = {
@@ -102,7 +102,9 @@ export class FleetHarness {
     return controlPlaneId ? all.filter((n) => n.properties.control_plane_id === controlPlaneId) : all;
   }
 
-  alerts(controlPlaneId?: string): { severity: string; summary: string; controlPlaneId: string; dedupKey: string }[] {
+  alerts(
+    controlPlaneId?: string,
+  ): { severity: string; summary: string; controlPlaneId: string; dedupKey: string; action: string }[] {
     if (!fs.existsSync(this.alertsPath)) return [];
     const all = fs
       .readFileSync(this.alertsPath, 'utf8')

@@ -60,6 +60,7 @@ beforeAll(async () => {
     NIGHTSHIFT_NOTICE_LEAD_DEVELOPMENT: '0',
     NIGHTSHIFT_VERIFY_PASSES: '1',
     NIGHTSHIFT_VERIFY_INTERVAL_MS: '10',
+    NIGHTSHIFT_VERIFY_SOAK_MS: '0',
     NIGHTSHIFT_VERIFY_TIMEOUT_MS: '5000',
   });
   wiring = await wireAdapters(config, () => undefined);

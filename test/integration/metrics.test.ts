@@ -49,6 +49,7 @@ beforeAll(async () => {
     NIGHTSHIFT_NOTICE_LEAD_DEVELOPMENT: '0',
     NIGHTSHIFT_VERIFY_PASSES: '2',
     NIGHTSHIFT_VERIFY_INTERVAL_MS: '100',
+    NIGHTSHIFT_VERIFY_SOAK_MS: '100',
     NIGHTSHIFT_VERIFY_TIMEOUT_MS: '5000',
   });
   // Before the dev server's connection: that would otherwise create a default runtime without metrics.

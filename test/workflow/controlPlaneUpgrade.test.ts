@@ -65,6 +65,8 @@ beforeAll(async () => {
         simulate: { faults: { 'dp-ap': 'fail-after-upgrade' } },
       }),
       controlPlane('cp-rollout-error', { simulate: { faults: { gateway: 'upgrade-error' } } }),
+      controlPlane('cp-warn', { simulate: { faults: { gateway: 'warn-after-upgrade' } } }),
+      controlPlane('cp-warn-cancel', { simulate: { faults: { gateway: 'warn-after-upgrade' } } }),
       controlPlane('cp-unhealthy', { simulate: { faults: { 'dp-eu': 'unreachable' } } }),
       controlPlane('cp-moved', {
         window: { timeZone: 'Asia/Kolkata', start: '01:30', durationMinutes: 180, weekly: { days: [sixDaysOut] } },
@@ -310,7 +312,11 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
       const cause = err.cause as Error & { type?: string; details?: unknown[] };
       expect(cause.type).toBe('UpgradeFailed');
       expect(cause.message).toContain(`${failedStep} failed`);
-      expect(cause.message).toContain('did not answer pass');
+      // Tyk answered `fail` on the new version: compensation starts at once, the probes are the step's evidence.
+      expect(cause.message).toContain('answered fail on 5.8.2: redis: fail');
+      const failed = (await handle.query(statusQuery)).steps.find((s) => s.name === failedStep)!;
+      expect(failed.status).toBe('failed');
+      expect(failed.evidence?.at(-1)).toMatchObject({ status: 'fail', version: '5.8.2', httpStatus: 503 });
       const status = await handle.query(statusQuery);
       expect(status.stage).toBe('rolled-back');
       expect(status.outcome).toBe('rolled-back');
@@ -327,6 +333,66 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
       if (cpId === 'cp-fail-gateway') await recordHistory(handle, 'rolled-back');
     },
   );
+
+  it('a Tyk warn after a step pauses the upgrade and pages; resume re-verifies, continues and resolves the page', async () => {
+    const handle = await start('cp-warn');
+    const skipping = skipIntoWindow(handle);
+    const paused = await waitForStatus(handle, (s) => s.paused && s.stage === 'gateway', 60_000);
+    expect(paused.pause).toMatchObject({ by: 'nightshift health check' });
+    expect(paused.pause!.reason).toContain(
+      'health check warn after upgrading gateway to 5.8.2: warn on 5.8.2: redis: warn',
+    );
+    const gatewayStep = paused.steps.find((s) => s.name === 'upgrade gateway 5.3.4 → 5.8.2')!;
+    expect(gatewayStep.status).toBe('running');
+    expect(gatewayStep.evidence?.at(-1)).toMatchObject({ status: 'warn', version: '5.8.2' });
+    // Held: nothing after the gateway starts, nothing is rolled back, the SRE is paged once.
+    await new Promise((r) => setTimeout(r, 300));
+    const held = await handle.query(statusQuery);
+    expect(held.steps.some((s) => s.name.startsWith('upgrade data plane') || s.name.startsWith('roll back'))).toBe(
+      false,
+    );
+    expect(await versions('cp-warn', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.8.2', '5.8.2', '5.3.4']);
+    const page = harness.alerts('cp-warn');
+    expect(page).toEqual([expect.objectContaining({ severity: 'critical', action: 'trigger' })]);
+    expect(page[0]!.summary).toContain('PAUSED');
+
+    // The SRE fixes redis and resumes: the soak runs again, passes, and the page is resolved with the same key.
+    harness.fleet.setFault('cp-warn', 'gateway', null);
+    await skipping;
+    await handle.signal(resumeSignal, { reason: 'redis fixed', by: 'sre-jo' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    const done = result.status.steps.find((s) => s.name === 'upgrade gateway 5.3.4 → 5.8.2')!;
+    expect(done.status).toBe('done');
+    expect(done.evidence!.filter((p) => p.status === 'pass' && p.version === '5.8.2').length).toBeGreaterThanOrEqual(2);
+    const alerts = harness.alerts('cp-warn');
+    expect(alerts.map((a) => [a.action, a.severity])).toEqual([
+      ['trigger', 'critical'],
+      ['resolve', 'info'],
+    ]);
+    expect(new Set(alerts.map((a) => a.dedupKey))).toEqual(new Set([upgradeWorkflowId('cp-warn', LTS_RELEASE.id)]));
+    expect(await versions('cp-warn', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.8.2', '5.8.2', '5.8.2']);
+  });
+
+  it('cancel while paused on a Tyk warn rolls back and resolves the page', async () => {
+    const handle = await start('cp-warn-cancel');
+    const skipping = skipIntoWindow(handle);
+    await waitForStatus(handle, (s) => s.paused && s.stage === 'gateway', 60_000);
+    await skipping;
+    await handle.signal(cancelSignal, { reason: 'redis degraded, not now', by: 'sre-jo' });
+    const r = await handle.result();
+    expect(r.outcome).toBe('cancelled');
+    expect(r.status.steps.filter((s) => s.name.startsWith('roll back')).map((s) => [s.name, s.status])).toEqual([
+      ['roll back gateway to 5.3.4', 'done'],
+      ['roll back dashboard to 5.3.4', 'done'],
+    ]);
+    expect(await versions('cp-warn-cancel', ['dashboard', 'gateway'])).toEqual(['5.3.4', '5.3.4']);
+    expect(harness.alerts('cp-warn-cancel').map((a) => [a.action, a.severity])).toEqual([
+      ['trigger', 'critical'],
+      ['trigger', 'info'],
+      ['resolve', 'info'],
+    ]);
+  });
 
   it('a rollout the platform reports failed is not retried and is rolled back', async () => {
     const handle = await start('cp-rollout-error');

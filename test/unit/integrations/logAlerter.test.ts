@@ -47,6 +47,22 @@ describe('LogAlerter', () => {
     expect(restartedLines).toEqual([]);
   });
 
+  it('with alert ids, a later alert for the same upgrade is new and only a retried one is dropped', async () => {
+    const path = join(dir, 'ids', 'alerts.jsonl');
+    const lines: string[] = [];
+    const alerter = new LogAlerter({ path, log: (line) => lines.push(line) });
+    const key = 'upgrade/cp-acme/lts-5.8.2';
+    await alerter.alert({ ...alert('trigger', key), id: `${key}/alert/1` });
+    await alerter.alert({ ...alert('trigger', key), id: `${key}/alert/1` });
+    await alerter.alert({ ...alert('trigger', key), id: `${key}/alert/2`, severity: 'info' });
+    await new LogAlerter({ path, log: (line) => lines.push(line) }).alert({
+      ...alert('trigger', key),
+      id: `${key}/alert/2`,
+    });
+    expect(lines.map((l) => l.slice(0, 22))).toEqual(['[SRE CRITICAL] TRIGGER', '[SRE INFO] TRIGGER cp-']);
+    expect((await readAlertLog(path)).map((e) => e.id)).toEqual([`${key}/alert/1`, `${key}/alert/2`]);
+  });
+
   it('de-duplicates in memory without a file', async () => {
     const lines: string[] = [];
     const alerter = new LogAlerter({ log: (line) => lines.push(line) });

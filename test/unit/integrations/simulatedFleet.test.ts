@@ -234,6 +234,21 @@ describe('SimulatedPlatform against the fleet', () => {
     expect(report.details?.redis?.output).toContain('warn-after-upgrade');
   });
 
+  it('PUT …/fault clears or injects a fault at run time, and refuses an unknown one naming it', async () => {
+    const dash = ref('cp-faulty', 'dashboard');
+    const url = `${fleet.componentUrl('cp-faulty', 'dashboard')}/fault`;
+    const put = (body: unknown) => fetch(url, { method: 'PUT', body: JSON.stringify(body) });
+    expect((await put({ fault: null })).status).toBe(200);
+    expect(await probe.probe(dash)).toMatchObject({ status: 'pass', version: '5.8.2' });
+    const bad = await put({ fault: 'on-fire' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe(
+      'fault = "on-fire": must be null or one of fail-after-upgrade, warn-after-upgrade, upgrade-error, unreachable',
+    );
+    expect((await put({ fault: 'warn-after-upgrade' })).status).toBe(200);
+    expect((await probe.probe(dash)).status).toBe('warn');
+  });
+
   it('upgrade-error: the rollout fails after rolloutMs and the old version keeps running', async () => {
     const dp = ref('cp-faulty', 'dp-eu');
     const started = Date.now();
