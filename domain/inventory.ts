@@ -71,6 +71,54 @@ export type Blackout = z.output<typeof BlackoutSchema>;
 export const SIMULATED_FAULTS = ['fail-after-upgrade', 'warn-after-upgrade', 'upgrade-error', 'unreachable'] as const;
 export type SimulatedFault = (typeof SIMULATED_FAULTS)[number];
 
+/** A Kubernetes object name (RFC 1123 label: what namespaces, Deployments and containers must be). */
+const k8sName = (what: string) =>
+  z
+    .string()
+    .regex(
+      /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+      `${what} must be a Kubernetes name: lower-case letters, digits, '-'`,
+    );
+
+const KubeComponentSchema = z
+  .object({
+    /** Defaults to the Tyk Helm chart's name for the component, from `release`. */
+    deployment: k8sName('deployment').optional(),
+    container: k8sName('container').optional(),
+    /** The component's Tyk health endpoint (`/hello`), as the worker can reach it. */
+    healthUrl: z.url('not a URL such as http://gateway-svc.tyk.svc:8080/hello').optional(),
+  })
+  .strict();
+
+/** Where a control plane runs on Kubernetes (platform `kubernetes`); data planes may sit in other namespaces. */
+export const KubernetesPlacementSchema = z
+  .object({
+    namespace: k8sName('namespace'),
+    /** The Helm release of the Tyk charts: names the Deployments (`gateway-<release>-tyk-gateway`, ...). */
+    release: k8sName('release'),
+    dashboard: KubeComponentSchema.default({}),
+    gateway: KubeComponentSchema.extend({
+      /** The ConfigMap holding the Gateway's configuration file: migrated with the upgrade, restored by rollback. */
+      configMap: z
+        .object({ name: k8sName('configMap.name'), key: z.string().min(1).default('tyk.conf') })
+        .strict()
+        .optional(),
+    })
+      .strict()
+      .default({}),
+    dataPlanes: z
+      .record(
+        z.string(),
+        KubeComponentSchema.extend({
+          namespace: k8sName('namespace').optional(),
+          release: k8sName('release').optional(),
+        }).strict(),
+      )
+      .default({}),
+  })
+  .strict();
+export type KubernetesPlacement = z.output<typeof KubernetesPlacementSchema>;
+
 export const DataPlaneSchema = z
   .object({ id: id('data plane id'), region: z.string().optional(), version: VersionString })
   .strict();
@@ -92,6 +140,8 @@ export const ControlPlaneSchema = z
     labels: z.array(z.string()).default([]),
     /** Gateway configuration keys in use (tyk.conf), checked against the version matrix before an upgrade. */
     config: z.record(z.string(), z.unknown()).default({}),
+    /** Platform `kubernetes`: namespace, Helm release and health endpoints of each component. */
+    kubernetes: KubernetesPlacementSchema.optional(),
     /** Simulated platform only: faults to inject, keyed by component (`dashboard`, `gateway` or a data-plane id). */
     simulate: z
       .object({ faults: z.record(z.string(), z.enum(SIMULATED_FAULTS)).default({}) })
@@ -108,6 +158,10 @@ export const ControlPlaneSchema = z
         ctx.addIssue({ code: 'custom', path: ['dataPlanes', i, 'id'], message: 'duplicate data plane id' });
       seen.add(dp.id);
     });
+    for (const key of Object.keys(cp.kubernetes?.dataPlanes ?? {})) {
+      if (!seen.has(key))
+        ctx.addIssue({ code: 'custom', path: ['kubernetes', 'dataPlanes', key], message: 'no such data plane' });
+    }
     for (const key of Object.keys(cp.simulate?.faults ?? {})) {
       if (key !== 'dashboard' && key !== 'gateway' && !seen.has(key))
         ctx.addIssue({

@@ -9,6 +9,13 @@ import { describeFetchError, withTimeout } from './httpClient';
 export interface HttpHealthProbeOptions {
   /** Timeout of one probe, body included. Default 5000. */
   timeoutMs?: number;
+  /**
+   * Components whose endpoint is a plain liveness check rather than Tyk's health body (the Dashboard's /hello): a 2xx
+   * answer is `pass`, anything else `fail`.
+   */
+  livenessOnly?: (c: ComponentRef) => boolean;
+  /** The running version when the endpoint does not report one (e.g. from the Deployment's image tag). */
+  versionOf?: (c: ComponentRef) => Promise<string | undefined>;
 }
 
 const BODY_STATUSES: readonly HealthStatus[] = ['pass', 'warn', 'fail'];
@@ -17,8 +24,8 @@ export class HttpHealthProbe implements HealthPort {
   private readonly timeoutMs: number;
 
   constructor(
-    private readonly urlFor: (c: ComponentRef) => string,
-    opts: HttpHealthProbeOptions = {},
+    private readonly urlFor: (c: ComponentRef) => string | Promise<string>,
+    private readonly opts: HttpHealthProbeOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? 5000;
   }
@@ -35,7 +42,7 @@ export class HttpHealthProbe implements HealthPort {
 
     let url: string;
     try {
-      url = this.urlFor(component);
+      url = await this.urlFor(component);
     } catch (err) {
       return unreachable(`no health URL: ${(err as Error).message}`);
     }
@@ -53,12 +60,22 @@ export class HttpHealthProbe implements HealthPort {
       return unreachable(`GET ${url} ${describeFetchError(err)}`);
     }
 
+    if (this.opts.livenessOnly?.(component)) {
+      const version = await this.fallbackVersion(component);
+      return {
+        component,
+        status: httpStatus >= 200 && httpStatus < 300 ? 'pass' : 'fail',
+        ...(version ? { version } : {}),
+        httpStatus,
+        at: new Date().toISOString(),
+      };
+    }
     const body = parseHealthBody(text);
     if (!body) {
       const excerpt = text.trim() ? `: ${JSON.stringify(text.trim().slice(0, 100))}` : ' (empty body)';
       return unreachable(`GET ${url} answered ${httpStatus} without a Tyk health body${excerpt}`, httpStatus);
     }
-    const version = body.version === undefined ? undefined : normalizeVersion(body.version);
+    const version = body.version === undefined ? await this.fallbackVersion(component) : normalizeVersion(body.version);
     return {
       component,
       status: body.status,
@@ -67,6 +84,15 @@ export class HttpHealthProbe implements HealthPort {
       httpStatus,
       at: new Date().toISOString(),
     };
+  }
+
+  /** Never throws: without a version the probe simply cannot count as a pass on the target. */
+  private async fallbackVersion(component: ComponentRef): Promise<string | undefined> {
+    try {
+      return (await this.opts.versionOf?.(component)) ?? undefined;
+    } catch {
+      return undefined;
+    }
   }
 }
 

@@ -143,6 +143,32 @@ describe('HttpHealthProbe', () => {
     expect(report).toMatchObject({ status: 'unreachable', error: 'no health URL: no endpoint for cp-acme' });
   });
 
+  it('takes the URL from an async lookup, and the version from versionOf when the body has none', async () => {
+    routes['/no-version'] = [200, JSON.stringify({ status: 'pass', details: { redis: { status: 'pass' } } })];
+    const probe = new HttpHealthProbe(async () => `${base}/no-version`, { versionOf: async () => '5.8.2' });
+    expect(await probe.probe(gateway)).toMatchObject({ status: 'pass', version: '5.8.2', httpStatus: 200 });
+    const failingLookup = new HttpHealthProbe(async () => `${base}/no-version`, {
+      versionOf: async () => {
+        throw new Error('apiserver down');
+      },
+    });
+    const report = await failingLookup.probe(gateway);
+    expect(report.status).toBe('pass');
+    expect(report.version).toBeUndefined();
+  });
+
+  it('liveness-only endpoints (the Dashboard): 2xx is pass, anything else fail, whatever the body', async () => {
+    const dashboard: ComponentRef = { controlPlaneId: 'cp-acme', kind: 'dashboard', id: 'dashboard' };
+    const probe = (path: string) =>
+      new HttpHealthProbe(() => `${base}${path}`, {
+        livenessOnly: (c) => c.kind === 'dashboard',
+        versionOf: async () => '5.8.2',
+      }).probe(dashboard);
+    expect(await probe('/garbage')).toMatchObject({ status: 'pass', version: '5.8.2', httpStatus: 200 });
+    expect(await probe('/empty-503')).toMatchObject({ status: 'fail', version: '5.8.2', httpStatus: 503 });
+    expect((await probe('/nowhere')).status).toBe('fail');
+  });
+
   it('parseHealthBody ignores malformed check entries', () => {
     expect(parseHealthBody('{"status":"PASS","details":{"redis":"x","rpc":{"status":1}}}')).toEqual({
       status: 'pass',
