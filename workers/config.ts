@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import YAML from 'yaml';
+import { NOTICE_KINDS, type NoticeKind } from '../domain/model';
 import { DEFAULT_POLICY, type UpgradePolicy } from '../domain/policy';
 import { parseWith } from '../domain/validation';
 import { TASK_QUEUE_DEFAULT } from '../workflows/messages';
@@ -15,6 +17,8 @@ const duration = z
   .refine((v) => parseMinutes(v) !== undefined, 'must be a duration such as 0, 90s, 15m, 2h or 7d')
   .transform((v) => parseMinutes(v)!);
 const positiveInt = z.coerce.number().int().positive();
+export const ALERTERS = ['log', 'pagerduty', 'slack'] as const;
+export type Alerter = (typeof ALERTERS)[number];
 const filePath = z.string().min(1);
 /** An IP address and a port (the SDK's Prometheus exporter binds a socket address, so no host names). */
 const socketAddress = z.string().refine((v) => {
@@ -37,17 +41,88 @@ export const ConfigSchema = z.object({
   TEMPORAL_TLS_CA: filePath.optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
 
+  /** A JSON or YAML file with any of these settings (not secrets); the environment wins over it. */
+  NIGHTSHIFT_CONFIG_FILE: filePath.optional(),
   NIGHTSHIFT_INVENTORY: filePath.default('examples/fleet.yaml'),
-  NIGHTSHIFT_PLATFORM: z.enum(['simulated']).default('simulated'),
+  NIGHTSHIFT_PLATFORM: z.enum(['simulated', 'kubernetes']).default('simulated'),
+  /** Platform `kubernetes`: a kubeconfig file; unset: the in-cluster service account, else $KUBECONFIG or ~/.kube/config. */
+  NIGHTSHIFT_K8S_KUBECONFIG: filePath.optional(),
+  NIGHTSHIFT_K8S_CONTEXT: z.string().min(1).optional(),
+  NIGHTSHIFT_K8S_IMAGE_DASHBOARD: z.string().min(1).default('tykio/tyk-dashboard'),
+  NIGHTSHIFT_K8S_IMAGE_GATEWAY: z.string().min(1).default('docker.tyk.io/tyk-gateway/tyk-gateway'),
+  NIGHTSHIFT_K8S_POLL_MS: positiveInt.default(2000),
+  /** A safety net beyond the Deployment's own progressDeadlineSeconds. */
+  NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT: duration.default(15),
+  NIGHTSHIFT_HEALTH_TIMEOUT_MS: positiveInt.default(5000),
   /** URL of a simulated fleet running elsewhere; when unset the worker runs one in-process. */
   NIGHTSHIFT_SIM_URL: z.url().optional(),
   NIGHTSHIFT_SIM_STATE: filePath.default('.data/fleet-state.json'),
   NIGHTSHIFT_SIM_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   NIGHTSHIFT_SIM_ROLLOUT_MS: z.coerce.number().int().min(0).default(2000),
-  NIGHTSHIFT_NOTIFIER: z.enum(['outbox']).default('outbox'),
+  NIGHTSHIFT_NOTIFIER: z.enum(['outbox', 'hubspot']).default('outbox'),
   NIGHTSHIFT_OUTBOX: filePath.default('.data/outbox.jsonl'),
-  NIGHTSHIFT_ALERTER: z.enum(['log']).default('log'),
+  NIGHTSHIFT_HUBSPOT_BASE_URL: z.url().default('https://api.hubapi.com'),
+  /** Sender address of the transactional emails (must be a verified sender in HubSpot); unset: the template's. */
+  NIGHTSHIFT_HUBSPOT_FROM: z.email().optional(),
+  /** One transactional email template per notice kind: `scheduled=101,rescheduled=102,...`. */
+  NIGHTSHIFT_HUBSPOT_TEMPLATES: z
+    .string()
+    .transform((v, ctx) => {
+      const templates: Partial<Record<NoticeKind, number>> = {};
+      for (const part of v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const m = /^([a-z-]+)=(\d+)$/.exec(part);
+        if (!m || !(NOTICE_KINDS as readonly string[]).includes(m[1]!)) {
+          ctx.addIssue({ code: 'custom', message: `"${part}" is not <notice kind>=<template id>` });
+          return z.NEVER;
+        }
+        templates[m[1] as NoticeKind] = Number(m[2]);
+      }
+      const missing = NOTICE_KINDS.filter((k) => templates[k] === undefined);
+      if (missing.length) {
+        ctx.addIssue({ code: 'custom', message: `no template for ${missing.join(', ')} (one per notice kind)` });
+        return z.NEVER;
+      }
+      return templates as Record<NoticeKind, number>;
+    })
+    .optional(),
+  NIGHTSHIFT_HUBSPOT_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Where SRE alerts go: any of log, pagerduty, slack, comma-separated. */
+  NIGHTSHIFT_ALERTER: z
+    .string()
+    .transform((v, ctx) => {
+      const list = [
+        ...new Set(
+          v
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean),
+        ),
+      ];
+      const bad = list.filter((a) => !(ALERTERS as readonly string[]).includes(a));
+      if (bad.length || list.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `must list some of ${ALERTERS.join(', ')}, comma-separated` });
+        return z.NEVER;
+      }
+      return list as Alerter[];
+    })
+    .default(['log']),
   NIGHTSHIFT_ALERT_LOG: filePath.default('.data/alerts.jsonl'),
+  NIGHTSHIFT_PAGERDUTY_URL: z.url().default('https://events.pagerduty.com'),
+  /** The least severe alert that pages (critical, error, warning, info). */
+  NIGHTSHIFT_PAGERDUTY_MIN_SEVERITY: z.enum(['critical', 'error', 'warning', 'info']).default('error'),
+  NIGHTSHIFT_SLACK_MIN_SEVERITY: z.enum(['critical', 'error', 'warning', 'info']).default('info'),
+  /** The Temporal Web UI, for links in alerts, e.g. https://cloud.temporal.io or http://localhost:8233. */
+  NIGHTSHIFT_UI_URL: z.url().optional(),
+  NIGHTSHIFT_ALERT_TIMEOUT_MS: positiveInt.default(10_000),
+
+  // Secrets: from the environment or from a file named by <NAME>_FILE, never from NIGHTSHIFT_CONFIG_FILE. No rule
+  // here may fail on their value, since a failing rule echoes the value.
+  NIGHTSHIFT_HUBSPOT_TOKEN: z.string().optional(),
+  NIGHTSHIFT_PAGERDUTY_ROUTING_KEY: z.string().optional(),
+  NIGHTSHIFT_SLACK_WEBHOOK_URL: z.string().optional(),
 
   NIGHTSHIFT_NOTICE_LEAD_PRODUCTION: duration.optional(),
   NIGHTSHIFT_NOTICE_LEAD_STAGING: duration.optional(),
@@ -79,19 +154,119 @@ export const ConfigSchema = z.object({
 
 export type Config = z.output<typeof ConfigSchema> & { policy: UpgradePolicy };
 
+/** Settings that hold secrets: each may also come from a file named by `<NAME>_FILE` (e.g. a mounted Secret). */
+export const SECRET_SETTINGS = [
+  'TEMPORAL_API_KEY',
+  'NIGHTSHIFT_WEBHOOK_SECRETS',
+  'NIGHTSHIFT_HUBSPOT_TOKEN',
+  'NIGHTSHIFT_PAGERDUTY_ROUTING_KEY',
+  'NIGHTSHIFT_SLACK_WEBHOOK_URL',
+] as const;
+
+/** Read by the test suite, `npm run setup` and the demo, not by the worker: allowed in the environment. */
+const TOOL_SETTINGS = [
+  'NIGHTSHIFT_UI_TEST',
+  'NIGHTSHIFT_REAL_KUBE',
+  'NIGHTSHIFT_KUBE_CACHE',
+  'NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED',
+];
+
+function fail(message: string): never {
+  throw new Error(`configuration: ${message}`);
+}
+
+/** The settings in NIGHTSHIFT_CONFIG_FILE, as strings like the environment's. */
+function readConfigFile(file: string, known: Set<string>): Record<string, string> {
+  if (!fs.existsSync(file)) fail(`NIGHTSHIFT_CONFIG_FILE = ${JSON.stringify(file)}: no such file`);
+  let doc: unknown;
+  try {
+    doc = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    fail(
+      `NIGHTSHIFT_CONFIG_FILE = ${JSON.stringify(file)}: not JSON or YAML (${(err as Error).message.split('\n')[0]})`,
+    );
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    fail(`NIGHTSHIFT_CONFIG_FILE = ${JSON.stringify(file)}: must be a mapping of setting names to values`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if ((SECRET_SETTINGS as readonly string[]).includes(key))
+      fail(`${file}: ${key} is a secret; set it in the environment, or name a file holding it with ${key}_FILE`);
+    if (!known.has(key) || key === 'NIGHTSHIFT_CONFIG_FILE') fail(`${file}: unknown setting ${key} — see .env.example`);
+    if (value === null || value === undefined) continue;
+    if (typeof value === 'object') fail(`${file}: ${key} must be a string, number or boolean`);
+    out[key] = String(value);
+  }
+  return out;
+}
+
+/** Moves `<SECRET>_FILE` contents into `<SECRET>`; both set is a mistake worth stopping for. */
+function readSecretFiles(settings: Record<string, string>): void {
+  for (const name of SECRET_SETTINGS) {
+    const file = settings[`${name}_FILE`];
+    if (file === undefined) continue;
+    delete settings[`${name}_FILE`];
+    if (settings[name] !== undefined) fail(`set ${name} or ${name}_FILE, not both`);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      fail(
+        `${name}_FILE = ${JSON.stringify(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
+    }
+    settings[name] = text.trim();
+  }
+}
+
+/** What the chosen adapters need; a secret is named, never shown. */
+function checkAdapters(c: z.output<typeof ConfigSchema>): void {
+  if (c.NIGHTSHIFT_NOTIFIER === 'hubspot') {
+    if (!c.NIGHTSHIFT_HUBSPOT_TOKEN)
+      fail(
+        'NIGHTSHIFT_NOTIFIER=hubspot needs NIGHTSHIFT_HUBSPOT_TOKEN (a private app token with the transactional-email and crm.objects.contacts.write scopes), or NIGHTSHIFT_HUBSPOT_TOKEN_FILE',
+      );
+    if (!c.NIGHTSHIFT_HUBSPOT_TEMPLATES)
+      fail(
+        `NIGHTSHIFT_NOTIFIER=hubspot needs NIGHTSHIFT_HUBSPOT_TEMPLATES: ${NOTICE_KINDS.map((k) => `${k}=<template id>`).join(',')}`,
+      );
+  }
+  if (c.NIGHTSHIFT_ALERTER.includes('pagerduty') && !c.NIGHTSHIFT_PAGERDUTY_ROUTING_KEY)
+    fail(
+      'NIGHTSHIFT_ALERTER includes pagerduty: set NIGHTSHIFT_PAGERDUTY_ROUTING_KEY (an Events API v2 integration key), or NIGHTSHIFT_PAGERDUTY_ROUTING_KEY_FILE',
+    );
+  if (c.NIGHTSHIFT_ALERTER.includes('slack')) {
+    const url = c.NIGHTSHIFT_SLACK_WEBHOOK_URL;
+    if (!url)
+      fail(
+        'NIGHTSHIFT_ALERTER includes slack: set NIGHTSHIFT_SLACK_WEBHOOK_URL (an incoming webhook URL), or NIGHTSHIFT_SLACK_WEBHOOK_URL_FILE',
+      );
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      fail('NIGHTSHIFT_SLACK_WEBHOOK_URL is not an http(s) URL (value not shown: it is a secret)');
+  }
+}
+
 /** Reads the configuration from an environment (process.env by default); throws ValidationError naming the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const relevant = Object.fromEntries(
+  const fromEnv = Object.fromEntries(
     Object.entries(env).filter(
-      ([k, v]) => (k.startsWith('TEMPORAL_') || k.startsWith('NIGHTSHIFT_')) && v !== undefined && v !== '',
+      ([k, v]) =>
+        (k.startsWith('TEMPORAL_') || k.startsWith('NIGHTSHIFT_')) &&
+        !TOOL_SETTINGS.includes(k) &&
+        v !== undefined &&
+        v !== '',
     ),
-  );
-  const known = new Set(Object.keys(ConfigSchema.shape));
-  const unknown = Object.keys(relevant).filter((k) => k.startsWith('NIGHTSHIFT_') && !known.has(k));
-  if (unknown.length > 0) {
-    throw new Error(`configuration: unknown setting(s) ${unknown.join(', ')} — see .env.example for the list`);
-  }
-  const parsed = parseWith(ConfigSchema.strip(), relevant, 'configuration (environment)');
+  ) as Record<string, string>;
+  const known = new Set([...Object.keys(ConfigSchema.shape), ...SECRET_SETTINGS.map((s) => `${s}_FILE`)]);
+  const unknown = Object.keys(fromEnv).filter((k) => k.startsWith('NIGHTSHIFT_') && !known.has(k));
+  if (unknown.length > 0) fail(`unknown setting(s) ${unknown.join(', ')} — see .env.example for the list`);
+  const configFile = fromEnv.NIGHTSHIFT_CONFIG_FILE;
+  const relevant = { ...(configFile ? readConfigFile(configFile, known) : {}), ...fromEnv };
+  readSecretFiles(relevant);
+  const source = configFile ? `configuration (environment and ${configFile})` : 'configuration (environment)';
+  const parsed = parseWith(ConfigSchema.strip(), relevant, source);
+  checkAdapters(parsed);
   for (const [cert, key] of [['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const]) {
     if (Boolean(parsed[cert]) !== Boolean(parsed[key]))
       throw new Error(`configuration: set both ${cert} and ${key}, or neither`);

@@ -1,4 +1,17 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../workers/config';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-config-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, text);
+  return p;
+}
+const TEMPLATES =
+  'scheduled=101,rescheduled=102,starting=103,completed=104,rolled-back=105,cancelled=106,action-needed=107';
 
 describe('worker configuration', () => {
   it('applies defaults and the policy overrides', () => {
@@ -46,5 +59,111 @@ describe('worker configuration', () => {
       expect(() => loadConfig({ NIGHTSHIFT_METRICS_ADDRESS: bad })).toThrow(
         `NIGHTSHIFT_METRICS_ADDRESS = ${JSON.stringify(bad)}: must be an IP address and a port`,
       );
+  });
+
+  it('selects the production adapters and holds their settings', () => {
+    const c = loadConfig({
+      NIGHTSHIFT_PLATFORM: 'kubernetes',
+      NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT: '20m',
+      NIGHTSHIFT_NOTIFIER: 'hubspot',
+      NIGHTSHIFT_HUBSPOT_TOKEN: 'pat-na1-secret-token',
+      NIGHTSHIFT_HUBSPOT_TEMPLATES: TEMPLATES,
+      NIGHTSHIFT_ALERTER: 'log, pagerduty,slack',
+      NIGHTSHIFT_PAGERDUTY_ROUTING_KEY: 'R0UT1NGKEY',
+      NIGHTSHIFT_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/X',
+    });
+    expect(c).toMatchObject({
+      NIGHTSHIFT_PLATFORM: 'kubernetes',
+      NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT: 20,
+      NIGHTSHIFT_K8S_IMAGE_GATEWAY: 'docker.tyk.io/tyk-gateway/tyk-gateway',
+      NIGHTSHIFT_ALERTER: ['log', 'pagerduty', 'slack'],
+      NIGHTSHIFT_PAGERDUTY_MIN_SEVERITY: 'error',
+      NIGHTSHIFT_HUBSPOT_TEMPLATES: { scheduled: 101, 'action-needed': 107 },
+    });
+  });
+
+  it('says what a chosen adapter is missing, and never shows a secret', () => {
+    expect(() => loadConfig({ NIGHTSHIFT_NOTIFIER: 'hubspot', NIGHTSHIFT_HUBSPOT_TEMPLATES: TEMPLATES })).toThrow(
+      /NIGHTSHIFT_NOTIFIER=hubspot needs NIGHTSHIFT_HUBSPOT_TOKEN/,
+    );
+    expect(() =>
+      loadConfig({
+        NIGHTSHIFT_NOTIFIER: 'hubspot',
+        NIGHTSHIFT_HUBSPOT_TOKEN: 't',
+        NIGHTSHIFT_HUBSPOT_TEMPLATES: 'scheduled=1,completed=2',
+      }),
+    ).toThrow(
+      /NIGHTSHIFT_HUBSPOT_TEMPLATES = "scheduled=1,completed=2": no template for rescheduled, starting, rolled-back/,
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_HUBSPOT_TEMPLATES: 'scheduled=abc' })).toThrow(
+      /"scheduled=abc" is not <notice kind>=<template id>/,
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_ALERTER: 'log,pager' })).toThrow(
+      /NIGHTSHIFT_ALERTER = "log,pager": must list some of log, pagerduty, slack/,
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_ALERTER: 'pagerduty' })).toThrow(/set NIGHTSHIFT_PAGERDUTY_ROUTING_KEY/);
+    let message = '';
+    try {
+      loadConfig({ NIGHTSHIFT_ALERTER: 'slack', NIGHTSHIFT_SLACK_WEBHOOK_URL: 'hooks-secret-part' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('NIGHTSHIFT_SLACK_WEBHOOK_URL is not an http(s) URL (value not shown');
+    expect(message).not.toContain('hooks-secret-part');
+  });
+
+  it('reads secrets from <NAME>_FILE, and refuses both or an unreadable file', () => {
+    const tokenFile = file('hubspot-token', 'pat-from-file\n');
+    const c = loadConfig({
+      NIGHTSHIFT_NOTIFIER: 'hubspot',
+      NIGHTSHIFT_HUBSPOT_TOKEN_FILE: tokenFile,
+      NIGHTSHIFT_HUBSPOT_TEMPLATES: TEMPLATES,
+    });
+    expect(c.NIGHTSHIFT_HUBSPOT_TOKEN).toBe('pat-from-file');
+    expect(() => loadConfig({ NIGHTSHIFT_HUBSPOT_TOKEN: 'a', NIGHTSHIFT_HUBSPOT_TOKEN_FILE: tokenFile })).toThrow(
+      'set NIGHTSHIFT_HUBSPOT_TOKEN or NIGHTSHIFT_HUBSPOT_TOKEN_FILE, not both',
+    );
+    expect(() => loadConfig({ TEMPORAL_API_KEY_FILE: path.join(dir, 'nope') })).toThrow(
+      /TEMPORAL_API_KEY_FILE = ".*nope": cannot read it \(ENOENT\)/,
+    );
+  });
+
+  it('reads a JSON or YAML settings file; the environment wins; secrets and unknown keys are refused', () => {
+    const yaml = file(
+      'nightshift.yaml',
+      'NIGHTSHIFT_PLATFORM: kubernetes\nNIGHTSHIFT_K8S_POLL_MS: 500\nTEMPORAL_NAMESPACE: fleet\n',
+    );
+    const c = loadConfig({ NIGHTSHIFT_CONFIG_FILE: yaml, TEMPORAL_NAMESPACE: 'prod' });
+    expect(c).toMatchObject({
+      NIGHTSHIFT_PLATFORM: 'kubernetes',
+      NIGHTSHIFT_K8S_POLL_MS: 500,
+      TEMPORAL_NAMESPACE: 'prod',
+    });
+    const json = file('nightshift.json', JSON.stringify({ NIGHTSHIFT_K8S_POLL_MS: 0 }));
+    expect(() => loadConfig({ NIGHTSHIFT_CONFIG_FILE: json })).toThrow(
+      /configuration \(environment and .*nightshift\.json\) is invalid:\n {2}- NIGHTSHIFT_K8S_POLL_MS = "0"/,
+    );
+    const secret = file('secret.yaml', 'NIGHTSHIFT_PAGERDUTY_ROUTING_KEY: abc\n');
+    expect(() => loadConfig({ NIGHTSHIFT_CONFIG_FILE: secret })).toThrow(
+      'NIGHTSHIFT_PAGERDUTY_ROUTING_KEY is a secret; set it in the environment, or name a file holding it with NIGHTSHIFT_PAGERDUTY_ROUTING_KEY_FILE',
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_CONFIG_FILE: file('typo.yaml', 'NIGHTSHIFT_PLATFROM: x\n') })).toThrow(
+      'unknown setting NIGHTSHIFT_PLATFROM',
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_CONFIG_FILE: file('list.yaml', '- a\n') })).toThrow(
+      'must be a mapping of setting names to values',
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_CONFIG_FILE: path.join(dir, 'missing.yaml') })).toThrow('no such file');
+  });
+
+  it('lets the test and setup switches through', () => {
+    expect(() => loadConfig({ NIGHTSHIFT_UI_TEST: 'required', NIGHTSHIFT_REAL_KUBE: 'required' })).not.toThrow();
+  });
+
+  it('checks the health soak fits the verification time', () => {
+    expect(() => loadConfig({ NIGHTSHIFT_VERIFY_SOAK_MS: '300000' })).toThrow(
+      'NIGHTSHIFT_VERIFY_SOAK_MS = 300000 must be shorter than NIGHTSHIFT_VERIFY_TIMEOUT_MS = 300000',
+    );
+    expect(loadConfig({ NIGHTSHIFT_VERIFY_SOAK_MS: '0' }).policy.verify.soakMs).toBe(0);
   });
 });
