@@ -2,7 +2,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ActivityDeps } from '../../activities/deps';
-import { healthActivities, MAX_EVIDENCE } from '../../activities/health';
+import { healthActivities, MAX_EVIDENCE, type VerifyResult } from '../../activities/health';
 import type { HealthPort } from '../../activities/ports';
 import type { ComponentRef, HealthReport, HealthStatus } from '../../domain/model';
 import { DEFAULT_POLICY } from '../../domain/policy';
@@ -37,7 +37,7 @@ function verifyWith(health: HealthPort, verify: Partial<ActivityDeps['policy']['
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
   return {
     heartbeats,
-    run: () => env.run(verifyComponent, { component: gateway, expectedVersion: '5.8.2' }),
+    run: (): Promise<VerifyResult> => env.run(verifyComponent, { component: gateway, expectedVersion: '5.8.2' }),
   };
 }
 
