@@ -271,7 +271,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (Boolean(parsed[cert]) !== Boolean(parsed[key]))
       throw new Error(`configuration: set both ${cert} and ${key}, or neither`);
   }
-  for (const name of ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA'] as const) {
+  for (const name of [
+    'TEMPORAL_TLS_CERT',
+    'TEMPORAL_TLS_KEY',
+    'TEMPORAL_TLS_CA',
+    'NIGHTSHIFT_K8S_KUBECONFIG',
+  ] as const) {
     const file = parsed[name];
     if (file && !fs.existsSync(file)) throw new Error(`configuration: ${name} = ${JSON.stringify(file)}: no such file`);
   }

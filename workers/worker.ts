@@ -1,12 +1,20 @@
 // Wires configuration to adapters and adapters to activities, and builds the Temporal worker. Shared by
 // `npm run worker`, `npm start` and the integration tests, so they all run the same code.
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import * as k8s from '@kubernetes/client-node';
 import { createActivities, type ActivityDeps } from '../activities';
+import type { AlerterPort, HealthPort, InventoryPort, NotifierPort, PlatformPort } from '../activities/ports';
+import { FanoutAlerter, type FanoutTarget } from '../integrations/fanoutAlerter';
 import { FileInventory, loadInventoryFile } from '../integrations/fileInventory';
 import { HttpHealthProbe } from '../integrations/httpHealth';
+import { HubSpotNotifier } from '../integrations/hubspotNotifier';
+import { defaultKubeConfig, KubernetesPlatform } from '../integrations/kubernetesPlatform';
+import { InventoryKubePlacements } from '../integrations/kubernetesTargets';
 import { LogAlerter } from '../integrations/logAlerter';
 import { OutboxNotifier } from '../integrations/outboxNotifier';
+import { PagerDutyAlerter, type TemporalUiOptions } from '../integrations/pagerDutyAlerter';
 import { SimulatedFleet, SimulatedPlatform, simulatedHealthUrl } from '../integrations/simulatedFleet';
+import { SlackAlerter } from '../integrations/slackAlerter';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
 import type { Config } from './config';
 import { clientConnectionOptions, connectClient } from './temporalClient';
@@ -18,9 +26,13 @@ export interface Wiring {
   close(): Promise<void>;
 }
 
-export async function wireAdapters(config: Config, log: (line: string) => void = console.log): Promise<Wiring> {
-  const inventory = new FileInventory(config.NIGHTSHIFT_INVENTORY);
-  const temporal = await connectClient(config, { lazy: true });
+interface PlatformWiring {
+  platform: PlatformPort;
+  health: HealthPort;
+  fleet?: SimulatedFleet;
+}
+
+async function simulatedPlatform(config: Config, log: (line: string) => void): Promise<PlatformWiring> {
   let fleet: SimulatedFleet | undefined;
   let baseUrl = config.NIGHTSHIFT_SIM_URL;
   if (!baseUrl) {
@@ -33,15 +45,121 @@ export async function wireAdapters(config: Config, log: (line: string) => void =
     baseUrl = fleet.baseUrl;
     log(`simulated fleet listening on ${baseUrl} (state ${config.NIGHTSHIFT_SIM_STATE})`);
   }
-  const platform = new SimulatedPlatform(baseUrl);
   const fleetUrl = baseUrl;
-  const health = new HttpHealthProbe((c) => simulatedHealthUrl(fleetUrl, c));
+  return {
+    platform: new SimulatedPlatform(baseUrl),
+    health: new HttpHealthProbe((c) => simulatedHealthUrl(fleetUrl, c), {
+      timeoutMs: config.NIGHTSHIFT_HEALTH_TIMEOUT_MS,
+    }),
+    fleet,
+  };
+}
+
+function kubeConfigOf(config: Config): k8s.KubeConfig {
+  let kc: k8s.KubeConfig;
+  if (config.NIGHTSHIFT_K8S_KUBECONFIG) {
+    kc = new k8s.KubeConfig();
+    kc.loadFromFile(config.NIGHTSHIFT_K8S_KUBECONFIG);
+  } else kc = defaultKubeConfig();
+  const context = config.NIGHTSHIFT_K8S_CONTEXT;
+  if (context) {
+    if (!kc.getContextObject(context))
+      throw new Error(
+        `configuration: NIGHTSHIFT_K8S_CONTEXT = ${JSON.stringify(context)}: no such context in the kubeconfig`,
+      );
+    kc.setCurrentContext(context);
+  }
+  return kc;
+}
+
+/**
+ * Components run as Deployments placed by the inventory's `kubernetes` section. Health comes from each component's
+ * Tyk /hello; the Dashboard's /hello is a plain liveness check, so its version is the Deployment's image tag.
+ */
+function kubernetesPlatform(config: Config, inventory: InventoryPort, log: (line: string) => void): PlatformWiring {
+  const kubeConfig = kubeConfigOf(config);
+  const placements = new InventoryKubePlacements(inventory, {
+    dashboard: config.NIGHTSHIFT_K8S_IMAGE_DASHBOARD,
+    gateway: config.NIGHTSHIFT_K8S_IMAGE_GATEWAY,
+  });
+  const platform = new KubernetesPlatform({
+    kubeConfig,
+    resolve: (c) => placements.placementOf(c),
+    pollMs: config.NIGHTSHIFT_K8S_POLL_MS,
+    rolloutTimeoutMs: config.NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT * 60_000,
+  });
+  const health = new HttpHealthProbe((c) => placements.healthUrlOf(c), {
+    timeoutMs: config.NIGHTSHIFT_HEALTH_TIMEOUT_MS,
+    livenessOnly: (c) => c.kind === 'dashboard',
+    versionOf: (c) => platform.currentVersion(c),
+  });
+  const cluster = kubeConfig.getCurrentCluster();
+  log(`platform: kubernetes (${cluster?.server ?? 'no cluster'}, context ${kubeConfig.getCurrentContext()})`);
+  return { platform, health };
+}
+
+function notifierOf(config: Config, log: (line: string) => void): NotifierPort {
+  if (config.NIGHTSHIFT_NOTIFIER === 'hubspot') {
+    log(`notices: HubSpot transactional email (${config.NIGHTSHIFT_HUBSPOT_BASE_URL})`);
+    return new HubSpotNotifier({
+      accessToken: config.NIGHTSHIFT_HUBSPOT_TOKEN!,
+      basePath: config.NIGHTSHIFT_HUBSPOT_BASE_URL,
+      from: config.NIGHTSHIFT_HUBSPOT_FROM,
+      templates: config.NIGHTSHIFT_HUBSPOT_TEMPLATES!,
+      requestTimeoutMs: config.NIGHTSHIFT_HUBSPOT_TIMEOUT_MS,
+      log,
+    });
+  }
+  return new OutboxNotifier(config.NIGHTSHIFT_OUTBOX, { echo: (line) => log(line) });
+}
+
+function alerterOf(config: Config, log: (line: string) => void): AlerterPort {
+  const ui: TemporalUiOptions | undefined = config.NIGHTSHIFT_UI_URL
+    ? { baseUrl: config.NIGHTSHIFT_UI_URL, namespace: config.TEMPORAL_NAMESPACE }
+    : undefined;
+  const targets: FanoutTarget[] = config.NIGHTSHIFT_ALERTER.map((name) => {
+    if (name === 'pagerduty')
+      return {
+        alerter: new PagerDutyAlerter({
+          routingKey: config.NIGHTSHIFT_PAGERDUTY_ROUTING_KEY!,
+          baseUrl: config.NIGHTSHIFT_PAGERDUTY_URL,
+          temporalUi: ui,
+          timeoutMs: config.NIGHTSHIFT_ALERT_TIMEOUT_MS,
+        }),
+        minSeverity: config.NIGHTSHIFT_PAGERDUTY_MIN_SEVERITY,
+      };
+    if (name === 'slack')
+      return {
+        alerter: new SlackAlerter({
+          webhookUrl: config.NIGHTSHIFT_SLACK_WEBHOOK_URL!,
+          temporalUi: ui,
+          timeoutMs: config.NIGHTSHIFT_ALERT_TIMEOUT_MS,
+        }),
+        minSeverity: config.NIGHTSHIFT_SLACK_MIN_SEVERITY,
+      };
+    return { alerter: new LogAlerter({ path: config.NIGHTSHIFT_ALERT_LOG, log: (line) => log(line) }) };
+  });
+  if (targets.length === 1 && config.NIGHTSHIFT_ALERTER[0] === 'log') return targets[0]!.alerter;
+  log(`SRE alerts: ${config.NIGHTSHIFT_ALERTER.join(', ')}`);
+  return new FanoutAlerter(targets);
+}
+
+export async function wireAdapters(config: Config, log: (line: string) => void = console.log): Promise<Wiring> {
+  const inventory = new FileInventory(config.NIGHTSHIFT_INVENTORY);
+  // Built before anything starts listening, so a bad setting leaves nothing behind.
+  const notifier = notifierOf(config, log);
+  const alerter = alerterOf(config, log);
+  const { platform, health, fleet } =
+    config.NIGHTSHIFT_PLATFORM === 'kubernetes'
+      ? kubernetesPlatform(config, inventory, log)
+      : await simulatedPlatform(config, log);
+  const temporal = await connectClient(config, { lazy: true });
   const deps: ActivityDeps = {
     inventory,
     platform,
     health,
-    notifier: new OutboxNotifier(config.NIGHTSHIFT_OUTBOX, { echo: (line) => log(line) }),
-    alerter: new LogAlerter({ path: config.NIGHTSHIFT_ALERT_LOG, log: (line) => log(line) }),
+    notifier,
+    alerter,
     policy: config.policy,
     // A newer release supersedes an older rollout of the same line; visibility finds the running ones.
     rollouts: new TemporalRolloutDirectory(temporal.client),

@@ -538,8 +538,9 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       });
       if (v.outcome !== 'warn') {
         if (healthPage) {
+          // A resolve carries its trigger's severity, so it follows the same route (PagerDuty pages for critical).
           await alert(
-            'info',
+            'critical',
             `${controlPlaneId}: ${label} passes on ${version} again; the upgrade continues`,
             {},
             'resolve',
@@ -626,7 +627,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
         `${controlPlaneId}: upgrade to ${release.id} cancelled after changes and rolled back: ${why}`,
       );
       // The page for a health warn is answered: someone cancelled and the rollback is verified.
-      if (healthPage) await alert('info', `${controlPlaneId}: cancelled and rolled back`, {}, 'resolve');
+      if (healthPage) await alert('critical', `${controlPlaneId}: cancelled and rolled back`, {}, 'resolve');
     }
     const backAgain = restored
       ? 'The previous versions are running again.'

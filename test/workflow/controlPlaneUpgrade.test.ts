@@ -368,7 +368,7 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     const alerts = harness.alerts('cp-warn');
     expect(alerts.map((a) => [a.action, a.severity])).toEqual([
       ['trigger', 'critical'],
-      ['resolve', 'info'],
+      ['resolve', 'critical'],
     ]);
     expect(new Set(alerts.map((a) => a.dedupKey))).toEqual(new Set([upgradeWorkflowId('cp-warn', LTS_RELEASE.id)]));
     expect(await versions('cp-warn', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.8.2', '5.8.2', '5.8.2']);
@@ -390,7 +390,7 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     expect(harness.alerts('cp-warn-cancel').map((a) => [a.action, a.severity])).toEqual([
       ['trigger', 'critical'],
       ['trigger', 'info'],
-      ['resolve', 'info'],
+      ['resolve', 'critical'],
     ]);
   });
 
