@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../workers/config';
+import { ConfigSchema, loadConfig, SECRET_SETTINGS } from '../../workers/config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-config-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -165,5 +165,16 @@ describe('worker configuration', () => {
       'NIGHTSHIFT_VERIFY_SOAK_MS = 300000 must be shorter than NIGHTSHIFT_VERIFY_TIMEOUT_MS = 300000',
     );
     expect(loadConfig({ NIGHTSHIFT_VERIFY_SOAK_MS: '0' }).policy.verify.soakMs).toBe(0);
+  });
+});
+
+describe('configuration documentation', () => {
+  const names = [
+    ...Object.keys(ConfigSchema.shape).filter((k) => !SECRET_SETTINGS.includes(k as (typeof SECRET_SETTINGS)[number])),
+    ...SECRET_SETTINGS,
+  ];
+  it.each(['.env.example', 'README.md'])('%s names every setting', (file) => {
+    const text = fs.readFileSync(path.join(__dirname, '../..', file), 'utf8');
+    expect(names.filter((n) => !text.includes(n))).toEqual([]);
   });
 });
