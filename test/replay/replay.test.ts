@@ -23,6 +23,7 @@ it('has a recorded history for every outcome', () => {
       'deferred.json',
       'fleet-cancelled.json',
       'fleet-completed.json',
+      'health-warn-resumed.json',
       'rolled-back.json',
       'skipped.json',
       'upgrade-now.json',

@@ -372,6 +372,7 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     ]);
     expect(new Set(alerts.map((a) => a.dedupKey))).toEqual(new Set([upgradeWorkflowId('cp-warn', LTS_RELEASE.id)]));
     expect(await versions('cp-warn', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.8.2', '5.8.2', '5.8.2']);
+    await recordHistory(handle, 'health-warn-resumed');
   });
 
   it('cancel while paused on a Tyk warn rolls back and resolves the page', async () => {
