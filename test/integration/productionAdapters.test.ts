@@ -1,0 +1,290 @@
+// The worker as production runs it: NIGHTSHIFT_PLATFORM=kubernetes, NIGHTSHIFT_NOTIFIER=hubspot and
+// NIGHTSHIFT_ALERTER=log,pagerduty,slack, configured only through settings (a kubeconfig file, secrets in files), on
+// the Temporal dev server. Kubernetes is the wire-contract fake and, when built, a real kube-apiserver; HubSpot,
+// PagerDuty and Slack are local servers speaking their wire contracts; Tyk's /hello is a small server that answers
+// with the version each Deployment has rolled out.
+import fs from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import YAML from 'yaml';
+import { NOTICE_KINDS } from '../../domain/model';
+import { rolloutStatus } from '../../integrations/kubeRolloutStatus';
+import { kubeConfigFrom } from '../../integrations/kubernetesPlatform';
+import { loadConfig } from '../../workers/config';
+import { createWorker, wireAdapters, type Wiring } from '../../workers/worker';
+import { controlPlaneUpgrade } from '../../workflows';
+import { statusQuery, upgradeWorkflowId } from '../../workflows/messages';
+import { startFakePagerDuty, startFakeSlack, type FakePagerDuty, type FakeSlack } from '../helpers/fakeAlertReceivers';
+import { startFakeHubSpot, type FakeHubSpot } from '../helpers/fakeHubspot';
+import type { KubeEnv } from '../helpers/kubeEnv';
+import { kubeEnvironments } from '../helpers/kubeEnvironments';
+import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
+import { devServerEnv } from '../helpers/temporalServers';
+
+const GATEWAY_REPO = 'docker.tyk.io/tyk-gateway/tyk-gateway';
+/** cp-bad's gateway runs from a mirror whose 5.8.2 image never becomes Ready. */
+const BAD_REPO = 'registry.example/mirror/tyk-gateway';
+const DASHBOARD_REPO = 'tykio/tyk-dashboard';
+const TEMPLATE_IDS = Object.fromEntries(NOTICE_KINDS.map((k, i) => [k, 9001 + i]));
+const ROUTING_KEY = 'e2e0routing0key0e2e0routing0key0';
+const TYK_CONF = { listen_port: 8080, analytics_config: { type: 'mongo', enable_geo_ip: true } };
+
+let temporal: TestWorkflowEnvironment;
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  temporal = await devServerEnv();
+}, 120_000);
+afterAll(async () => {
+  await temporal?.teardown();
+});
+
+describe.each(kubeEnvironments('productionAdapters.test'))('worker with production adapters, $name', ({ start }) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-prod-'));
+  const taskQueue = `prod-${Math.random().toString(36).slice(2, 8)}`;
+  let kube: KubeEnv;
+  let apps: k8s.AppsV1Api;
+  let core: k8s.CoreV1Api;
+  let hubspot: FakeHubSpot;
+  let pagerduty: FakePagerDuty;
+  let slack: FakeSlack;
+  let tyk: Server;
+  let wiring: Wiring;
+  let worker: Worker;
+  let running: Promise<void>;
+  const logLines: string[] = [];
+
+  async function deployment(namespace: string, name: string, image: string, deadlineSeconds = 600): Promise<void> {
+    const labels = { app: name };
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name, labels },
+        spec: {
+          replicas: 1,
+          minReadySeconds: 0,
+          progressDeadlineSeconds: deadlineSeconds,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [{ name: containerOf(name), image }] } },
+        },
+      },
+    });
+  }
+  const containerOf = (deployment: string) =>
+    deployment.startsWith('dashboard-') ? 'dashboard-tyk-dashboard' : 'gateway-tyk-gateway';
+
+  /** Tyk /hello for /<namespace>/<deployment>: the version of the image the Deployment has finished rolling out. */
+  async function startTyk(): Promise<string> {
+    tyk = createServer((req, res) => {
+      const [, namespace, name] = (req.url ?? '').split('/');
+      apps
+        .readNamespacedDeployment({ name: name!, namespace: namespace! })
+        .then((d) => {
+          if (rolloutStatus(d).state !== 'done') return void res.writeHead(503).end();
+          if (name!.startsWith('dashboard-')) return void res.writeHead(200).end('Hello Tiki');
+          const image = d.spec!.template.spec!.containers[0]!.image!;
+          const version = image.slice(image.lastIndexOf(':') + 1);
+          const body = { status: 'pass', version, description: 'Tyk GW', details: { redis: { status: 'pass' } } };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+    await new Promise<void>((r) => tyk.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(tyk.address() as AddressInfo).port}`;
+  }
+
+  beforeAll(async () => {
+    kube = await start();
+    const admin = kubeConfigFrom({ server: kube.server, token: kube.adminToken, caPem: kube.caPem });
+    apps = admin.makeApiClient(k8s.AppsV1Api);
+    core = admin.makeApiClient(k8s.CoreV1Api);
+    [hubspot, pagerduty, slack] = await Promise.all([
+      startFakeHubSpot({ emailIds: Object.values(TEMPLATE_IDS) }),
+      startFakePagerDuty({ routingKeys: [ROUTING_KEY] }),
+      startFakeSlack(),
+    ]);
+    const tykUrl = await startTyk();
+    const ns = kube.namespace;
+
+    // Two control planes as the Tyk charts deploy them: cp-good (with a tyk.conf ConfigMap whose renamed key the
+    // upgrade migrates) and cp-bad, whose new gateway image never becomes Ready.
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'good-gateway-conf' }, data: { 'tyk.conf': JSON.stringify(TYK_CONF) } },
+    });
+    await deployment(ns, 'dashboard-good-tyk-dashboard', `${DASHBOARD_REPO}:v5.3.4`);
+    await deployment(ns, 'gateway-good-tyk-gateway', `${GATEWAY_REPO}:v5.3.4`);
+    await deployment(ns, 'gateway-good-eu-tyk-gateway', `${GATEWAY_REPO}:v5.3.4`);
+    await deployment(ns, 'dashboard-bad-tyk-dashboard', `${DASHBOARD_REPO}:v5.3.4`);
+    await deployment(ns, 'gateway-bad-tyk-gateway', `${BAD_REPO}:v5.3.4`, 10);
+    kube.brokenImages.add(`${BAD_REPO}:v5.8.2`);
+
+    const hello = (name: string) => `${tykUrl}/${ns}/${name}`;
+    const inventory = {
+      orgs: [org()],
+      controlPlanes: [
+        controlPlane('cp-good', {
+          config: TYK_CONF,
+          kubernetes: {
+            namespace: ns,
+            release: 'good',
+            dashboard: { healthUrl: hello('dashboard-good-tyk-dashboard') },
+            gateway: {
+              healthUrl: hello('gateway-good-tyk-gateway'),
+              configMap: { name: 'good-gateway-conf' },
+            },
+            dataPlanes: { 'dp-eu': { release: 'good-eu', healthUrl: hello('gateway-good-eu-tyk-gateway') } },
+          },
+        }),
+        controlPlane('cp-bad', {
+          dataPlanes: [],
+          kubernetes: {
+            namespace: ns,
+            release: 'bad',
+            dashboard: { healthUrl: hello('dashboard-bad-tyk-dashboard') },
+            gateway: { healthUrl: hello('gateway-bad-tyk-gateway') },
+          },
+        }),
+      ],
+    };
+    const file = (name: string, text: string) => {
+      fs.writeFileSync(path.join(dir, name), text);
+      return path.join(dir, name);
+    };
+    const kubeconfig = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'e2e',
+          cluster: {
+            server: kube.server,
+            ...(kube.caPem
+              ? { 'certificate-authority-data': Buffer.from(kube.caPem).toString('base64') }
+              : { 'insecure-skip-tls-verify': true }),
+          },
+        },
+      ],
+      users: [{ name: 'nightshift-worker', user: { token: kube.workerToken } }],
+      contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'nightshift-worker', namespace: ns } }],
+      'current-context': 'e2e',
+    };
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      NIGHTSHIFT_INVENTORY: file('fleet.json', JSON.stringify(inventory)),
+      NIGHTSHIFT_PLATFORM: 'kubernetes',
+      NIGHTSHIFT_K8S_KUBECONFIG: file('kubeconfig.yaml', YAML.stringify(kubeconfig)),
+      NIGHTSHIFT_K8S_POLL_MS: '200',
+      NIGHTSHIFT_NOTIFIER: 'hubspot',
+      NIGHTSHIFT_HUBSPOT_BASE_URL: hubspot.baseUrl,
+      NIGHTSHIFT_HUBSPOT_TOKEN_FILE: file('hubspot-token', `${hubspot.token}\n`),
+      NIGHTSHIFT_HUBSPOT_TEMPLATES: Object.entries(TEMPLATE_IDS)
+        .map(([k, id]) => `${k}=${id}`)
+        .join(','),
+      NIGHTSHIFT_HUBSPOT_FROM: 'upgrades@nightshift.example',
+      NIGHTSHIFT_ALERTER: 'log,pagerduty,slack',
+      NIGHTSHIFT_ALERT_LOG: path.join(dir, 'alerts.jsonl'),
+      NIGHTSHIFT_PAGERDUTY_URL: pagerduty.url,
+      NIGHTSHIFT_PAGERDUTY_ROUTING_KEY_FILE: file('pd-key', ROUTING_KEY),
+      NIGHTSHIFT_SLACK_WEBHOOK_URL: slack.url,
+      NIGHTSHIFT_UI_URL: 'http://localhost:8233',
+      NIGHTSHIFT_NOTICE_LEAD_DEVELOPMENT: '0',
+      NIGHTSHIFT_VERIFY_PASSES: '2',
+      NIGHTSHIFT_VERIFY_INTERVAL_MS: '100',
+      NIGHTSHIFT_VERIFY_SOAK_MS: '100',
+      NIGHTSHIFT_VERIFY_TIMEOUT_MS: '15000',
+    });
+    wiring = await wireAdapters(config, (line) => logLines.push(line));
+    worker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      deps: wiring.deps,
+    });
+    running = worker.run();
+  }, 180_000);
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await wiring?.close();
+    await Promise.all([hubspot?.close(), pagerduty?.close(), slack?.close()]);
+    await new Promise((r) => (tyk ? tyk.close(r) : r(undefined)));
+    await kube?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const imageOf = async (name: string) =>
+    (await apps.readNamespacedDeployment({ name, namespace: kube.namespace })).spec!.template.spec!.containers[0]!
+      .image;
+
+  function run(cp: string) {
+    return temporal.client.workflow.execute(controlPlaneUpgrade, {
+      workflowId: upgradeWorkflowId(cp, LTS_RELEASE.id),
+      taskQueue,
+      args: [{ controlPlaneId: cp, release: LTS_RELEASE }],
+    });
+  }
+
+  it('upgrades Dashboard, Gateway (with its tyk.conf) and data plane on Kubernetes and emails through HubSpot', async () => {
+    const result = await run('cp-good');
+    expect(result.outcome).toBe('completed');
+    expect(await imageOf('dashboard-good-tyk-dashboard')).toBe(`${DASHBOARD_REPO}:v5.8.2`);
+    expect(await imageOf('gateway-good-tyk-gateway')).toBe(`${GATEWAY_REPO}:v5.8.2`);
+    expect(await imageOf('gateway-good-eu-tyk-gateway')).toBe(`${GATEWAY_REPO}:v5.8.2`);
+    const conf = await core.readNamespacedConfigMap({ name: 'good-gateway-conf', namespace: kube.namespace });
+    expect(JSON.parse(conf.data!['tyk.conf']!)).toEqual({
+      listen_port: 8080,
+      analytics_config: { type: 'mongo', geo_ip: { enabled: true } },
+    });
+    // Evidence: the dashboard's liveness answer counted with the Deployment's version.
+    const dashboardStep = result.status.steps.find((s) => s.name === 'upgrade dashboard 5.3.4 → 5.8.2')!;
+    expect(dashboardStep.evidence?.at(-1)).toMatchObject({ status: 'pass', version: '5.8.2', httpStatus: 200 });
+
+    const emails = hubspot.sentEmails.filter((e) => e.to === 'ops@acme.example');
+    expect(emails.map((e) => e.emailId)).toEqual([TEMPLATE_IDS.scheduled, TEMPLATE_IDS.completed]);
+    expect(new Set(emails.map((e) => e.sendId)).size).toBe(2);
+    expect(emails[1]!.customProperties).toMatchObject({ control_plane_id: 'cp-good', release_id: 'lts-5.8.2' });
+    expect(hubspot.contacts.has('ops@acme.example')).toBe(true);
+    expect(pagerduty.accepted.filter((e) => String(e.dedup_key).includes('cp-good'))).toEqual([]);
+  });
+
+  it('rolls back a Gateway whose rollout exceeds its progress deadline, pages PagerDuty, posts to Slack, emails', async () => {
+    const handle = await temporal.client.workflow.start(controlPlaneUpgrade, {
+      workflowId: upgradeWorkflowId('cp-bad', LTS_RELEASE.id),
+      taskQueue,
+      args: [{ controlPlaneId: 'cp-bad', release: LTS_RELEASE }],
+    });
+    await expect(handle.result()).rejects.toThrow();
+    const status = await handle.query(statusQuery);
+    expect(status.outcome).toBe('rolled-back');
+    expect(status.lastError).toContain('ProgressDeadlineExceeded');
+    expect(await imageOf('gateway-bad-tyk-gateway')).toBe(`${BAD_REPO}:v5.3.4`);
+    expect(await imageOf('dashboard-bad-tyk-dashboard')).toBe(`${DASHBOARD_REPO}:v5.3.4`);
+
+    const page = pagerduty.accepted.filter((e) => e.dedup_key === handle.workflowId);
+    expect(page).toEqual([
+      expect.objectContaining({ event_action: 'trigger', payload: expect.objectContaining({ severity: 'error' }) }),
+    ]);
+    expect(slack.posted.some((m) => m.text?.includes('cp-bad') && m.text.includes('rolled back'))).toBe(true);
+    const emails = hubspot.sentEmails.filter((e) => e.customProperties.control_plane_id === 'cp-bad');
+    expect(emails.map((e) => e.emailId)).toEqual([TEMPLATE_IDS.scheduled, TEMPLATE_IDS['rolled-back']]);
+  });
+
+  it('keeps every secret out of the log and the workflow histories', async () => {
+    const histories = await Promise.all(
+      ['cp-good', 'cp-bad'].map(async (cp) =>
+        JSON.stringify(await temporal.client.workflow.getHandle(upgradeWorkflowId(cp, LTS_RELEASE.id)).fetchHistory()),
+      ),
+    );
+    const text = [...logLines, ...histories].join('\n');
+    for (const secret of [hubspot.token, ROUTING_KEY, slack.secret, kube.workerToken, kube.adminToken])
+      expect(text).not.toContain(secret);
+    expect(logLines.some((l) => l.startsWith('platform: kubernetes'))).toBe(true);
+  });
+});
