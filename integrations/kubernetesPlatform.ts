@@ -24,6 +24,7 @@ import { applyConfigMigrations } from '../domain/compatibility';
 import { componentLabel, type ComponentRef, type ComponentSnapshot, type ConfigMigration } from '../domain/model';
 import { normalizeVersion, parseVersion } from '../domain/versions';
 import { rolloutStatus } from './kubeRolloutStatus';
+import { sleep } from './httpClient';
 
 /** Where a component lives in the cluster. */
 export interface KubeTarget {
@@ -677,20 +678,5 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
         reject(err);
       },
     );
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

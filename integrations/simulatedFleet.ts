@@ -35,6 +35,7 @@ import { componentLabel, type ComponentKind, type ComponentRef, type ComponentSn
 import { parseWith } from '../domain/validation';
 import { normalizeVersion, parseVersion } from '../domain/versions';
 import { describeFetchError, withTimeout } from './httpClient';
+import { sleep } from './httpClient';
 
 export type { SimulatedFault } from '../domain/inventory';
 
@@ -694,19 +695,4 @@ export class SimulatedPlatform implements PlatformPort {
     }
     return JSON.parse(text) as T;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
