@@ -56,11 +56,17 @@ async function simulatedPlatform(config: Config, log: (line: string) => void): P
 }
 
 function kubeConfigOf(config: Config): k8s.KubeConfig {
+  const file = config.NIGHTSHIFT_K8S_KUBECONFIG;
   let kc: k8s.KubeConfig;
-  if (config.NIGHTSHIFT_K8S_KUBECONFIG) {
-    kc = new k8s.KubeConfig();
-    kc.loadFromFile(config.NIGHTSHIFT_K8S_KUBECONFIG);
-  } else kc = defaultKubeConfig();
+  try {
+    if (file) {
+      kc = new k8s.KubeConfig();
+      kc.loadFromFile(file);
+    } else kc = defaultKubeConfig();
+  } catch (err) {
+    const where = file ? `NIGHTSHIFT_K8S_KUBECONFIG = ${JSON.stringify(file)}` : 'NIGHTSHIFT_PLATFORM=kubernetes';
+    throw new Error(`configuration: ${where}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
   const context = config.NIGHTSHIFT_K8S_CONTEXT;
   if (context) {
     if (!kc.getContextObject(context))
