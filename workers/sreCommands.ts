@@ -327,10 +327,16 @@ export function formatUpgradeStatus(s: UpgradeStatus): string[] {
   if (now.length) lines.push(`versions:   ${now.join(' ')}`);
   if (s.steps.length) {
     lines.push('steps:');
-    for (const step of s.steps)
+    for (const step of s.steps) {
       lines.push(
         `  ${step.status.padEnd(7)} ${step.name}  ${when(step.startedAt)}${step.endedAt ? ` → ${when(step.endedAt)}` : ''}${step.detail ? `  ${step.detail}` : ''}`,
       );
+      const last = step.evidence?.at(-1);
+      if (last)
+        lines.push(
+          `          health: ${step.evidence!.length} probe(s) kept; last ${when(last.at)}: ${last.status}${last.version ? ` on ${last.version}` : ''}${last.httpStatus ? ` (HTTP ${last.httpStatus})` : ''}${last.problems ? ` — ${last.problems}` : ''}`,
+        );
+    }
   }
   if (s.notices.length) {
     lines.push('notices:');
