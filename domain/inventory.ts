@@ -68,7 +68,14 @@ export const BlackoutSchema = z
 /** Inclusive local dates, in the control plane's own time zone. */
 export type Blackout = z.output<typeof BlackoutSchema>;
 
-export const SIMULATED_FAULTS = ['fail-after-upgrade', 'warn-after-upgrade', 'upgrade-error', 'unreachable'] as const;
+/** `degraded` warns on every version (a slow dependency, not the release); the others only after an upgrade. */
+export const SIMULATED_FAULTS = [
+  'fail-after-upgrade',
+  'warn-after-upgrade',
+  'upgrade-error',
+  'unreachable',
+  'degraded',
+] as const;
 export type SimulatedFault = (typeof SIMULATED_FAULTS)[number];
 
 /** A Kubernetes object name (RFC 1123 label: what namespaces, Deployments and containers must be). */

@@ -23,8 +23,10 @@ export interface FanoutTarget {
 }
 
 export interface FanoutAlerterOptions {
-  /** How many alert (its id, else `${action}:${dedupKey}`) to remember per-target outcomes of; the oldest are forgotten. Default 1000. */
+  /** How many alerts (by id, else `${action}:${dedupKey}`) to remember per-target outcomes of. Default 1000. */
   rememberAlerts?: number;
+  /** Called with an alert no target's minimum severity admits, so it is at least seen (the worker logs it). */
+  onUnrouted?: (alert: SreAlert) => void;
 }
 
 interface Route {
@@ -44,6 +46,7 @@ export class FanoutAlerter implements AlerterPort {
   private readonly routes: Route[];
   private readonly remember: number;
   private readonly outcomes = new Map<string, Outcomes>();
+  private readonly onUnrouted?: (alert: SreAlert) => void;
 
   constructor(targets: FanoutTarget[], opts: FanoutAlerterOptions = {}) {
     if (targets.length === 0) throw new Error('FanoutAlerter needs at least one target');
@@ -56,6 +59,7 @@ export class FanoutAlerter implements AlerterPort {
     }));
     this.channel = this.routes.map((r) => r.name).join('+');
     this.remember = Math.max(1, opts.rememberAlerts ?? 1000);
+    this.onUnrouted = opts.onUnrouted;
   }
 
   async alert(alert: SreAlert): Promise<void> {
@@ -64,6 +68,10 @@ export class FanoutAlerter implements AlerterPort {
     const admitted = this.routes
       .map((route, index) => ({ route, index }))
       .filter(({ route }) => SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[route.minSeverity]);
+    if (admitted.length === 0) {
+      this.onUnrouted?.(alert);
+      return;
+    }
     const pending = admitted.filter(({ index }) => !outcomes.delivered.has(index) && !outcomes.rejected.has(index));
 
     const results = await Promise.allSettled(pending.map(({ route }) => route.alerter.alert(alert)));

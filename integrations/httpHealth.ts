@@ -11,7 +11,8 @@ export interface HttpHealthProbeOptions {
   timeoutMs?: number;
   /**
    * Components whose endpoint is a plain liveness check rather than Tyk's health body (the Dashboard's /hello): a 2xx
-   * answer is `pass`, anything else `fail`.
+   * answer is `pass`. Anything else is `unreachable`, not `fail`: the endpoint says nothing about why (an ingress
+   * still catching up answers 502 too), so it only restarts the soak instead of rolling back at once.
    */
   livenessOnly?: (c: ComponentRef) => boolean;
   /** The running version when the endpoint does not report one (e.g. from the Deployment's image tag). */
@@ -64,7 +65,8 @@ export class HttpHealthProbe implements HealthPort {
       const version = await this.fallbackVersion(component);
       return {
         component,
-        status: httpStatus >= 200 && httpStatus < 300 ? 'pass' : 'fail',
+        status: httpStatus >= 200 && httpStatus < 300 ? 'pass' : 'unreachable',
+        ...(httpStatus >= 200 && httpStatus < 300 ? {} : { error: `GET ${url} answered ${httpStatus}` }),
         ...(version ? { version } : {}),
         httpStatus,
         at: new Date().toISOString(),

@@ -326,13 +326,17 @@ export class SimulatedFleet {
     const status =
       upgraded && fault === 'fail-after-upgrade'
         ? 'fail'
-        : upgraded && fault === 'warn-after-upgrade'
+        : (upgraded && fault === 'warn-after-upgrade') || fault === 'degraded'
           ? 'warn'
           : 'pass';
     const time = new Date().toISOString();
     const redis: Record<string, string> = { status, componentType: 'datastore', time };
     if (status === 'fail') redis.output = `simulated fault fail-after-upgrade: redis unreachable since v${c.version}`;
-    if (status === 'warn') redis.output = `simulated fault warn-after-upgrade: redis slow since v${c.version}`;
+    if (status === 'warn')
+      redis.output =
+        fault === 'degraded'
+          ? 'simulated fault degraded: redis slow'
+          : `simulated fault warn-after-upgrade: redis slow since v${c.version}`;
     sendJson(res, status === 'fail' ? 503 : 200, {
       status,
       version: `v${c.version}`,

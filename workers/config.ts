@@ -305,8 +305,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(
       `configuration: NIGHTSHIFT_VERIFY_SOAK_MS = ${v.soakMs} must be shorter than NIGHTSHIFT_VERIFY_TIMEOUT_MS = ${v.timeoutMs} (the soak has to fit in the verification's time)`,
     );
-  // The verify activity heartbeats once per probe and its heartbeat timeout is one minute.
+  // Limits set by the activities' own timeouts (workflows/controlPlaneUpgrade.ts): a setting beyond them would end
+  // in a Temporal timeout and a retry instead of the clear failure the setting asks for.
+  // The verify activity heartbeats once per probe (heartbeat timeout 1 minute); it may run 20 minutes.
   if (v.intervalMs > 30_000)
     throw new Error(`configuration: NIGHTSHIFT_VERIFY_INTERVAL_MS = ${v.intervalMs} must be at most 30000`);
+  if (parsed.NIGHTSHIFT_HEALTH_TIMEOUT_MS > 20_000)
+    fail(
+      `NIGHTSHIFT_HEALTH_TIMEOUT_MS = ${parsed.NIGHTSHIFT_HEALTH_TIMEOUT_MS} must be at most 20000 (a probe must fit between heartbeats)`,
+    );
+  if (v.timeoutMs > 18 * 60_000)
+    fail(
+      `NIGHTSHIFT_VERIFY_TIMEOUT_MS = ${v.timeoutMs} must be at most 1080000 (18 minutes; the verify activity may run 20)`,
+    );
+  if (parsed.NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT > 28)
+    fail(
+      `NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT = ${parsed.NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT} minutes must be at most 28m (the rollout activity may run 30)`,
+    );
   return { ...parsed, NIGHTSHIFT_INVENTORY: path.resolve(parsed.NIGHTSHIFT_INVENTORY), policy };
 }

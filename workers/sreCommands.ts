@@ -349,6 +349,7 @@ export function formatUpgradeStatus(s: UpgradeStatus): string[] {
       `fleet:      ${s.fleet.workflowId} (${s.fleet.wave} wave)${s.fleet.slotGrantedAt ? `, slot granted ${when(s.fleet.slotGrantedAt)}` : ''}`,
     );
   if (s.supersededBy) lines.push(`superseded by: ${s.supersededBy}`);
+  for (const f of s.deliveryFailures ?? []) lines.push(`not delivered: ${f}`);
   if (s.overrunMinutes) lines.push(`overrun:    ${s.overrunMinutes} min past the window`);
   if (s.lastError) lines.push(`last error: ${s.lastError}`);
   return lines;

@@ -10,7 +10,7 @@ import { HttpHealthProbe } from '../integrations/httpHealth';
 import { HubSpotNotifier } from '../integrations/hubspotNotifier';
 import { defaultKubeConfig, KubernetesPlatform } from '../integrations/kubernetesPlatform';
 import { InventoryKubePlacements } from '../integrations/kubernetesTargets';
-import { LogAlerter } from '../integrations/logAlerter';
+import { formatAlertLine, LogAlerter } from '../integrations/logAlerter';
 import { OutboxNotifier } from '../integrations/outboxNotifier';
 import { PagerDutyAlerter, type TemporalUiOptions } from '../integrations/pagerDutyAlerter';
 import { SimulatedFleet, SimulatedPlatform, simulatedHealthUrl } from '../integrations/simulatedFleet';
@@ -147,7 +147,9 @@ function alerterOf(config: Config, log: (line: string) => void): AlerterPort {
   });
   if (targets.length === 1 && config.NIGHTSHIFT_ALERTER[0] === 'log') return targets[0]!.alerter;
   log(`SRE alerts: ${config.NIGHTSHIFT_ALERTER.join(', ')}`);
-  return new FanoutAlerter(targets);
+  return new FanoutAlerter(targets, {
+    onUnrouted: (alert) => log(`${formatAlertLine(alert)} [below every target's minimum severity: not sent]`),
+  });
 }
 
 export async function wireAdapters(config: Config, log: (line: string) => void = console.log): Promise<Wiring> {

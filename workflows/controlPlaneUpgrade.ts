@@ -131,7 +131,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
   let notBefore: string | undefined;
   let waitingForSlot = false;
   let slotGranted = false;
-  /** Set while an SRE page about a health `warn` is open (resolved when the component passes again). */
+  /** The dedup key of an open SRE page about a health `warn` (resolved when the component passes again, or at the end). */
   let healthPage: string | undefined;
 
   setHandler(statusQuery, () => status, {
@@ -299,6 +299,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       lines.push(`Changes: ${status.changes.map((c) => `${c.component.id} ${c.from} → ${c.to}`).join(', ')}`);
     if (status.reason) lines.push(`Reason: ${status.reason}`);
     if (status.lastError) lines.push(`Last error: ${status.lastError}`);
+    if (status.deliveryFailures?.length) lines.push(`Not delivered: ${status.deliveryFailures.join('; ')}`);
     setCurrentDetails(lines.join('\n\n'));
   }
 
@@ -334,9 +335,10 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     summary: string,
     details: Record<string, unknown> = {},
     action: SreAlert['action'] = 'trigger',
+    dedupKey = info.workflowId,
   ) {
     await activities(quick, action === 'resolve' ? 'Resolve SRE alert' : `Alert SRE: ${severity}`).alertSre({
-      dedupKey: info.workflowId,
+      dedupKey,
       id: `${info.workflowId}/alert/${++alertSeq}`,
       action,
       severity,
@@ -537,16 +539,8 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
         expectedVersion: version,
       });
       if (v.outcome !== 'warn') {
-        if (healthPage) {
-          // A resolve carries its trigger's severity, so it follows the same route (PagerDuty pages for critical).
-          await alert(
-            'critical',
-            `${controlPlaneId}: ${label} passes on ${version} again; the upgrade continues`,
-            {},
-            'resolve',
-          );
-          healthPage = undefined;
-        }
+        // A resolve carries its trigger's severity, so it follows the same route (PagerDuty pages for critical).
+        await resolveHealthPage(`${controlPlaneId}: ${label} passes on ${version} again; the upgrade continues`);
         return v;
       }
       const why = `health check warn after upgrading ${label} to ${version}: ${v.summary ?? 'warn'}`;
@@ -557,20 +551,52 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       status.paused = true;
       status.pause = { reason: why, by: 'nightshift health check', at: nowIso() };
       refreshDetails();
-      healthPage = why;
-      await alert(
-        'critical',
-        `${controlPlaneId}: upgrade to ${release.id} PAUSED: ${why}. Resume to re-check and continue, or cancel to roll back.`,
-        { component: component.id, evidence: v.evidence.slice(-3) },
+      healthPage = `${info.workflowId}/health`;
+      await bestEffort('SRE page for the health warn', () =>
+        alert(
+          'critical',
+          `${controlPlaneId}: upgrade to ${release.id} PAUSED: ${why}. Resume to re-check and continue, or cancel to roll back.`,
+          { component: component.id, evidence: v.evidence.slice(-3) },
+          'trigger',
+          healthPage,
+        ),
       );
       await holdIfPaused();
     }
   }
 
-  /** Newest change first; each restore verified. Returns the components that could not be restored. */
-  async function compensate(): Promise<string[]> {
+  /**
+   * Once something has changed, an email or an alert that cannot be delivered must neither undo a good upgrade nor
+   * keep a failed one from ending (and from reporting to its fleet): it is logged and shown in the status instead.
+   */
+  async function bestEffort(what: string, send: () => Promise<void>): Promise<void> {
+    try {
+      await send();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const message = `${what}: not delivered: ${errorMessage(err)}`;
+      log.warn(message);
+      status.deliveryFailures = [...(status.deliveryFailures ?? []), message].slice(-10);
+      refreshDetails();
+    }
+  }
+
+  /** Closes the page a health `warn` opened (its own incident, apart from the upgrade's failure alerts). */
+  async function resolveHealthPage(summary: string): Promise<void> {
+    if (!healthPage) return;
+    const key = healthPage;
+    healthPage = undefined;
+    await bestEffort('resolve of the health page', () => alert('critical', summary, {}, 'resolve', key));
+  }
+
+  /**
+   * Newest change first; each restore verified. Returns the components that could not be restored, and those back on
+   * their old version that answer `warn` (restored, but a dependency such as redis is degraded).
+   */
+  async function compensate(): Promise<{ failedRestores: string[]; degraded: string[] }> {
     setStage('rolling-back');
     const failedRestores: string[] = [];
+    const degraded: string[] = [];
     for (const change of [...touched].reverse()) {
       const snap = snapshots.get(change.component.id);
       if (!snap) continue;
@@ -586,17 +612,16 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
         status.versionsNow[change.component.id] = snap.version;
         metrics.stepDuration('rollback', Date.now() - startedAt);
         if (v.outcome === 'warn') {
-          // Back on the old version but degraded: a rollback that needs a human to look at it.
-          const why = `restored to ${snap.version} but health is ${v.summary ?? 'warn'}`;
-          failedRestores.push(`${label}: ${why}`);
-          step(why, true, v.evidence);
+          const why = `restored to ${snap.version}, but health is ${v.summary ?? 'warn'}`;
+          degraded.push(`${label} ${why}`);
+          step(why, false, v.evidence);
         } else step(`restored and verified; ${soakText(v)}`, false, v.evidence);
       } catch (err) {
         failedRestores.push(`${label}: ${errorMessage(err)}`);
         step(errorMessage(err), true, evidenceOf(err));
       }
     }
-    return failedRestores;
+    return { failedRestores, degraded };
   }
 
   /**
@@ -605,38 +630,45 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
    */
   async function finish(kind: 'failed' | 'cancelled', why: string): Promise<string[]> {
     const changed = touched.length > 0;
-    const failedRestores = changed ? await compensate() : [];
+    const { failedRestores, degraded } = changed ? await compensate() : { failedRestores: [], degraded: [] };
     const restored = failedRestores.length === 0;
-    if (!restored) {
-      await alert(
-        'critical',
-        `${controlPlaneId}: ROLLBACK INCOMPLETE after ${why}: ${failedRestores.join('; ')} — manual action needed`,
-        {
-          touched: touched.map((c) => c.component.id),
-          failedRestores,
-        },
-      );
-    } else if (kind === 'failed') {
-      const what = changed ? 'failed and was rolled back' : 'failed before any change';
-      await alert('error', `${controlPlaneId}: upgrade to ${release.id} ${what}: ${why}`, {
-        touched: touched.map((c) => c.component.id),
-      });
-    } else if (changed) {
-      await alert(
-        'info',
-        `${controlPlaneId}: upgrade to ${release.id} cancelled after changes and rolled back: ${why}`,
-      );
-      // The page for a health warn is answered: someone cancelled and the rollback is verified.
-      if (healthPage) await alert('critical', `${controlPlaneId}: cancelled and rolled back`, {}, 'resolve');
-    }
+    // The health page's question (go on, or roll back?) is answered either way; what follows is a new alert.
+    await resolveHealthPage(
+      `${controlPlaneId}: upgrade ${kind === 'failed' ? 'failed' : 'cancelled'}; see its own alert`,
+    );
+    const afterwards = degraded.length ? `; after the rollback ${degraded.join('; ')}` : '';
+    const touchedIds = touched.map((c) => c.component.id);
+    await bestEffort('SRE alert', async () => {
+      if (!restored) {
+        await alert(
+          'critical',
+          `${controlPlaneId}: ROLLBACK INCOMPLETE after ${why}: ${failedRestores.join('; ')} — manual action needed`,
+          { touched: touchedIds, failedRestores, degraded },
+        );
+      } else if (kind === 'failed') {
+        const what = changed ? 'failed and was rolled back' : 'failed before any change';
+        await alert('error', `${controlPlaneId}: upgrade to ${release.id} ${what}: ${why}${afterwards}`, {
+          touched: touchedIds,
+          degraded,
+        });
+      } else if (changed) {
+        await alert(
+          degraded.length ? 'error' : 'info',
+          `${controlPlaneId}: upgrade to ${release.id} cancelled after changes and rolled back: ${why}${afterwards}`,
+          { touched: touchedIds, degraded },
+        );
+      }
+    });
     const backAgain = restored
       ? 'The previous versions are running again.'
       : 'Our engineers are restoring the previous versions and will contact you.';
-    if (changed) await notify(kind === 'failed' ? 'rolled-back' : 'cancelled', `${why}. ${backAgain}`);
-    else if (status.notices.length > 0) {
-      const next = kind === 'failed' ? ' Our engineers will look into it and schedule it again.' : '';
-      await notify('cancelled', `${why}. Nothing was changed.${next}`);
-    }
+    await bestEffort('customer notice', async () => {
+      if (changed) await notify(kind === 'failed' ? 'rolled-back' : 'cancelled', `${why}. ${backAgain}`);
+      else if (status.notices.length > 0) {
+        const next = kind === 'failed' ? ' Our engineers will look into it and schedule it again.' : '';
+        await notify('cancelled', `${why}. Nothing was changed.${next}`);
+      }
+    });
     return failedRestores;
   }
 
@@ -672,15 +704,14 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       const closes = Date.parse(status.window!.closesAt);
       if (Date.now() > closes && !status.override) {
         status.overrunMinutes = Math.ceil((Date.now() - closes) / 60000);
-        await alert(
-          'warning',
-          `${controlPlaneId}: upgrade finished ${status.overrunMinutes} min after the window closed`,
+        await bestEffort('SRE alert', () =>
+          alert('warning', `${controlPlaneId}: upgrade finished ${status.overrunMinutes} min after the window closed`),
         );
       }
       status.outcome = 'completed';
       setStage('completed');
       metrics.upgradeFinished('completed');
-      await notify('completed');
+      await bestEffort('customer notice', () => notify('completed'));
       await signalFleet('outcome');
       return { outcome: 'completed', status };
     });
@@ -688,6 +719,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     if (isCancellation(err) && status.supersededBy) {
       status.reason = `superseded by release ${status.supersededBy} before anything changed`;
       ending = true;
+      status.paused = false;
       await CancellationScope.nonCancellable(async () => {
         status.outcome = 'superseded';
         setStage('superseded');
@@ -704,6 +736,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
       status.cancel ??= { reason: 'Temporal cancellation request', at: nowIso() };
       status.reason = why;
       ending = true;
+      status.paused = false;
       await CancellationScope.nonCancellable(async () => {
         const failedRestores = await finish('cancelled', `The upgrade was ${why}`);
         if (failedRestores.length) status.lastError = failedRestores.join('; ');
@@ -720,6 +753,7 @@ export async function controlPlaneUpgrade(input: ControlPlaneUpgradeInput): Prom
     const why = `${failedStep} failed: ${message}`;
     status.reason = why;
     ending = true;
+    status.paused = false;
     await CancellationScope.nonCancellable(async () => {
       const failedRestores = await finish('failed', why);
       if (failedRestores.length) status.lastError = `${message}; rollback incomplete: ${failedRestores.join('; ')}`;

@@ -235,6 +235,8 @@ export interface UpgradeStatus {
   /** An SRE's upgradeNow: who, why, when. */
   override?: OperatorRequest & { at: string };
   supersededBy?: string;
+  /** Emails and alerts that could not be delivered after changes began (the upgrade went on without them). */
+  deliveryFailures?: string[];
 }
 
 export const statusQuery = defineQuery<UpgradeStatus>('status');

@@ -71,9 +71,16 @@ export class FleetHarness {
   }
 
   updateControlPlane(id: string, patch: Record<string, unknown>): void {
-    const cps = this.inventory.controlPlanes.map((cp) => (cp.id === id ? { ...cp, ...patch } : cp));
-    // Bump mtime noticeably: some file systems have coarse timestamps.
+    this.replaceControlPlanes(this.inventory.controlPlanes.map((cp) => (cp.id === id ? { ...cp, ...patch } : cp)));
+  }
+
+  removeControlPlane(id: string): void {
+    this.replaceControlPlanes(this.inventory.controlPlanes.filter((cp) => cp.id !== id));
+  }
+
+  private replaceControlPlanes(cps: InventoryInput['controlPlanes']): void {
     this.writeInventory({ ...this.inventory, controlPlanes: cps });
+    // Bump mtime noticeably: some file systems have coarse timestamps.
     const t = new Date(Date.now() + 2000);
     fs.utimesSync(this.inventoryPath, t, t);
   }

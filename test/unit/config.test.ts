@@ -160,11 +160,20 @@ describe('worker configuration', () => {
     expect(() => loadConfig({ NIGHTSHIFT_UI_TEST: 'required', NIGHTSHIFT_REAL_KUBE: 'required' })).not.toThrow();
   });
 
-  it('checks the health soak fits the verification time', () => {
+  it('checks the soak, probe and rollout times fit the activities’ own timeouts', () => {
     expect(() => loadConfig({ NIGHTSHIFT_VERIFY_SOAK_MS: '300000' })).toThrow(
       'NIGHTSHIFT_VERIFY_SOAK_MS = 300000 must be shorter than NIGHTSHIFT_VERIFY_TIMEOUT_MS = 300000',
     );
     expect(loadConfig({ NIGHTSHIFT_VERIFY_SOAK_MS: '0' }).policy.verify.soakMs).toBe(0);
+    expect(() => loadConfig({ NIGHTSHIFT_VERIFY_TIMEOUT_MS: '3600000' })).toThrow(
+      'NIGHTSHIFT_VERIFY_TIMEOUT_MS = 3600000 must be at most 1080000',
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT: '1h' })).toThrow(
+      'NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT = 60 minutes must be at most 28m',
+    );
+    expect(() => loadConfig({ NIGHTSHIFT_HEALTH_TIMEOUT_MS: '60000' })).toThrow(
+      'NIGHTSHIFT_HEALTH_TIMEOUT_MS = 60000 must be at most 20000',
+    );
   });
 });
 

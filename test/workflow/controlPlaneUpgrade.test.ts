@@ -67,6 +67,8 @@ beforeAll(async () => {
       controlPlane('cp-rollout-error', { simulate: { faults: { gateway: 'upgrade-error' } } }),
       controlPlane('cp-warn', { simulate: { faults: { gateway: 'warn-after-upgrade' } } }),
       controlPlane('cp-warn-cancel', { simulate: { faults: { gateway: 'warn-after-upgrade' } } }),
+      controlPlane('cp-gone-at-end'),
+      controlPlane('cp-degraded-restore', { simulate: { faults: { gateway: 'fail-after-upgrade' } } }),
       controlPlane('cp-unhealthy', { simulate: { faults: { 'dp-eu': 'unreachable' } } }),
       controlPlane('cp-moved', {
         window: { timeZone: 'Asia/Kolkata', start: '01:30', durationMinutes: 180, weekly: { days: [sixDaysOut] } },
@@ -366,11 +368,12 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
     expect(done.status).toBe('done');
     expect(done.evidence!.filter((p) => p.status === 'pass' && p.version === '5.8.2').length).toBeGreaterThanOrEqual(2);
     const alerts = harness.alerts('cp-warn');
-    expect(alerts.map((a) => [a.action, a.severity])).toEqual([
-      ['trigger', 'critical'],
-      ['resolve', 'critical'],
+    // Its own incident: a later failure of the same upgrade must page afresh, not land in an acknowledged one.
+    const healthKey = `${upgradeWorkflowId('cp-warn', LTS_RELEASE.id)}/health`;
+    expect(alerts.map((a) => [a.action, a.severity, a.dedupKey])).toEqual([
+      ['trigger', 'critical', healthKey],
+      ['resolve', 'critical', healthKey],
     ]);
-    expect(new Set(alerts.map((a) => a.dedupKey))).toEqual(new Set([upgradeWorkflowId('cp-warn', LTS_RELEASE.id)]));
     expect(await versions('cp-warn', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.8.2', '5.8.2', '5.8.2']);
     await recordHistory(handle, 'health-warn-resumed');
   });
@@ -388,11 +391,59 @@ describe('controlPlaneUpgrade (time-skipping server)', () => {
       ['roll back dashboard to 5.3.4', 'done'],
     ]);
     expect(await versions('cp-warn-cancel', ['dashboard', 'gateway'])).toEqual(['5.3.4', '5.3.4']);
-    expect(harness.alerts('cp-warn-cancel').map((a) => [a.action, a.severity])).toEqual([
-      ['trigger', 'critical'],
-      ['trigger', 'info'],
-      ['resolve', 'critical'],
+    const id = upgradeWorkflowId('cp-warn-cancel', LTS_RELEASE.id);
+    expect(harness.alerts('cp-warn-cancel').map((a) => [a.action, a.severity, a.dedupKey])).toEqual([
+      ['trigger', 'critical', `${id}/health`],
+      ['resolve', 'critical', `${id}/health`],
+      ['trigger', 'info', id],
     ]);
+    expect(r.status.paused).toBe(false);
+  });
+
+  it('a component restored to its old version that answers warn is rolled back, and the alert says so', async () => {
+    const handle = await start('cp-degraded-restore');
+    const skipping = skipIntoWindow(handle);
+    await waitForStatus(handle, (s) => s.stage === 'gateway', 60_000);
+    // Redis behind the Dashboard degrades while the Gateway is upgraded (and fails): the Dashboard's rollback lands
+    // on a component that is back on 5.3.4 but answers warn.
+    harness.fleet.setFault('cp-degraded-restore', 'dashboard', 'degraded');
+    await skipping;
+    await failureOf(handle);
+    const status = await handle.query(statusQuery);
+    expect(status.outcome).toBe('rolled-back');
+    const dashboard = status.steps.find((s) => s.name === 'roll back dashboard to 5.3.4')!;
+    expect(dashboard).toMatchObject({ status: 'done' });
+    expect(dashboard.detail).toBe(
+      'restored to 5.3.4, but health is warn on 5.3.4: redis: warn (simulated fault degraded: redis slow)',
+    );
+    const alerts = harness.alerts('cp-degraded-restore');
+    expect(alerts.map((a) => a.severity)).toEqual(['error']);
+    expect(alerts[0]!.summary).toContain('failed and was rolled back');
+    expect(alerts[0]!.summary).toContain('after the rollback dashboard restored to 5.3.4, but health is warn');
+    expect(alerts[0]!.summary).not.toContain('ROLLBACK INCOMPLETE');
+    const notices = await harness.notices('cp-degraded-restore');
+    expect(notices.at(-1)!.text).toContain('The previous versions are running again.');
+  });
+
+  it('an email that cannot be delivered after the change neither rolls back nor stops the upgrade', async () => {
+    const handle = await start('cp-gone-at-end');
+    const skipping = skipIntoWindow(handle);
+    await waitForStatus(handle, (s) => s.stage === 'dashboard', 60_000);
+    await handle.signal(pauseSignal, 'hold');
+    await waitForStatus(handle, (s) =>
+      s.steps.some((x) => x.name.startsWith('upgrade dashboard') && x.status === 'done'),
+    );
+    // The customer's record disappears mid-upgrade: the completed notice has nobody to go to.
+    harness.removeControlPlane('cp-gone-at-end');
+    await skipping;
+    await handle.signal(resumeSignal);
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.status.steps.some((s) => s.name.startsWith('roll back'))).toBe(false);
+    expect(result.status.deliveryFailures).toEqual([
+      'customer notice: not delivered: cannot notify: control plane cp-gone-at-end is not in the inventory',
+    ]);
+    expect(await versions('cp-gone-at-end', ['dashboard', 'gateway', 'dp-eu'])).toEqual(['5.8.2', '5.8.2', '5.8.2']);
   });
 
   it('a rollout the platform reports failed is not retried and is rolled back', async () => {

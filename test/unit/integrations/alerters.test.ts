@@ -461,6 +461,14 @@ describe('FanoutAlerter', () => {
     expect(pd.accepted).toHaveLength(2);
   });
 
+  it('hands an alert no target admits to onUnrouted instead of dropping it silently', async () => {
+    const unrouted: string[] = [];
+    const pagerOnly = new FanoutAlerter([{ alerter: pagerDuty() }], { onUnrouted: (a) => unrouted.push(a.severity) });
+    await pagerOnly.alert(alert({ severity: 'warning', dedupKey: 'warn-key' }));
+    expect(pd.requests).toHaveLength(0);
+    expect(unrouted).toEqual(['warning']);
+  });
+
   it('throws RetryLaterError with the longest delay when any target asks to come back later', async () => {
     const alerter = fanout();
     pd.failNext({ status: 429, retryAfter: '5' });

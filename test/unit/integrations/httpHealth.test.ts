@@ -157,7 +157,7 @@ describe('HttpHealthProbe', () => {
     expect(report.version).toBeUndefined();
   });
 
-  it('liveness-only endpoints (the Dashboard): 2xx is pass, anything else fail, whatever the body', async () => {
+  it('liveness-only endpoints (the Dashboard): 2xx is pass, anything else unreachable, whatever the body', async () => {
     const dashboard: ComponentRef = { controlPlaneId: 'cp-acme', kind: 'dashboard', id: 'dashboard' };
     const probe = (path: string) =>
       new HttpHealthProbe(() => `${base}${path}`, {
@@ -165,8 +165,12 @@ describe('HttpHealthProbe', () => {
         versionOf: async () => '5.8.2',
       }).probe(dashboard);
     expect(await probe('/garbage')).toMatchObject({ status: 'pass', version: '5.8.2', httpStatus: 200 });
-    expect(await probe('/empty-503')).toMatchObject({ status: 'fail', version: '5.8.2', httpStatus: 503 });
-    expect((await probe('/nowhere')).status).toBe('fail');
+    expect(await probe('/empty-503')).toMatchObject({
+      status: 'unreachable',
+      httpStatus: 503,
+      error: `GET ${base}/empty-503 answered 503`,
+    });
+    expect((await probe('/nowhere')).status).toBe('unreachable');
   });
 
   it('parseHealthBody ignores malformed check entries', () => {

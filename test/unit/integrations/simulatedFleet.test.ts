@@ -243,7 +243,7 @@ describe('SimulatedPlatform against the fleet', () => {
     const bad = await put({ fault: 'on-fire' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toBe(
-      'fault = "on-fire": must be null or one of fail-after-upgrade, warn-after-upgrade, upgrade-error, unreachable',
+      'fault = "on-fire": must be null or one of fail-after-upgrade, warn-after-upgrade, upgrade-error, unreachable, degraded',
     );
     expect((await put({ fault: 'warn-after-upgrade' })).status).toBe(200);
     expect((await probe.probe(dash)).status).toBe('warn');
