@@ -232,6 +232,8 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
   }
 
   it('upgrades Dashboard, Gateway (with its tyk.conf) and data plane on Kubernetes and emails through HubSpot', async () => {
+    // HubSpot's first answer is a rate limit: the activity retries after the 2 s it asked for, not its own 10 s backoff.
+    hubspot.injectFaults({ endpoint: 'send', status: 429, retryAfter: '2' });
     const result = await run('cp-good');
     expect(result.outcome).toBe('completed');
     expect(await imageOf('dashboard-good-tyk-dashboard')).toBe(`${DASHBOARD_REPO}:v5.8.2`);
@@ -251,6 +253,20 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
     expect(new Set(emails.map((e) => e.sendId)).size).toBe(2);
     expect(emails[1]!.customProperties).toMatchObject({ control_plane_id: 'cp-good', release_id: 'lts-5.8.2' });
     expect(hubspot.contacts.has('ops@acme.example')).toBe(true);
+    const history = await temporal.client.workflow
+      .getHandle(upgradeWorkflowId('cp-good', LTS_RELEASE.id))
+      .fetchHistory();
+    const events = history.events ?? [];
+    const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendNotice')!;
+    const started = events.find(
+      (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString(),
+    )!;
+    expect(started.activityTaskStartedEventAttributes!.attempt).toBe(2);
+    expect(started.activityTaskStartedEventAttributes!.lastFailure?.message).toContain('429');
+    const seconds = (e: typeof started) => Number(e.eventTime!.seconds) + (e.eventTime!.nanos ?? 0) / 1e9;
+    const waited = seconds(started) - seconds(scheduled);
+    expect(waited).toBeGreaterThanOrEqual(2);
+    expect(waited).toBeLessThan(9);
     expect(pagerduty.accepted.filter((e) => String(e.dedup_key).includes('cp-good'))).toEqual([]);
   });
 
