@@ -54,6 +54,11 @@ export interface KubernetesPlatformOptions {
   rolloutTimeoutMs?: number;
   /** How many times a write that met a 409 Conflict is re-read and retried. Default 5. */
   conflictRetries?: number;
+  /**
+   * Deadline of each API request. A hung API server then fails the call with a retryable error that says so, instead
+   * of holding the activity until its heartbeat times out. Default 30 s.
+   */
+  requestTimeoutMs?: number;
 }
 
 /** Pod-template annotation holding a hash of the ConfigMap content the pods must run: changing it restarts them. */
@@ -236,6 +241,7 @@ export class KubernetesPlatform implements PlatformPort {
   private readonly pollMs: number;
   private readonly rolloutTimeoutMs: number;
   private readonly conflictRetries: number;
+  private readonly requestTimeoutMs: number;
   private readonly secrets: string[];
   private readonly userName: string;
 
@@ -245,6 +251,7 @@ export class KubernetesPlatform implements PlatformPort {
     this.pollMs = opts.pollMs ?? 2000;
     this.rolloutTimeoutMs = opts.rolloutTimeoutMs ?? 15 * 60_000;
     this.conflictRetries = opts.conflictRetries ?? 5;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     const user = opts.kubeConfig.getCurrentUser();
     this.secrets = [user?.token, user?.password].filter((s): s is string => typeof s === 'string' && s.length >= 4);
     this.userName = user?.name ?? 'the configured user';
@@ -601,10 +608,17 @@ export class KubernetesPlatform implements PlatformPort {
   /** One API call, abandoned when `signal` aborts, with its failure translated for the activity's retry policy. */
   private async call<T>(op: Operation, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     signal?.throwIfAborted();
+    // The request itself is abandoned, not cancelled: client-node 1.x takes no per-call signal.
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     try {
-      return await abortable(fn(), signal);
+      return await abortable(fn(), signal ? AbortSignal.any([signal, timeout]) : timeout);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
+      if (timeout.aborted)
+        throw new Error(
+          `kubernetes: ${op.verb} ${resourceName(op)} in namespace "${op.namespace}": no answer within ${this.requestTimeoutMs} ms`,
+          { cause: err },
+        );
       throw this.translate(err, op);
     }
   }
