@@ -418,6 +418,17 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
     if (shouldContinueAsNew()) await continueAsNewNow();
   }
 
+  /** The child's fixed facts, as markdown for the UI; its window and progress are in its current details. */
+  function childDetails(id: string, wave: Wave): string {
+    return [
+      `**${id}**: ${release.kind === 'security' ? 'security release' : 'LTS release'} **${release.id}**`,
+      `Targets: Dashboard ${release.targets.dashboard}, Gateway ${release.targets.gateway}`,
+      `Fleet rollout: \`${info.workflowId}\`, ${wave} wave`,
+      `Release notes: ${release.notesUrl}`,
+      'Operate: signals `pause`, `resume`, `cancel` with `{"reason": "...", "by": "..."}`; query `status`.',
+    ].join('\n\n');
+  }
+
   async function startChildren(ids: string[], wave: Wave): Promise<void> {
     const fresh = ids.filter((id) => !childWave[id]);
     for (const id of fresh) {
@@ -441,6 +452,7 @@ export async function fleetUpgrade(input: FleetUpgradeInput): Promise<FleetUpgra
             parentClosePolicy: 'ABANDON',
             cancellationType: 'ABANDON',
             staticSummary: `Upgrade ${id} to ${release.targets.gateway} (${release.id}, ${wave} wave)`,
+            staticDetails: childDetails(id, wave),
           });
           return true;
         } catch (err) {

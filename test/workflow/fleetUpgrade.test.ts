@@ -218,6 +218,11 @@ describe('fleetUpgrade (time-skipping server)', () => {
     const lastCanaryClose = Math.max(...canaries.map((d) => d.closeTime!.getTime()));
     for (const d of mains) expect(d.startTime.getTime()).toBeGreaterThanOrEqual(lastCanaryClose + 120 * MINUTE);
     for (const id of ['w-hybrid', 'w-opted-out']) await expect(child(id).describe()).rejects.toThrow(/not found/i);
+    // What the Web UI shows for a child: a summary line and markdown details with the release and its fleet.
+    expect(await mains[0]!.staticSummary()).toBe('Upgrade w-main-1 to 5.8.2 (lts-5.8.2, main wave)');
+    const details = await mains[0]!.staticDetails();
+    expect(details).toContain('**w-main-1**: LTS release **lts-5.8.2**');
+    expect(details).toContain(`Fleet rollout: \`${fleetWorkflowId(LTS_RELEASE.id)}\`, main wave`);
 
     // Changing = from the slot grant to the end of the child's last step (it reports to the fleet after that, and
     // closes a moment later): never more than 2 of these intervals overlap.
