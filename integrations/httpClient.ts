@@ -28,3 +28,12 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** The delay an HTTP `Retry-After` asks for, in ms: delta-seconds or an HTTP date (past dates: 0); else undefined. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

@@ -10,6 +10,7 @@ import { Client } from '@hubspot/api-client';
 import ApiDecoratorService from '@hubspot/api-client/lib/src/services/ApiDecoratorService';
 import { RequestRejectedError, RetryLaterError, type EmailMessage, type NotifierPort } from '../activities/ports';
 import { NOTICE_KINDS, type NoticeKind } from '../domain/model';
+import { parseRetryAfter } from './httpClient';
 
 export interface HubSpotNotifierOptions {
   /** Private app token (scopes: transactional-email, crm.objects.contacts.write). */
@@ -271,7 +272,7 @@ export class HubSpotNotifier implements NotifierPort {
       const { code } = err;
       const body = describeBody(err.body);
       if (code === 429) {
-        const retryAfter = retryAfterMs(header(err.headers, 'retry-after')) ?? DEFAULT_RETRY_AFTER_MS;
+        const retryAfter = parseRetryAfter(header(err.headers, 'retry-after')) ?? DEFAULT_RETRY_AFTER_MS;
         const delay = Math.max(MIN_RETRY_AFTER_MS, retryAfter);
         return new RetryLaterError(
           this.redact(`HubSpot rate limit on ${what}: 429${body}; retrying in ${delay / 1000} s`),
@@ -359,14 +360,8 @@ export function hubspotSendId(key: string): string {
   return readable ? `${readable}-${hash}` : hash;
 }
 
-/** Retry-After in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | undefined, now: number = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+/** Exported for its tests; the parsing is shared by every adapter. */
+export { parseRetryAfter as retryAfterMs };
 
 interface ApiExceptionLike {
   code: number;

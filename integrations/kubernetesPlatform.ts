@@ -24,7 +24,7 @@ import { applyConfigMigrations } from '../domain/compatibility';
 import { componentLabel, type ComponentRef, type ComponentSnapshot, type ConfigMigration } from '../domain/model';
 import { normalizeVersion, parseVersion } from '../domain/versions';
 import { rolloutStatus } from './kubeRolloutStatus';
-import { sleep } from './httpClient';
+import { parseRetryAfter, sleep } from './httpClient';
 
 /** Where a component lives in the cluster. */
 export interface KubeTarget {
@@ -172,12 +172,7 @@ function statusOf(body: unknown): { message?: string; reason?: string } {
 }
 
 function retryAfterMs(headers: Record<string, string> | undefined): number | undefined {
-  const raw = headers?.['retry-after'] ?? headers?.['Retry-After'];
-  if (!raw) return undefined;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  return parseRetryAfter(headers?.['retry-after'] ?? headers?.['Retry-After']);
 }
 
 function resourceName(op: Operation): string {
@@ -313,29 +308,34 @@ export class KubernetesPlatform implements PlatformPort {
     let hash: string | undefined;
     let configChanged = false;
     if (migrations.length > 0) ({ hash, changed: configChanged } = await this.migrateConfig(r, migrations, signal));
-    const result = await this.change(r, version, progress, signal, (d) => {
-      const container = this.containerOf(r, d);
-      const image = parseImageRef(container.image ?? '');
-      const from = this.versionOf(r, d);
-      const annotations = d.spec?.template?.metadata?.annotations ?? {};
-      const imageOk = from === version && image.digest === undefined;
-      const hashOk = hash === undefined || annotations[CONFIG_HASH_ANNOTATION] === hash;
-      if (imageOk && hashOk) return undefined;
-      return {
-        from,
-        contentType: k8s.PatchStrategy.StrategicMergePatch,
-        body: {
-          metadata: { annotations: { [PREVIOUS_VERSION_ANNOTATION]: from } },
-          spec: {
-            template: {
-              ...(hash !== undefined ? { metadata: { annotations: { [CONFIG_HASH_ANNOTATION]: hash } } } : {}),
-              spec: { containers: [{ name: r.target.container, image: imageForVersion(image, version) }] },
-            },
+    const result = await this.change(r, version, progress, signal, (d) => this.imagePlan(r, d, version, hash));
+    return configChanged && !result.changed ? { ...result, changed: true } : result;
+  }
+
+  /**
+   * The strategic-merge patch that moves the container to `version` by its image tag (and stamps the config hash,
+   * when given), or undefined when the Deployment already has both.
+   */
+  private imagePlan(r: Resolved, d: k8s.V1Deployment, version: string, hash?: string): Plan {
+    const image = parseImageRef(this.containerOf(r, d).image ?? '');
+    const from = this.versionOf(r, d);
+    const annotations = d.spec?.template?.metadata?.annotations ?? {};
+    const imageOk = from === version && image.digest === undefined;
+    const hashOk = hash === undefined || annotations[CONFIG_HASH_ANNOTATION] === hash;
+    if (imageOk && hashOk) return undefined;
+    return {
+      from,
+      contentType: k8s.PatchStrategy.StrategicMergePatch,
+      body: {
+        metadata: { annotations: { [PREVIOUS_VERSION_ANNOTATION]: from } },
+        spec: {
+          template: {
+            ...(hash !== undefined ? { metadata: { annotations: { [CONFIG_HASH_ANNOTATION]: hash } } } : {}),
+            spec: { containers: [{ name: r.target.container, image: imageForVersion(image, version) }] },
           },
         },
-      };
-    });
-    return configChanged && !result.changed ? { ...result, changed: true } : result;
+      },
+    };
   }
 
   /**
@@ -364,24 +364,9 @@ export class KubernetesPlatform implements PlatformPort {
 
     const want = data.podTemplate ? comparableTemplate(data.podTemplate) : undefined;
     const result = await this.change(r, version, progress, signal, (d) => {
+      if (!want) return this.imagePlan(r, d, version);
       const from = this.versionOf(r, d);
       const annotations = d.metadata?.annotations;
-      if (!want) {
-        const image = parseImageRef(this.containerOf(r, d).image ?? '');
-        if (from === version && image.digest === undefined) return undefined;
-        return {
-          from,
-          contentType: k8s.PatchStrategy.StrategicMergePatch,
-          body: {
-            metadata: { annotations: { [PREVIOUS_VERSION_ANNOTATION]: from } },
-            spec: {
-              template: {
-                spec: { containers: [{ name: r.target.container, image: imageForVersion(image, version) }] },
-              },
-            },
-          },
-        };
-      }
       if (isDeepStrictEqual(comparableTemplate(d.spec?.template), want)) return undefined;
       const annotate = annotations
         ? { op: 'add', path: `/metadata/annotations/${jsonPointerToken(PREVIOUS_VERSION_ANNOTATION)}`, value: from }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { AlerterPort } from '../activities/ports';
 import { RequestRejectedError, RetryLaterError } from '../activities/ports';
 import type { AlertSeverity, SreAlert } from '../domain/model';
-import { describeFetchError, withTimeout } from './httpClient';
+import { describeFetchError, parseRetryAfter, withTimeout } from './httpClient';
 
 /** Where the Temporal Web UI shows this deployment's workflows; alerts link to the upgrade's workflow. */
 export interface TemporalUiOptions {
@@ -24,16 +24,7 @@ const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 /** The delay a 429's Retry-After asks for (delta-seconds or an HTTP date), else `fallbackMs`; kept within 1 s–5 min. */
 export function retryAfterMs(header: string | null, fallbackMs: number, now = Date.now()): number {
-  let ms: number | undefined;
-  const value = header?.trim();
-  if (value) {
-    if (/^\d+$/.test(value)) ms = Number(value) * 1000;
-    else {
-      const at = Date.parse(value);
-      if (!Number.isNaN(at)) ms = at - now;
-    }
-  }
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, ms ?? fallbackMs));
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, parseRetryAfter(header, now) ?? fallbackMs));
 }
 
 export interface PagerDutyAlerterOptions {
