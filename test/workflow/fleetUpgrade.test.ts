@@ -8,6 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { workflowsPath } from '../../workers/worker';
+import type { ComponentRef } from '../../domain/model';
 import type { Release } from '../../domain/release';
 import { parseRolloutPolicy, type RolloutPolicy, type RolloutPolicyInput } from '../../domain/rollout';
 import type { RolloutDirectoryPort, RunningRollout } from '../../activities';
@@ -104,8 +105,13 @@ beforeAll(async () => {
 // A fresh time-skipping server per test. In one long-lived server, time skipping stalled once a few rollouts had
 // run: env.sleep and result() hung with no activity or workflow task pending anywhere. That matches the open
 // test-server bug with abandoned child workflows (temporalio/sdk-typescript#1101, sdk-java#2392); the fleet's
-// children are abandoned on purpose (they outlive continue-as-new).
+// children are abandoned on purpose (they outlive continue-as-new). Even with a fresh server it was seen once more
+// in about ten full runs (a test that hung for its whole 120 s), so a test that fails is run once more, on a new
+// server and with its control planes put back on their inventory versions; the first failure stays in the log.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
+
 beforeEach(async () => {
+  await resetVersions();
   env = await timeSkippingEnv();
   worker = await Worker.create({
     connection: env.nativeConnection,
@@ -126,6 +132,24 @@ afterEach(async () => {
 afterAll(async () => {
   await harness?.close();
 });
+
+/** Every component back on its inventory version (a no-op unless a failed attempt of a test changed some). */
+async function resetVersions(): Promise<void> {
+  for (const cp of ALL) {
+    const versions: [string, ComponentRef['kind'], string][] = [
+      ['dashboard', 'dashboard', (cp.dashboard as { version: string }).version],
+      ['gateway', 'gateway', (cp.gateway as { version: string }).version],
+      ...((cp.dataPlanes ?? []) as { id: string; version: string }[]).map(
+        (dp): [string, ComponentRef['kind'], string] => [dp.id, 'data-plane', dp.version],
+      ),
+    ];
+    for (const [id, kind, version] of versions) {
+      const ref: ComponentRef = { controlPlaneId: String(cp.id), kind, id };
+      if ((await harness.version(String(cp.id), id)) !== version)
+        await harness.platform.upgrade(ref, version, () => undefined, new AbortController().signal);
+    }
+  }
+}
 
 /** The inventory the fleet lists: only this test's control planes (the simulated platform knows them all). */
 function useFleet(prefix: string): string[] {
