@@ -1,4 +1,5 @@
 import type { UpgradePolicy } from '../domain/policy';
+import type { MessengerPort } from './controlPlanes';
 import type { RolloutDirectoryPort } from './fleet';
 import type { AlerterPort, HealthPort, InventoryPort, NotifierPort, PlatformPort } from './ports';
 
@@ -12,4 +13,6 @@ export interface ActivityDeps {
   policy: UpgradePolicy;
   /** Finds running fleet rollouts (to supersede older ones); without it nothing is superseded. */
   rollouts?: RolloutDirectoryPort;
+  /** Offers releases to the control-plane workflows and carries their messages to the fleet rollouts (Temporal). */
+  messenger?: MessengerPort;
 }

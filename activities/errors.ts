@@ -11,6 +11,8 @@ export const NON_RETRYABLE = {
   notFound: 'ControlPlaneNotFound',
   undeliverable: 'NoticeUndeliverable',
   requestRejected: 'RequestRejected',
+  /** The worker lacks an adapter an activity needs (a wiring mistake: retrying does not help). */
+  notConfigured: 'NotConfigured',
 } as const;
 
 /** Turns adapter errors into Temporal failures with a type the workflow can act on; others stay retryable. */

@@ -1,4 +1,5 @@
 import { assessActivities } from './assess';
+import { controlPlaneActivities } from './controlPlanes';
 import type { ActivityDeps } from './deps';
 import { deployActivities } from './deploy';
 import { fleetActivities } from './fleet';
@@ -8,6 +9,7 @@ import { scheduleActivities } from './schedule';
 
 export type { ActivityDeps } from './deps';
 export type { RolloutDirectoryPort, RunningRollout } from './fleet';
+export type { MessengerPort } from './controlPlanes';
 
 /** The object the worker registers: every activity, bound to its adapters. */
 export function createActivities(deps: ActivityDeps) {
@@ -18,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...deployActivities(deps),
     ...healthActivities(deps),
     ...fleetActivities(deps),
+    ...controlPlaneActivities(deps),
   };
 }
 

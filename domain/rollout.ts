@@ -35,9 +35,16 @@ export const RolloutPolicySchema = z
         maxRatio: z.number().min(0).max(1).default(0.1),
         /** …once at least this many have finished (a ratio over 2 upgrades says little). */
         minSample: z.number().int().min(1).default(20),
+        /**
+         * Halt when more than this many upgrades stopped before any change (unhealthy before, no window, notice not
+         * delivered). They did no harm, so by default they never halt a rollout on their own.
+         */
+        maxBeforeChange: z.number().int().min(0).optional(),
       })
       .strict()
       .default({ maxFailures: 3, maxRatio: 0.1, minSample: 20 }),
+    /** Minutes between reconciliations: the fleet asks every control plane it counts in flight for its real state. */
+    reconcileMinutes: z.number().int().min(1).max(24 * 60).default(60),
     /** Control planes listed from the inventory per activity call. */
     pageSize: z.number().int().min(1).max(1000).default(200),
     /** The fleet workflow continues as new past this many history events (Temporal's hard limit is 51,200). */

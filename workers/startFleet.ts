@@ -6,8 +6,9 @@ import type { Release } from '../domain/release';
 import { parseRolloutPolicy, type RolloutPolicy, type RolloutPolicyInput } from '../domain/rollout';
 import { fleetWorkflowId, type FleetUpgradeInput, type FleetUpgradeResult } from '../workflows/messages';
 import { ReleaseId, TargetVersion, UpgradeStage } from '../workflows/searchAttributes';
+import { RELEASE_MEMO } from '../integrations/temporalMessenger';
 
-export const FLEET_WORKFLOW_TYPE = 'fleetUpgrade';
+export const FLEET_WORKFLOW_TYPE = 'fleetRollout';
 type FleetUpgradeWorkflow = (input: FleetUpgradeInput) => Promise<FleetUpgradeResult>;
 
 /** Memo key holding a random token per start request: equal to ours only when our request created the run. */
@@ -86,7 +87,12 @@ export async function startFleetUpgrade(client: Client, opts: StartFleetOptions)
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       staticSummary: fleetSummary(input.release),
       staticDetails: fleetDetails(input.release, input.rollout),
-      memo: { [START_TOKEN_MEMO]: token, ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}) },
+      // `release` (without the rollout): the control planes' follow-up and catch-up read open releases from it.
+      memo: {
+        [START_TOKEN_MEMO]: token,
+        [RELEASE_MEMO]: input.release,
+        ...(opts.requestedBy ? { requestedBy: opts.requestedBy } : {}),
+      },
       typedSearchAttributes: [
         { key: ReleaseId, value: input.release.id },
         { key: TargetVersion, value: input.release.targets.gateway },

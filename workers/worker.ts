@@ -15,6 +15,7 @@ import { OutboxNotifier } from '../integrations/outboxNotifier';
 import { PagerDutyAlerter, type TemporalUiOptions } from '../integrations/pagerDutyAlerter';
 import { SimulatedFleet, SimulatedPlatform, simulatedHealthUrl } from '../integrations/simulatedFleet';
 import { SlackAlerter } from '../integrations/slackAlerter';
+import { TemporalMessenger } from '../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
 import type { Config } from './config';
 import { clientConnectionOptions, connectClient } from './temporalClient';
@@ -171,6 +172,8 @@ export async function wireAdapters(config: Config, log: (line: string) => void =
     policy: config.policy,
     // A newer release supersedes an older rollout of the same line; visibility finds the running ones.
     rollouts: new TemporalRolloutDirectory(temporal.client),
+    // Releases reach the control-plane workflows, and their messages the fleet rollouts, through the client.
+    messenger: new TemporalMessenger(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE }),
   };
   return {
     deps,

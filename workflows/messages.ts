@@ -1,7 +1,14 @@
 // Signals, queries and the shapes they carry: shared by workflows, clients, scripts and tests.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Release } from '../domain/release';
-import type { ComponentChange, NoticeKind, ProbeRecord, SkipReason, WindowPlan } from '../domain/model';
+import {
+  SKIP_REASONS,
+  type ComponentChange,
+  type NoticeKind,
+  type ProbeRecord,
+  type SkipReason,
+  type WindowPlan,
+} from '../domain/model';
 import type { RolloutPolicy, Wave } from '../domain/rollout';
 
 export const TASK_QUEUE_DEFAULT = 'nightshift';
@@ -134,7 +141,7 @@ export interface FleetStatus {
   bakeUntil?: string;
   /** Children not finished yet, by state. */
   inFlight: { waitingForWindow: number; waitingForSlot: number; changing: number };
-  outcomes: Partial<Record<UpgradeOutcome, number>>;
+  outcomes: Partial<Record<UpgradeOutcome | 'lost', number>>;
   /** The most recent failures (rolled back or failed), newest last; `failureCount` has them all. */
   failures: FleetFailure[];
   failureCount: number;
@@ -148,6 +155,12 @@ export interface FleetStatus {
   /** How many times this rollout continued as new, and the longest history a run reached. */
   runs: number;
   maxHistoryLength: number;
+  /** Control planes settled by reconciliation or `forget` (the newest few; `lostCount` has them all). */
+  lost?: LostControlPlane[];
+  lostCount?: number;
+  /** Upgrades that stopped before any change: shown and alerted, but they do not spend the failure budget. */
+  beforeChangeCount?: number;
+  reconciledAt?: string;
 }
 
 export const fleetStatusQuery = defineQuery<FleetStatus>('status');
@@ -193,7 +206,15 @@ export const UPGRADE_STAGES = [
 ] as const;
 export type UpgradeStage = (typeof UPGRADE_STAGES)[number];
 
-export type UpgradeOutcome = 'completed' | 'skipped' | 'cancelled' | 'superseded' | 'rolled-back' | 'failed';
+export type UpgradeOutcome =
+  | 'completed'
+  | 'skipped'
+  | 'cancelled'
+  | 'superseded'
+  | 'rolled-back'
+  | 'failed'
+  /** Stopped before touching anything (unhealthy before, no window, notice undeliverable): no harm done. */
+  | 'failed-before-change';
 
 export interface StepRecord {
   name: string;
@@ -244,4 +265,197 @@ export const statusQuery = defineQuery<UpgradeStatus>('status');
 export interface ControlPlaneUpgradeResult {
   outcome: 'completed' | 'skipped' | 'cancelled' | 'superseded';
   status: UpgradeStatus;
+}
+
+// ==== One workflow per control plane (controlPlane) and the fleet that offers it releases (fleetRollout) ====
+
+export function controlPlaneWorkflowId(controlPlaneId: string): string {
+  return `control-plane/${controlPlaneId}`;
+}
+
+/** Where an offer came from: a fleet's listing, the catch-up schedule, the control plane's own follow-up, an SRE. */
+export type OfferSource = 'fleet' | 'catch-up' | 'follow-up' | 'sre';
+
+/** A release offered to a control plane's workflow (signal-with-start `offer`). */
+export interface ReleaseOffer {
+  release: Release;
+  /** The fleet rollout that offered it: slots come from it and the outcome goes back to it. */
+  fleet?: { workflowId: string; wave: Wave };
+  source: OfferSource;
+  offeredAt: string;
+}
+export const offerSignal = defineSignal<[ReleaseOffer]>('offer');
+
+/** Fleet → control plane: a slot for this release is yours. */
+export const grantSignal = defineSignal<[{ releaseId: string; grantedAt: string }]>('grant');
+
+/** Outcomes of one upgrade attempt. `failed-before-change`: it stopped before touching anything (not harm). */
+export type AttemptOutcome = UpgradeOutcome;
+
+/** Control plane → fleet (from an activity, retried until the fleet accepts it): how the attempt ended. */
+export interface UpgradeReport {
+  controlPlaneId: string;
+  releaseId: string;
+  outcome: AttemptOutcome;
+  /** True when nightshift changed any component (even if it was rolled back afterwards). */
+  changed: boolean;
+  reason?: string;
+  skipReason?: SkipReason;
+  at: string;
+}
+export const reportSignal = defineSignal<[UpgradeReport]>('report');
+
+/** Control plane → fleet (from an activity): my window is open for this release, may I start changing? */
+export interface SlotAsk {
+  controlPlaneId: string;
+  releaseId: string;
+  /** The latest instant it can still start inside its window; a grant after it is returned unused. */
+  until: string;
+}
+export const askSlotSignal = defineSignal<[SlotAsk]>('ask-slot');
+export const returnSlotSignal = defineSignal<[{ controlPlaneId: string; releaseId: string }]>('return-slot');
+
+/** SRE → fleet: stop counting this control plane as in flight (`npm run sre -- forget`). */
+export const forgetSignal = defineSignal<[OperatorRequest & { controlPlaneId: string }]>('forget');
+
+/** One finished attempt, kept in the control plane's status (the newest few) and carried over continue-as-new. */
+export interface AttemptRecord {
+  releaseId: string;
+  targets: Release['targets'];
+  outcome: AttemptOutcome;
+  changed: boolean;
+  reason?: string;
+  skipReason?: SkipReason;
+  fleetWorkflowId?: string;
+  startedAt: string;
+  endedAt: string;
+  /** Versions after the attempt, as nightshift last saw them. */
+  versions: Record<string, string>;
+}
+
+export const WHY_NOT_CODES = [
+  ...SKIP_REASONS,
+  'no-release-offered',
+  'waiting-for-window',
+  'waiting-for-slot',
+  'fleet-held',
+  'paused',
+  'health-warn',
+  'deferred',
+  'retry-later',
+  'last-upgrade-failed',
+  'superseded',
+  'cancelled',
+] as const;
+export type WhyNotCode = (typeof WHY_NOT_CODES)[number];
+
+/** One link of "why is this control plane not being upgraded right now": what, the evidence, and until when. */
+export interface WhyNotReason {
+  code: WhyNotCode;
+  detail: string;
+  evidence?: Record<string, string | number | boolean>;
+  /** The earliest time this reason can stop holding (a window opening, a retry becoming allowed). */
+  until?: string;
+}
+
+export interface ControlPlaneStatus {
+  workflowId: string;
+  controlPlaneId: string;
+  orgId?: string;
+  /** idle: nothing to do; waiting: an upgrade waits (window, slot, pause); changing: components are being changed. */
+  state: 'idle' | 'waiting' | 'changing' | 'ending';
+  /** component id → version, as last read from the inventory or set by nightshift. */
+  installed: Record<string, string>;
+  installedSeenAt?: string;
+  /** The upgrade in progress (its full step history). */
+  upgrade?: UpgradeStatus;
+  /** A release offered while another upgrade was changing: it is assessed once that one has ended. */
+  pending?: {
+    releaseId: string;
+    targets: Release['targets'];
+    source: OfferSource;
+    offeredAt: string;
+    fleetWorkflowId?: string;
+  };
+  /** The newest attempts, newest last. */
+  recent: AttemptRecord[];
+  /** Empty while an upgrade is making progress; otherwise the chain of reasons, the first is the main one. */
+  whyNot: WhyNotReason[];
+  /** When something could next happen by itself (a window opening, a retry allowed). */
+  nextChanceAt?: string;
+  /** Runs of this workflow so far (it continues as new after each upgrade). */
+  runs: number;
+  /** Emails and alerts that could not be delivered (best effort once changes began). */
+  deliveryFailures?: string[];
+}
+export const controlPlaneStatusQuery = defineQuery<ControlPlaneStatus>('status');
+
+export interface ControlPlaneInput {
+  controlPlaneId: string;
+  /** Carried over continue-as-new (absent on the very first run). */
+  carried?: ControlPlaneCarried;
+}
+
+/** A message to a fleet rollout waiting to be sent (carried over continue-as-new until the fleet accepted it). */
+export type FleetMessage =
+  | { kind: 'report'; fleetWorkflowId: string; report: UpgradeReport }
+  | { kind: 'return-slot'; fleetWorkflowId: string; releaseId: string };
+
+export interface ControlPlaneCarried {
+  /** The release to assess next (the newest offered while an upgrade was changing). */
+  pending?: ReleaseOffer;
+  /** Fleet messages not yet accepted. */
+  outbox: FleetMessage[];
+  /** Attempts started over the control plane's life (notice and alert keys include it). */
+  seq: number;
+  /** A pause that arrived while no upgrade ran: the next upgrade starts paused. */
+  hold?: OperatorRequest & { at: string };
+  recent: AttemptRecord[];
+  installed: Record<string, string>;
+  installedSeenAt?: string;
+  orgId?: string;
+  runs: number;
+}
+
+/** Fleet → control plane: the release is withdrawn (fleet cancelled, or superseded by a newer release's rollout). */
+export interface Withdrawal extends OperatorRequest {
+  releaseId: string;
+  /** The newer release that takes over, when superseded. */
+  supersededBy?: string;
+}
+export const withdrawSignal = defineSignal<[Withdrawal]>('withdraw');
+
+/** SRE → fleet: reconcile now (ask every control plane counted in flight for its real state). */
+export const reconcileSignal = defineSignal<[(OperatorRequest | string)?]>('reconcile');
+
+/** A control plane the fleet stopped counting: its workflow closed, was terminated, or works on another release. */
+export interface LostControlPlane {
+  controlPlaneId: string;
+  reason: string;
+  at: string;
+}
+
+export interface FleetRolloutInput {
+  release: Release;
+  rollout: RolloutPolicy;
+  /** Carried over continue-as-new; absent on the first run. */
+  carried?: FleetRolloutCarried;
+}
+
+export interface FleetRolloutCarried {
+  status: FleetStatus;
+  /** Inventory cursor of the wave being listed. */
+  cursor?: string;
+  /** Control planes counted in flight, by state (w: waiting for a window, q: asked for a slot, c: changing). */
+  children: Record<string, ChildState>;
+  /** Wave of each control plane in flight (to count its outcome against the right wave). */
+  childWave: Record<string, Wave>;
+  slotQueue: SlotAsk[];
+  failuresAtApproval: number;
+  finishedAtApproval?: number;
+  canaryFailuresAccepted?: number;
+  beforeChangeAtApproval?: number;
+  /** Control planes already told that the release is withdrawn (cancel/supersede fan-out in progress). */
+  withdrawn: string[];
+  pagedFor?: string;
 }

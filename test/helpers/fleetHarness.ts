@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createActivities, type ActivityDeps, type RolloutDirectoryPort } from '../../activities';
+import { createActivities, type ActivityDeps, type MessengerPort, type RolloutDirectoryPort } from '../../activities';
 import type { ComponentKind, ComponentRef } from '../../domain/model';
 import { DEFAULT_POLICY, type UpgradePolicy } from '../../domain/policy';
 import type { Release } from '../../domain/release';
@@ -44,7 +44,12 @@ export class FleetHarness {
   constructor(private inventory: InventoryInput) {}
 
   async start(
-    opts: { rolloutMs?: number; policy?: UpgradePolicy; rollouts?: RolloutDirectoryPort } = {},
+    opts: {
+      rolloutMs?: number;
+      policy?: UpgradePolicy;
+      rollouts?: RolloutDirectoryPort;
+      messenger?: MessengerPort;
+    } = {},
   ): Promise<void> {
     this.writeInventory(this.inventory);
     const inv: Inventory = InventorySchema.parse(this.inventory);
@@ -62,6 +67,7 @@ export class FleetHarness {
       alerter: new LogAlerter({ path: this.alertsPath, log: (l) => this.logs.push(l) }),
       policy: opts.policy ?? TEST_POLICY,
       rollouts: opts.rollouts,
+      messenger: opts.messenger,
     };
   }
 

@@ -318,6 +318,7 @@ describe('npm run sre: commands', () => {
         maxConcurrent: 10,
         failureBudget: { maxFailures: 3, maxRatio: 0.1, minSample: 20 },
         pageSize: 200,
+        reconcileMinutes: 60,
         continueAsNewAfterEvents: 10000,
       },
       stage: 'halted',

@@ -50,14 +50,14 @@ describe('startFleetUpgrade', () => {
     expect(result).toEqual({ workflowId: 'fleet/lts-5.8.2', runId: 'run-1', result: 'started' });
     expect(starts).toHaveLength(1);
     const { type, options } = starts[0]!;
-    expect(type).toBe('fleetUpgrade');
+    expect(type).toBe('fleetRollout');
     expect(options).toMatchObject({
       workflowId: 'fleet/lts-5.8.2',
       taskQueue: 'nightshift',
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       staticSummary: 'Roll out 5.8.2 LTS to the fleet',
-      memo: { requestedBy: 'test', [START_TOKEN_MEMO]: expect.any(String) },
+      memo: { requestedBy: 'test', [START_TOKEN_MEMO]: expect.any(String), release },
       typedSearchAttributes: [
         { key: ReleaseId, value: 'lts-5.8.2' },
         { key: TargetVersion, value: '5.8.2' },

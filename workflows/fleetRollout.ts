@@ -1,0 +1,730 @@
+// One release across the whole fleet (id fleet/<releaseId>). It starts no child workflows: it lists the inventory in
+// pages and offers the release to each control plane's own workflow from an activity (control-plane/<id>, the only
+// writer of that control plane), so no per-run limit on pending children applies and its history does not grow per
+// control plane. It keeps the canary wave, bake, concurrency slots, the failure budget (harm only), halt/approve,
+// freeze, pause and cancel; and it reconciles instead of trusting: on a timer it asks every control plane it still
+// counts in flight for its real state, and settles those that closed or work on another release as `lost`.
+import {
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { InFlightVerdict } from '../activities/controlPlanes';
+import type { Wave } from '../domain/rollout';
+import { fleetMarkdown } from './markdown';
+import {
+  approveSignal,
+  askSlotSignal,
+  cancelSignal,
+  controlPlaneWorkflowId,
+  fleetStatusQuery,
+  forgetSignal,
+  freezeSignal,
+  grantSignal,
+  pauseSignal,
+  reconcileSignal,
+  reportSignal,
+  resumeSignal,
+  returnSlotSignal,
+  supersedeSignal,
+  unfreezeSignal,
+  type ChildState,
+  type FleetRolloutCarried,
+  type FleetRolloutInput,
+  type FleetStage,
+  type FleetStatus,
+  type FleetUpgradeResult,
+  type FreezeRequest,
+  type OperatorRequest,
+  type SlotAsk,
+  type UpgradeOutcome,
+  type UpgradeReport,
+} from './messages';
+import * as metrics from './metrics';
+import { errorMessage, toRequest } from './operatorRequests';
+import * as SA from './searchAttributes';
+
+const FAILURES_KEPT = 25;
+const LOST_KEPT = 25;
+/** Control planes asked for their state per reconcile activity, and told of a withdrawal per activity. */
+const BATCH = 200;
+/** Signals received by one run before it continues as new (Temporal refuses more than 10,000 per run). */
+const SIGNALS_PER_RUN = 4000;
+
+const act = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+const nowIso = () => new Date(Date.now()).toISOString();
+const KEY = { w: 'waitingForWindow', q: 'waitingForSlot', c: 'changing' } as const;
+
+export function isHarm(outcome: UpgradeOutcome | 'lost'): boolean {
+  return outcome === 'rolled-back' || outcome === 'failed';
+}
+
+function initialStatus(input: FleetRolloutInput, workflowId: string): FleetStatus {
+  const { release, rollout } = input;
+  const wave = () => ({ listed: false, started: 0, finished: 0, failed: 0 });
+  return {
+    workflowId,
+    releaseId: release.id,
+    releaseKind: release.kind,
+    targets: release.targets,
+    rollout,
+    stage: 'listing-canary',
+    eligibility: { listed: 0, eligible: 0, skipped: {} },
+    waves: { canary: wave(), main: wave() },
+    inFlight: { waitingForWindow: 0, waitingForSlot: 0, changing: 0 },
+    outcomes: {},
+    failures: [],
+    failureCount: 0,
+    paused: false,
+    approvals: [],
+    runs: 0,
+    maxHistoryLength: 0,
+    lost: [],
+    lostCount: 0,
+    beforeChangeCount: 0,
+  };
+}
+
+export class FleetRollout {
+  readonly release: FleetRolloutInput['release'];
+  readonly rollout: FleetRolloutInput['rollout'];
+  readonly workflowId = workflowInfo().workflowId;
+  readonly c: FleetRolloutCarried;
+  readonly status: FleetStatus;
+  private readonly withdrawn: Set<string>;
+  /** Activities and signals in flight: continue-as-new waits for them. */
+  private inFlightOps = 0;
+  private quiescing = false;
+  private signals = 0;
+  private reconcileAsked = false;
+  private shownStage?: string;
+  readonly work = new CancellationScope();
+
+  constructor(input: FleetRolloutInput) {
+    this.release = input.release;
+    this.rollout = input.rollout;
+    this.c = input.carried ?? {
+      status: initialStatus(input, this.workflowId),
+      children: {},
+      childWave: {},
+      slotQueue: [],
+      failuresAtApproval: 0,
+      withdrawn: [],
+    };
+    this.status = this.c.status;
+    this.withdrawn = new Set(this.c.withdrawn);
+    this.shownStage = workflowInfo().typedSearchAttributes.get(SA.UpgradeStage);
+  }
+
+  // ---- bookkeeping ----
+
+  private setChild(id: string, state: ChildState | undefined): void {
+    const before = this.c.children[id];
+    if (before === state) return;
+    if (before) this.status.inFlight[KEY[before]]--;
+    if (state) {
+      this.c.children[id] = state;
+      this.status.inFlight[KEY[state]]++;
+    } else delete this.c.children[id];
+  }
+
+  inFlightCount(): number {
+    const f = this.status.inFlight;
+    return f.waitingForWindow + f.waitingForSlot + f.changing;
+  }
+
+  private inFlightOf(wave: Wave): number {
+    return this.status.waves[wave].started - this.status.waves[wave].finished;
+  }
+
+  stopping(): boolean {
+    return this.status.cancel !== undefined || this.status.supersededBy !== undefined;
+  }
+
+  private frozen(): boolean {
+    return this.status.freeze !== undefined && Date.parse(this.status.freeze.until) > Date.now();
+  }
+
+  /** Nothing new starts (no listing, no slot grants) while any of these hold. */
+  private held(): boolean {
+    return this.status.paused || this.status.halted !== undefined || this.frozen() || this.stopping();
+  }
+
+  private setStage(stage: FleetStage): void {
+    this.status.stage = stage;
+    this.refresh();
+  }
+
+  refresh(): void {
+    const s = this.status;
+    const ended = s.stage === 'completed' || s.stage === 'cancelled' || s.stage === 'superseded';
+    const shown = s.halted && !ended ? 'halted' : s.stage;
+    // Only on change: an upsert is a history event, and refresh runs on every report.
+    if (shown !== this.shownStage) upsertSearchAttributes([{ key: SA.UpgradeStage, value: shown }]);
+    this.shownStage = shown;
+    setCurrentDetails(fleetMarkdown(s));
+  }
+
+  // ---- reports, settlement and the failure budget ----
+
+  /** Counts one control plane's end: from its report, from reconciliation, or from an SRE's `forget`. */
+  private settle(id: string, outcome: UpgradeOutcome | 'lost', reason?: string): void {
+    const wave = this.c.childWave[id];
+    if (!wave) return; // a duplicate, or a control plane this rollout does not count
+    this.c.slotQueue = this.c.slotQueue.filter((r) => r.controlPlaneId !== id);
+    this.setChild(id, undefined);
+    delete this.c.childWave[id];
+    const s = this.status;
+    s.waves[wave].finished++;
+    s.outcomes[outcome] = (s.outcomes[outcome] ?? 0) + 1;
+    if (outcome === 'lost') {
+      s.lostCount = (s.lostCount ?? 0) + 1;
+      s.lost = [...(s.lost ?? []), { controlPlaneId: id, reason: reason ?? 'lost', at: nowIso() }].slice(-LOST_KEPT);
+    } else if (outcome === 'failed-before-change') {
+      s.beforeChangeCount = (s.beforeChangeCount ?? 0) + 1;
+      this.checkBeforeChange();
+    } else if (isHarm(outcome)) {
+      s.failureCount++;
+      s.waves[wave].failed++;
+      s.failures.push({ controlPlaneId: id, outcome, reason, at: nowIso() });
+      if (s.failures.length > FAILURES_KEPT) s.failures.shift();
+      this.checkBudget();
+    }
+    this.refresh();
+  }
+
+  report(r: UpgradeReport): void {
+    this.signals++;
+    if (r.releaseId !== this.release.id) return;
+    this.settle(r.controlPlaneId, r.outcome, r.reason);
+  }
+
+  private checkBudget(): void {
+    const s = this.status;
+    if (s.halted) return;
+    const { maxFailures, maxRatio, minSample } = this.rollout.failureBudget;
+    // Both limits count from the last approval: an approval accepts what failed before it.
+    const since = s.failureCount - this.c.failuresAtApproval;
+    if (since <= 0) return;
+    const finished = (s.outcomes.completed ?? 0) + s.failureCount - (this.c.finishedAtApproval ?? 0);
+    const ratio = finished > 0 ? since / finished : 0;
+    const sinceApproval = this.c.failuresAtApproval ? ' since the last approval' : '';
+    if (since > maxFailures)
+      this.halt(`${since} upgrades rolled back or failed (budget ${maxFailures}${sinceApproval})`);
+    else if (finished >= minSample && ratio > maxRatio)
+      this.halt(
+        `${Math.round(ratio * 100)}% of ${finished} finished upgrades failed (budget ${Math.round(maxRatio * 100)}%)`,
+      );
+  }
+
+  private checkBeforeChange(): void {
+    const limit = this.rollout.failureBudget.maxBeforeChange;
+    const n = (this.status.beforeChangeCount ?? 0) - (this.c.beforeChangeAtApproval ?? 0);
+    if (limit !== undefined && n > limit && !this.status.halted)
+      this.halt(`${n} upgrades stopped before any change (limit ${limit})`);
+  }
+
+  private halt(reason: string): void {
+    this.status.halted = { reason, at: nowIso() };
+    log.warn('fleet halted', { reason });
+    metrics.fleetHalted();
+    this.refresh();
+  }
+
+  // ---- slots ----
+
+  askSlot(req: SlotAsk): void {
+    this.signals++;
+    if (req.releaseId !== this.release.id) return;
+    if (!this.c.childWave[req.controlPlaneId]) {
+      // Offered by the catch-up schedule or a follow-up while this rollout runs: count it in.
+      this.c.childWave[req.controlPlaneId] = 'main';
+      this.status.waves.main.started++;
+    }
+    this.c.slotQueue = this.c.slotQueue.filter((r) => r.controlPlaneId !== req.controlPlaneId);
+    this.c.slotQueue.push(req);
+    this.setChild(req.controlPlaneId, 'q');
+    this.refresh();
+  }
+
+  returnSlot(controlPlaneId: string): void {
+    this.signals++;
+    this.c.slotQueue = this.c.slotQueue.filter((r) => r.controlPlaneId !== controlPlaneId);
+    if (this.c.children[controlPlaneId]) this.setChild(controlPlaneId, 'w');
+    this.refresh();
+  }
+
+  private async dispatchSlots(): Promise<void> {
+    for (;;) {
+      if (this.status.freeze && !this.frozen()) {
+        log.info('freeze ended', { until: this.status.freeze.until });
+        this.status.freeze = undefined;
+        this.refresh();
+      }
+      if (this.status.freeze) {
+        const seen = this.status.freeze;
+        await condition(() => this.quiescing || this.status.freeze !== seen, Date.parse(seen.until) - Date.now());
+        if (this.quiescing) return;
+        continue;
+      }
+      await condition(() => this.quiescing || !!this.status.freeze || this.canGrant());
+      if (this.quiescing) return;
+      if (!this.status.freeze) await this.grantSlots();
+    }
+  }
+
+  private canGrant(): boolean {
+    return !this.held() && this.c.slotQueue.length > 0 && this.status.inFlight.changing < this.rollout.maxConcurrent;
+  }
+
+  private async grantSlots(): Promise<void> {
+    const grants: SlotAsk[] = [];
+    while (this.c.slotQueue.length > 0 && this.status.inFlight.changing < this.rollout.maxConcurrent) {
+      const req = this.c.slotQueue.shift()!;
+      // Too late for its window: the control plane gives the slot back and reschedules by itself.
+      if (Date.parse(req.until) <= Date.now() || !this.c.children[req.controlPlaneId]) continue;
+      this.setChild(req.controlPlaneId, 'c');
+      grants.push(req);
+    }
+    this.refresh();
+    const grantedAt = nowIso();
+    await this.tracked(async () => {
+      await Promise.all(
+        grants.map(async (g) => {
+          try {
+            const cp = getExternalWorkflowHandle(controlPlaneWorkflowId(g.controlPlaneId));
+            await cp.signal(grantSignal, { releaseId: this.release.id, grantedAt });
+          } catch (err) {
+            log.warn('slot grant not delivered; slot freed', { id: g.controlPlaneId, error: errorMessage(err) });
+            if (this.c.children[g.controlPlaneId] === 'c') this.setChild(g.controlPlaneId, 'w');
+          }
+        }),
+      );
+    });
+  }
+
+  // ---- paging and reconciliation ----
+
+  private async pageOnHalt(): Promise<void> {
+    for (;;) {
+      const paged = () => this.status.halted !== undefined && this.c.pagedFor !== this.status.halted.at;
+      await condition(() => this.quiescing || paged());
+      if (this.quiescing) return;
+      const halted = this.status.halted!;
+      await this.tracked(() =>
+        this.alert(
+          `halt/${halted.at}`,
+          'critical',
+          `Fleet rollout ${this.release.id} HALTED: ${halted.reason}. Approve (npm run sre -- approve --fleet ${this.release.id}) or cancel.`,
+          { failures: this.status.failures.slice(-5), outcomes: this.status.outcomes },
+        ),
+      );
+      this.c.pagedFor = halted.at;
+    }
+  }
+
+  private async alert(id: string, severity: 'critical' | 'error', summary: string, details: Record<string, unknown>) {
+    try {
+      await act.alertSre({
+        dedupKey: `${this.workflowId}/${id.split('/')[0]}`,
+        id: `${this.workflowId}/${id}`,
+        action: 'trigger',
+        severity,
+        summary,
+        controlPlaneId: 'fleet',
+        releaseId: this.release.id,
+        workflowId: this.workflowId,
+        details,
+      });
+    } catch (err) {
+      log.warn('alert not delivered', { id, error: errorMessage(err) });
+    }
+  }
+
+  private async reconcileLoop(): Promise<void> {
+    const every = this.rollout.reconcileMinutes * 60_000;
+    for (;;) {
+      const asked = await condition(() => this.quiescing || this.reconcileAsked, every);
+      if (this.quiescing) return;
+      this.reconcileAsked = false;
+      if (asked || this.inFlightCount() > 0) await this.tracked(() => this.reconcile());
+    }
+  }
+
+  /** Asks every control plane counted in flight for its real state; settles the finished and the lost. */
+  async reconcile(): Promise<void> {
+    const ids = Object.keys(this.c.children);
+    const lost: string[] = [];
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const verdicts = await act.inspectControlPlanes({
+        releaseId: this.release.id,
+        controlPlaneIds: ids.slice(i, i + BATCH),
+      });
+      for (const v of verdicts)
+        if (this.apply(v)) lost.push(`${v.controlPlaneId}: ${(v as { reason: string }).reason}`);
+    }
+    this.status.reconciledAt = nowIso();
+    this.refresh();
+    if (lost.length)
+      await this.alert(
+        `lost/${this.status.reconciledAt}`,
+        'error',
+        `Fleet rollout ${this.release.id}: ${lost.length} control plane(s) no longer in this rollout, counted as lost: ${lost.slice(0, 10).join('; ')}`,
+        { lost: lost.slice(0, 50) },
+      );
+  }
+
+  /** Applies one verdict; true when the control plane was counted as lost. */
+  private apply(v: InFlightVerdict): boolean {
+    if (!this.c.childWave[v.controlPlaneId]) return false;
+    if (v.verdict === 'finished') this.settle(v.controlPlaneId, v.outcome, v.reason);
+    if (v.verdict !== 'lost') return false;
+    this.settle(v.controlPlaneId, 'lost', v.reason);
+    return true;
+  }
+
+  forget(req: OperatorRequest & { controlPlaneId: string }): void {
+    const r = toRequest(req);
+    const why = `forgotten by ${r.by ?? 'an SRE'}${r.reason ? `: ${r.reason}` : ''}`;
+    this.settle(req.controlPlaneId, 'lost', why);
+  }
+
+  askReconcile(): void {
+    this.reconcileAsked = true;
+  }
+
+  // ---- operator signals ----
+
+  pause(arg: unknown): void {
+    this.status.paused = true;
+    this.status.pause = { ...toRequest(arg), at: nowIso() };
+    this.refresh();
+  }
+
+  resume(): void {
+    this.status.paused = false;
+    this.status.pause = undefined;
+    this.refresh();
+  }
+
+  approve(arg: unknown): void {
+    const s = this.status;
+    if (!s.halted) return;
+    s.approvals.push({ ...toRequest(arg), at: nowIso(), failuresAccepted: s.failureCount });
+    this.c.failuresAtApproval = s.failureCount;
+    this.c.finishedAtApproval = (s.outcomes.completed ?? 0) + s.failureCount;
+    this.c.canaryFailuresAccepted = s.waves.canary.failed;
+    this.c.beforeChangeAtApproval = s.beforeChangeCount ?? 0;
+    s.halted = undefined;
+    this.refresh();
+  }
+
+  freeze(req: FreezeRequest): void {
+    const until = typeof req?.until === 'string' ? Date.parse(req.until) : NaN;
+    if (Number.isNaN(until)) {
+      log.warn('freeze ignored: until is not an ISO instant', { until: req?.until });
+      return;
+    }
+    this.status.freeze = { ...toRequest(req), until: new Date(until).toISOString(), at: nowIso() };
+    this.refresh();
+  }
+
+  unfreeze(): void {
+    this.status.freeze = undefined;
+    this.refresh();
+  }
+
+  cancel(arg: unknown): void {
+    if (this.stopping()) return;
+    this.status.cancel = { ...toRequest(arg), at: nowIso() };
+    this.work.cancel();
+  }
+
+  supersede(releaseId: string): void {
+    if (this.stopping()) return;
+    this.status.supersededBy = releaseId;
+    log.info('superseded', { by: releaseId });
+    this.work.cancel();
+  }
+
+  // ---- continue-as-new ----
+
+  shouldContinueAsNew(): boolean {
+    const i = workflowInfo();
+    return (
+      i.historyLength > this.rollout.continueAsNewAfterEvents ||
+      i.continueAsNewSuggested ||
+      this.signals > SIGNALS_PER_RUN
+    );
+  }
+
+  private async continueAsNewNow(): Promise<never> {
+    this.quiescing = true;
+    await condition(() => this.inFlightOps === 0 && allHandlersFinished());
+    this.status.runs++;
+    this.status.maxHistoryLength = Math.max(this.status.maxHistoryLength, workflowInfo().historyLength);
+    log.info('continuing as new', { historyLength: workflowInfo().historyLength, inFlight: this.inFlightCount() });
+    return continueAsNew<typeof fleetRollout>({
+      release: this.release,
+      rollout: this.rollout,
+      carried: { ...this.c, status: this.status, withdrawn: [...this.withdrawn] },
+    });
+  }
+
+  private async tracked<T>(op: () => Promise<T>): Promise<T> {
+    this.inFlightOps++;
+    try {
+      return await op();
+    } finally {
+      this.inFlightOps--;
+    }
+  }
+
+  // ---- the rollout ----
+
+  private async holdWhile(): Promise<void> {
+    if (this.held() && !this.stopping())
+      await condition(() => !this.held() || this.stopping() || this.shouldContinueAsNew());
+    if (this.shouldContinueAsNew()) await this.continueAsNewNow();
+  }
+
+  private async listWave(wave: Wave): Promise<void> {
+    for (;;) {
+      await this.holdWhile();
+      if (this.stopping()) return;
+      const page = await this.tracked(() =>
+        act.offerFleetPage({
+          release: this.release,
+          rollout: this.rollout,
+          wave,
+          fleetWorkflowId: this.workflowId,
+          cursor: this.c.cursor,
+          pageSize: this.rollout.pageSize,
+          countEligibility: wave === 'canary',
+        }),
+      );
+      this.countPage(wave, page.reasons, page.listed);
+      for (const id of page.offered) this.track(id, wave);
+      for (const f of page.failed) log.warn('offer not delivered; the catch-up schedule offers it later', { ...f });
+      this.c.cursor = page.nextCursor;
+      this.refresh();
+      if (!this.c.cursor) break;
+    }
+    this.status.waves[wave].listed = true;
+  }
+
+  private countPage(wave: Wave, reasons: Record<string, number>, listed: number): void {
+    // Eligibility is counted once, over the whole fleet, in the first pass.
+    if (wave !== 'canary') return;
+    const e = this.status.eligibility;
+    e.listed += listed;
+    for (const [reason, n] of Object.entries(reasons)) {
+      if (reason === 'eligible') e.eligible += n;
+      else e.skipped[reason] = (e.skipped[reason] ?? 0) + n;
+    }
+  }
+
+  private track(id: string, wave: Wave): void {
+    if (this.c.childWave[id]) return;
+    this.c.childWave[id] = wave;
+    this.setChild(id, 'w');
+    this.status.waves[wave].started++;
+  }
+
+  private async waitFor(done: () => boolean): Promise<void> {
+    for (;;) {
+      await condition(() => done() || this.stopping() || this.shouldContinueAsNew());
+      if (this.stopping() || done()) return;
+      await this.continueAsNewNow();
+    }
+  }
+
+  private async bake(): Promise<void> {
+    this.status.bakeUntil ??= new Date(Date.now() + this.rollout.bakeMinutes * 60_000).toISOString();
+    this.refresh();
+    const until = Date.parse(this.status.bakeUntil);
+    while (Date.now() < until && !this.stopping()) {
+      const early = await condition(() => this.stopping() || this.shouldContinueAsNew(), until - Date.now());
+      if (early && !this.stopping()) await this.continueAsNewNow();
+    }
+  }
+
+  private async supersedeOlder(): Promise<void> {
+    const s = this.status;
+    if (s.runs !== 0 || s.stage !== 'listing-canary' || this.c.cursor !== undefined) return;
+    const older = await act.findSupersededRollouts({ release: this.release, selfWorkflowId: this.workflowId });
+    for (const o of older) {
+      log.info('superseding an older rollout of the same line', { older: o.workflowId });
+      const handle = getExternalWorkflowHandle(o.workflowId);
+      await this.tracked(() =>
+        handle.signal(supersedeSignal, { releaseId: this.release.id, targets: this.release.targets }),
+      );
+    }
+  }
+
+  async rollOut(): Promise<void> {
+    await this.supersedeOlder();
+    for (;;) {
+      if (this.stopping()) return;
+      switch (this.status.stage) {
+        case 'listing-canary':
+          await this.listWave('canary');
+          if (this.stopping()) return;
+          this.c.cursor = undefined;
+          this.setStage('canary');
+          break;
+        case 'canary':
+          await this.canaryGate();
+          if (this.stopping()) return;
+          this.setStage(this.status.waves.canary.started > 0 ? 'baking' : 'listing-main');
+          break;
+        case 'baking':
+          await this.bake();
+          if (this.stopping()) return;
+          this.setStage('listing-main');
+          break;
+        case 'listing-main':
+          await this.listWave('main');
+          if (this.stopping()) return;
+          this.setStage('main');
+          break;
+        case 'main':
+          await this.waitFor(() => this.inFlightCount() === 0);
+          if (this.stopping()) return;
+          this.setStage('completed');
+          return;
+        default:
+          return;
+      }
+    }
+  }
+
+  private async canaryGate(): Promise<void> {
+    const canary = this.status.waves.canary;
+    await this.waitFor(() => canary.listed && this.inFlightOf('canary') === 0);
+    if (this.stopping() || canary.failed <= (this.c.canaryFailuresAccepted ?? 0)) return;
+    if (!this.status.halted) this.halt(`canary wave: ${canary.failed} of ${canary.started} upgrades failed`);
+    await this.waitFor(() => !this.status.halted);
+  }
+
+  /** Cancel or supersede: withdraw the release from every control plane not yet changing; changing ones finish. */
+  async withdrawAll(): Promise<void> {
+    this.setStage('draining');
+    this.c.slotQueue = [];
+    const untold = () =>
+      Object.entries(this.c.children)
+        .filter(([id, s]) => s !== 'c' && !this.withdrawn.has(id))
+        .map(([id]) => id);
+    for (;;) {
+      const targets = untold().slice(0, BATCH);
+      if (targets.length === 0) {
+        if (this.inFlightCount() === 0) return;
+        await condition(() => this.inFlightCount() === 0 || this.shouldContinueAsNew() || untold().length > 0);
+      } else await this.withdraw(targets);
+      if (this.shouldContinueAsNew()) await this.continueAsNewNow();
+    }
+  }
+
+  private async withdraw(ids: string[]): Promise<void> {
+    const s = this.status;
+    const withdrawal = s.supersededBy
+      ? { releaseId: this.release.id, supersededBy: s.supersededBy }
+      : {
+          releaseId: this.release.id,
+          reason: `fleet rollout ${this.release.id} cancelled${s.cancel?.reason ? `: ${s.cancel.reason}` : ''}`,
+          by: s.cancel?.by,
+        };
+    for (const id of ids) this.withdrawn.add(id);
+    const r = await this.tracked(() => act.withdrawRelease({ controlPlaneIds: ids, withdrawal }));
+    // Closed already: its report was lost with it; stop waiting for it.
+    for (const id of r.gone) this.settle(id, 'lost', 'its control-plane workflow is closed');
+    this.refresh();
+  }
+
+  async run(): Promise<FleetUpgradeResult> {
+    upsertSearchAttributes([
+      { key: SA.ReleaseId, value: this.release.id },
+      { key: SA.TargetVersion, value: this.release.targets.gateway },
+    ]);
+    this.refresh();
+    // Not cancellable: a Temporal cancellation stops the rollout through `work`; these stop when quiescing.
+    const background = [
+      CancellationScope.nonCancellable(() => this.dispatchSlots()),
+      CancellationScope.nonCancellable(() => this.pageOnHalt()),
+      CancellationScope.nonCancellable(() => this.reconcileLoop()),
+    ];
+    try {
+      await this.work.run(() => this.rollOut());
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      if (!this.stopping()) this.status.cancel = { reason: 'Temporal cancellation request', at: nowIso() };
+    }
+    if (this.stopping()) {
+      await CancellationScope.nonCancellable(() => this.withdrawAll());
+      const outcome = this.status.supersededBy ? 'superseded' : 'cancelled';
+      this.setStage(outcome);
+      this.quiescing = true;
+      await Promise.all(background);
+      return { outcome, status: this.status };
+    }
+    // The last failures may have spent the budget as the rollout ended: the SRE still hears of it.
+    if (this.status.halted) await condition(() => this.c.pagedFor === this.status.halted?.at);
+    this.quiescing = true;
+    await Promise.all(background);
+    return { outcome: 'completed', status: this.status };
+  }
+}
+
+function registerHandlers(f: FleetRollout): void {
+  setHandler(fleetStatusQuery, () => f.status, {
+    description: 'Stage, eligibility, waves, in flight, outcomes, failures, lost, halted/paused/frozen and why.',
+  });
+  setHandler(askSlotSignal, (r) => f.askSlot(r), { description: 'Control plane → fleet: may I start changing?' });
+  setHandler(returnSlotSignal, (r) => f.returnSlot(r.controlPlaneId), {
+    description: 'Control plane → fleet: I no longer hold or want a slot.',
+  });
+  setHandler(reportSignal, (r) => f.report(r), {
+    description: 'Control plane → fleet: my attempt ended (outcome, whether anything changed, why).',
+  });
+  setHandler(forgetSignal, (r) => f.forget(r), {
+    description: 'SRE: stop counting this control plane in flight (counted lost). {"controlPlaneId","reason","by"}',
+  });
+  setHandler(reconcileSignal, () => f.askReconcile(), { description: 'SRE: reconcile with the control planes now.' });
+  setHandler(pauseSignal, (a) => f.pause(a), {
+    description: 'Start nothing new (no listing, no slots); changing upgrades finish. Payload {"reason","by"}',
+  });
+  setHandler(resumeSignal, () => f.resume(), { description: 'Undo pause.' });
+  setHandler(approveSignal, (a) => f.approve(a), {
+    description: 'An SRE accepts the failures so far and lets a halted rollout go on. Payload {"reason","by"}',
+  });
+  setHandler(freezeSignal, (r) => f.freeze(r), {
+    description: 'Incident/holiday freeze: no new starts until `until`. Payload {"until": ISO, "reason", "by"}',
+  });
+  setHandler(unfreezeSignal, () => f.unfreeze(), { description: 'End a freeze early.' });
+  setHandler(cancelSignal, (a) => f.cancel(a), {
+    description: 'Cancel the rollout: the release is withdrawn where nothing changed yet; changing ones finish.',
+  });
+  setHandler(supersedeSignal, (r) => f.supersede(r.releaseId), {
+    description: 'A newer release of the same line takes over control planes that have not started changing.',
+  });
+}
+
+export async function fleetRollout(input: FleetRolloutInput): Promise<FleetUpgradeResult> {
+  const f = new FleetRollout(input);
+  registerHandlers(f);
+  return f.run();
+}
