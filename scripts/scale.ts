@@ -1,8 +1,9 @@
-// `npm run scale -- [--control-planes 10000] [--max-concurrent 200] [--page-size 500] [--data-planes 0]`
+// `npm run scale -- [--control-planes 10000] [--max-concurrent 200] [--page-size 500] [--data-planes 0] [--parked]`
 // One release across N simulated control planes on a local dev server (in memory, no UI): windows open now, instant
 // rollouts, real workflows, activities, HTTP health checks and outbox emails. Prints progress, then the run time and
 // the fleet workflow's largest history length over all its runs (continue-as-new), and writes them to
-// .data/scale-result.json.
+// .data/scale-result.json. With --parked the control planes are production tier with windows a week away: the run
+// ends once every one is parked on its window (nothing may fail), and reports the worker's peak RSS.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,8 +18,8 @@ import { startDevServer } from '../workers/devServer';
 import { startFleetUpgrade } from '../workers/startFleet';
 import { connectClient } from '../workers/temporalClient';
 import { createWorker, wireAdapters } from '../workers/worker';
-import type { fleetUpgrade } from '../workflows';
-import { fleetStatusQuery, fleetWorkflowId } from '../workflows/messages';
+import type { fleetRollout } from '../workflows';
+import { fleetStatusQuery, fleetWorkflowId, type FleetStatus } from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -30,6 +31,7 @@ function flags() {
       'page-size': { type: 'string', default: '500' },
       'data-planes': { type: 'string', default: '0' },
       port: { type: 'string', default: '7299' },
+      parked: { type: 'boolean', default: false },
     },
   });
   const int = (name: keyof typeof values, min: number) => {
@@ -44,23 +46,37 @@ function flags() {
     pageSize: int('page-size', 1),
     dataPlanes: int('data-planes', 0),
     port: int('port', 1),
+    parked: values.parked ?? false,
   };
 }
 
-function inventory(n: number, dataPlanes: number) {
+function inventory(n: number, dataPlanes: number, parked: boolean) {
   const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+  // Parked: production (a week's notice) with one window a week, on yesterday's weekday: 6 days from now at the
+  // earliest, so the first window with a week's notice is 13 days away.
+  const yesterday = new Date(Date.now() - 86_400_000).toLocaleDateString('en-US', {
+    weekday: 'short',
+    timeZone: 'UTC',
+  });
   return {
     orgs: [{ id: 'org-scale', name: 'Scale Test', admin: { email: 'ops@scale.example', name: 'Scale Admin' } }],
     controlPlanes: Array.from({ length: n }, (_, i) => ({
       id: `cp-${String(i + 1).padStart(5, '0')}`,
       orgId: 'org-scale',
-      tier: 'development',
+      tier: parked ? 'production' : 'development',
       autoUpgrade: true,
-      labels: i < 50 ? ['canary'] : [],
+      labels: !parked && i < 50 ? ['canary'] : [],
       dashboard: { version: '5.3.4' },
       gateway: { version: '5.3.4' },
       dataPlanes: Array.from({ length: dataPlanes }, (_, d) => ({ id: `dp-${d + 1}`, version: '5.3.4' })),
-      window: { timeZone: 'UTC', start: '00:00', durationMinutes: 1440, weekly: { days: everyDay } },
+      window: parked
+        ? {
+            timeZone: 'UTC',
+            start: '02:00',
+            durationMinutes: 240,
+            weekly: { days: [yesterday.toLowerCase().slice(0, 3)] },
+          }
+        : { timeZone: 'UTC', start: '00:00', durationMinutes: 1440, weekly: { days: everyDay } },
     })),
   };
 }
@@ -69,7 +85,7 @@ async function main(): Promise<void> {
   const opts = flags();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-scale-'));
   const inventoryFile = path.join(dir, 'fleet.json');
-  const inv = inventory(opts.controlPlanes, opts.dataPlanes);
+  const inv = inventory(opts.controlPlanes, opts.dataPlanes, opts.parked);
   fs.writeFileSync(inventoryFile, JSON.stringify(inv));
   const address = `127.0.0.1:${opts.port}`;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -122,16 +138,21 @@ async function main(): Promise<void> {
   console.log(
     `${start.result}: ${start.workflowId} — ${opts.controlPlanes} control planes, ${opts.maxConcurrent} at once`,
   );
-  const handle = client.workflow.getHandle<typeof fleetUpgrade>(fleetWorkflowId(release.id));
+  const handle = client.workflow.getHandle<typeof fleetRollout>(fleetWorkflowId(release.id));
   const result = handle.result();
   let done = false;
-  void result.finally(() => (done = true));
+  let peakRss = process.memoryUsage().rss;
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 1000);
+  void result.finally(() => (done = true)).catch(() => undefined);
+  let last: FleetStatus | undefined;
   while (!done) {
     await new Promise((r) => setTimeout(r, 5000));
     if (done) break;
     const s = await handle.query(fleetStatusQuery).catch(() => undefined);
     if (!s) continue;
+    last = s;
     const f = s.inFlight;
+    if (opts.parked && s.stage === 'main' && f.waitingForWindow === s.eligibility.eligible) break;
     const finished = Object.values(s.outcomes).reduce((a, b) => a + (b ?? 0), 0);
     const secs = ((Date.now() - started) / 1000).toFixed(0);
     console.log(
@@ -139,13 +160,19 @@ async function main(): Promise<void> {
         `waiting ${f.waitingForWindow}  for slot ${f.waitingForSlot}  changing ${f.changing}  runs ${s.runs + 1}`,
     );
   }
-  const final = await result;
   const seconds = (Date.now() - started) / 1000;
+  clearInterval(rssTimer);
+  const final = opts.parked ? { outcome: 'parked', status: last! } : await result;
 
   // Every run of the fleet workflow, and the longest history among them.
   const runs: { runId: string; status: string; historyLength: number }[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowId = '${fleetWorkflowId(release.id)}'` })) {
-    runs.push({ runId: wf.runId, status: wf.status.name, historyLength: wf.historyLength });
+    // Visibility has no history length for a running run: describe it.
+    const historyLength =
+      wf.status.name === 'RUNNING'
+        ? (await client.workflow.getHandle(wf.workflowId, wf.runId).describe()).historyLength
+        : wf.historyLength;
+    runs.push({ runId: wf.runId, status: wf.status.name, historyLength });
   }
   const maxHistory = Math.max(...runs.map((r) => r.historyLength));
   const summary = {
@@ -162,6 +189,9 @@ async function main(): Promise<void> {
     fleetMaxHistoryLength: maxHistory,
     fleetHistoryLengths: runs.map((r) => r.historyLength),
     continueAsNewAfterEvents: final.status.rollout.continueAsNewAfterEvents,
+    parked: opts.parked ? final.status.inFlight.waitingForWindow : undefined,
+    // The process hosts the worker, the simulated fleet's HTTP servers and this script.
+    peakRssMiB: Math.round(peakRss / 1024 / 1024),
     node: process.version,
     cpus: os.cpus().length,
   };

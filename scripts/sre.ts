@@ -1,5 +1,6 @@
-// `npm run sre -- <command>`: pause, resume, cancel, approve, freeze, defer, upgrade-now, status and list, for one
-// control plane's upgrade or a release's fleet rollout. The commands live in workers/sreCommands.ts.
+// `npm run sre -- <command>`: status, pause, resume, cancel, defer and upgrade-now for a control plane's workflow;
+// status, pause, resume, cancel, approve, freeze, unfreeze, forget and reconcile for a release's fleet rollout; list;
+// and schedule (the catch-up schedule). The commands live in workers/sreCommands.ts.
 import os from 'node:os';
 import { ValidationError } from '../domain/validation';
 import { loadConfig } from '../workers/config';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const { client, close } = await connectClient(config);
   try {
-    await runSreCommand(client, cmd, { out: (line) => console.log(line) });
+    await runSreCommand(client, cmd, { out: (line) => console.log(line), taskQueue: config.TEMPORAL_TASK_QUEUE });
   } finally {
     await close();
   }

@@ -11,21 +11,22 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
 import { describeMigration } from '../domain/compatibility';
-import { assessEligibility } from '../domain/eligibility';
 import { ReleaseSchema } from '../domain/release';
 import { parseWith } from '../domain/validation';
 import { loadInventoryFile } from '../integrations/fileInventory';
 import { SIGNATURE_HEADER, signReleaseEvent, TIMESTAMP_HEADER } from '../integrations/releaseEventAuth';
 import { createWebhookServer, RELEASE_EVENTS_PATH } from '../integrations/webhookServer';
+import { CATCH_UP_SCHEDULE_ID, ensureCatchUpScheduleExists } from '../workers/catchUpSchedule';
 import { loadConfig } from '../workers/config';
 import { reachable, startDevServer } from '../workers/devServer';
 import { startFleetUpgrade } from '../workers/startFleet';
 import { createWorker, wireAdapters } from '../workers/worker';
 import {
+  controlPlaneStatusQuery,
+  controlPlaneWorkflowId,
   fleetStatusQuery,
   fleetWorkflowId,
-  statusQuery,
-  upgradeWorkflowId,
+  type ControlPlaneStatus,
   type FleetStatus,
   type UpgradeStatus,
 } from '../workflows/messages';
@@ -75,30 +76,54 @@ function fleetLine(f: FleetStatus | undefined, error?: string): string {
   ].join('\n');
 }
 
-function rows(s: UpgradeStatus | undefined, id: string, note?: string): string[] {
-  if (!s) return [`${id.padEnd(20)} ${note ?? 'starting'}`];
-  const versions = Object.entries(s.versionsNow)
+/** One control plane as the demo table shows it, for this release: in progress, finished, or why not. */
+interface Row {
+  stage: string;
+  outcome?: string;
+  versions: Record<string, string>;
+  upgrade?: UpgradeStatus;
+  reason?: string;
+  endedAt?: string;
+}
+
+function rowOf(cp: ControlPlaneStatus, releaseId: string): Row {
+  const u = cp.upgrade;
+  if (u?.releaseId === releaseId)
+    return { stage: u.stage, outcome: u.outcome, versions: u.versionsNow, upgrade: u, reason: u.reason };
+  const done = cp.recent.filter((r) => r.releaseId === releaseId).at(-1);
+  if (done) {
+    const outcome = `${done.outcome}${done.skipReason ? ` (${done.skipReason})` : ''}`;
+    return { stage: done.outcome, outcome, versions: done.versions, reason: done.reason, endedAt: done.endedAt };
+  }
+  const why = cp.whyNot[0];
+  return { stage: cp.state, versions: cp.installed, reason: why ? `${why.code}: ${why.detail}` : undefined };
+}
+
+function rows(r: Row | undefined, id: string, note?: string): string[] {
+  if (!r) return [`${id.padEnd(20)} ${note ?? 'starting'}`];
+  const versions = Object.entries(r.versions)
     .map(([c, v]) => `${c}=${v}`)
     .join(' ');
-  const outcome = s.outcome ? `${s.outcome}${s.skipReason ? ` (${s.skipReason})` : ''}` : s.paused ? 'PAUSED' : '';
-  const lines = [`${id.padEnd(20)} ${s.stage.padEnd(18)} ${outcome.padEnd(30)} ${versions}`];
-  if (s.window) lines.push(`${''.padEnd(20)} window ${s.window.localText} = ${s.window.utcText}`);
-  const migrations = s.changes.flatMap((c) => c.configMigrations ?? []);
+  const s = r.upgrade;
+  const outcome = r.outcome ?? (s?.paused ? 'PAUSED' : '');
+  const lines = [`${id.padEnd(20)} ${r.stage.padEnd(18)} ${outcome.padEnd(30)} ${versions}`];
+  if (s?.window && !s.outcome) lines.push(`${''.padEnd(20)} window ${s.window.localText} = ${s.window.utcText}`);
+  const migrations = s?.changes.flatMap((c) => c.configMigrations ?? []) ?? [];
   if (migrations.length > 0)
     lines.push(
       `${''.padEnd(20)} config key renamed, rewritten with the Gateway: ${migrations.map(describeMigration).join(', ')}`,
     );
-  if (s.outcome && s.outcome !== 'completed' && s.reason) {
-    const reason = s.reason.length > 150 ? `${s.reason.slice(0, 149)}…` : s.reason;
+  if (r.outcome && !r.outcome.startsWith('completed') && r.reason) {
+    const reason = r.reason.length > 150 ? `${r.reason.slice(0, 149)}…` : r.reason;
     lines.push(`${''.padEnd(20)} why: ${reason}`);
   }
   return lines;
 }
 
-/** When the control plane got its outcome: the latest step or notice its status records. */
-function finishedAt(s: UpgradeStatus): number {
-  const times = [...s.steps.map((x) => x.endedAt ?? x.startedAt), ...s.notices.map((n) => n.at)];
-  return Math.max(0, ...times.map((t) => Date.parse(t)).filter((t) => !Number.isNaN(t)));
+/** When the control plane got its outcome for this release. */
+function finishedAt(r: Row): number {
+  const t = r.endedAt ? Date.parse(r.endedAt) : NaN;
+  return Number.isNaN(t) ? 0 : t;
 }
 
 function curlCommand(port: number, secretNote: string): string {
@@ -198,6 +223,10 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
     cleanups.push({ what: 'client connection', run: () => connection.close() });
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const schedule = await ensureCatchUpScheduleExists(client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+    console.log(
+      `Catch-up schedule ${CATCH_UP_SCHEDULE_ID}: ${schedule === 'exists' ? 'exists' : `${schedule.result}, every ${schedule.everyMinutes} min`}`,
+    );
     checkpoint();
 
     // The release-event webhook, as in production (npm run webhook), in this process.
@@ -288,17 +317,12 @@ async function main(): Promise<void> {
     console.log(`  npm run sre -- status --fleet ${release.id}`);
     console.log(`  npm run sre -- pause --fleet ${release.id} --reason demo     # and: resume --fleet ${release.id}`);
     console.log(`  npm run sre -- cancel --fleet ${release.id} --reason demo`);
+    console.log('  npm run sre -- status <control-plane>    # why (not), with the evidence');
     console.log('  npm run sre -- pause|resume|cancel <control-plane> --reason demo');
     console.log('Stop: Ctrl-C\n');
 
     const inventory = loadInventoryFile(config.NIGHTSHIFT_INVENTORY);
     const ids = inventory.controlPlanes.map((cp) => cp.id);
-    // What the fleet will skip, and why: shown in the table for control planes that get no upgrade workflow.
-    const skipped = new Map<string, string>();
-    for (const cp of inventory.controlPlanes) {
-      const d = assessEligibility(cp, release);
-      if (!d.eligible && d.reason !== 'config-incompatible') skipped.set(cp.id, `skipped (${d.reason})`);
-    }
 
     let reportedSettled = false;
     let previous = '';
@@ -312,12 +336,12 @@ async function main(): Promise<void> {
         );
       const statuses = await Promise.all(
         ids.map(async (id) => {
-          if (skipped.has(id)) return { id, s: undefined, note: skipped.get(id) };
           try {
-            return { id, s: await client.workflow.getHandle(upgradeWorkflowId(id, release.id)).query(statusQuery) };
+            const cp = await client.workflow.getHandle(controlPlaneWorkflowId(id)).query(controlPlaneStatusQuery);
+            return { id, s: rowOf(cp, release.id), note: undefined };
           } catch (err) {
             const message = (err as Error).message;
-            return { id, s: undefined, note: /not found/i.test(message) ? 'not started yet' : message };
+            return { id, s: undefined, note: /not found/i.test(message) ? 'not offered yet' : message };
           }
         }),
       );
@@ -328,8 +352,8 @@ async function main(): Promise<void> {
       const snapshot = await Promise.race([poll(), stopped]);
       if (!snapshot) break;
       const { fleet, statuses } = snapshot;
-      const done = statuses.filter((r) => r.s?.outcome || skipped.has(r.id)).length;
-      const waiting = statuses.filter((r) => r.s?.stage === 'waiting-for-window').length;
+      const done = statuses.filter((r) => r.s?.outcome).length;
+      const waiting = statuses.filter((r) => r.s?.stage === 'waiting-for-window' && !r.s.outcome).length;
       const bar = '#'.repeat(Math.round((done / ids.length) * 30)).padEnd(30, '.');
       const table = [
         `[${bar}] ${done}/${ids.length} finished, ${waiting} waiting for their window`,

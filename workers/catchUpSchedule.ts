@@ -54,8 +54,7 @@ function action(taskQueue: string): ScheduleOptionsAction {
 function matches(prev: ScheduleDescription, everyMs: number, taskQueue: string): boolean {
   const spec = prev.spec;
   const interval = spec.intervals?.length === 1 ? spec.intervals[0]! : undefined;
-  const onlyInterval =
-    !spec.calendars?.length && !spec.cronExpressions?.length && !spec.skip?.length && interval !== undefined;
+  const onlyInterval = !spec.calendars?.length && !spec.skip?.length && interval !== undefined;
   return (
     onlyInterval &&
     interval.every === everyMs &&
@@ -76,7 +75,8 @@ export async function ensureCatchUpSchedule(
 ): Promise<CatchUpScheduleResult> {
   const every = opts.every ?? CATCH_UP_EVERY_DEFAULT;
   const everyMinutes = catchUpInterval(every);
-  if (typeof everyMinutes === 'string') throw new RangeError(`catch-up interval ${JSON.stringify(every)}: ${everyMinutes}`);
+  if (typeof everyMinutes === 'string')
+    throw new RangeError(`catch-up interval ${JSON.stringify(every)}: ${everyMinutes}`);
   const everyMs = Math.round(everyMinutes * 60_000);
   const spec: ScheduleSpec = { intervals: [{ every: everyMs }] };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP };
@@ -88,7 +88,8 @@ export async function ensureCatchUpSchedule(
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
   const handle = client.schedule.getHandle(scheduleId);
-  if (matches(await handle.describe(), everyMs, opts.taskQueue)) return { scheduleId, result: 'unchanged', everyMinutes };
+  if (matches(await handle.describe(), everyMs, opts.taskQueue))
+    return { scheduleId, result: 'unchanged', everyMinutes };
   // Everything else (paused or not, its note, the catch-up window) stays as the schedule has it.
   await handle.update((prev) => ({
     ...prev,
@@ -108,4 +109,21 @@ export async function deleteCatchUpSchedule(client: Client): Promise<boolean> {
     if (err instanceof ScheduleNotFoundError) return false;
     throw err;
   }
+}
+
+/**
+ * A worker's setup: creates the schedule with the default interval when there is none, and leaves an existing one as
+ * an SRE set it (`npm run sre -- schedule --every ...`). Returns what it did.
+ */
+export async function ensureCatchUpScheduleExists(
+  client: Client,
+  opts: CatchUpScheduleOptions,
+): Promise<CatchUpScheduleResult | 'exists'> {
+  try {
+    await client.schedule.getHandle(CATCH_UP_SCHEDULE_ID).describe();
+    return 'exists';
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  return ensureCatchUpSchedule(client, opts);
 }

@@ -2,7 +2,9 @@
 import { Runtime } from '@temporalio/worker';
 import { ValidationError } from '../domain/validation';
 import { loadConfig } from './config';
+import { ensureCatchUpScheduleExists } from './catchUpSchedule';
 import { metricsTelemetry, metricsUrl } from './metrics';
+import { connectClient } from './temporalClient';
 import { connectWorker, createWorker, wireAdapters } from './worker';
 
 async function main(): Promise<void> {
@@ -22,6 +24,16 @@ async function main(): Promise<void> {
   console.log(
     `nightshift worker: ${config.TEMPORAL_ADDRESS} namespace=${config.TEMPORAL_NAMESPACE} task queue=${config.TEMPORAL_TASK_QUEUE} inventory=${config.NIGHTSHIFT_INVENTORY}`,
   );
+  // The catch-up schedule offers open releases to control planes that should have them (late opt-ins, new ones).
+  const temporal = await connectClient(config);
+  try {
+    const schedule = await ensureCatchUpScheduleExists(temporal.client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
+    console.log(
+      `nightshift worker: catch-up schedule ${schedule === 'exists' ? 'exists (left as it is)' : `${schedule.result}, every ${schedule.everyMinutes} min`}`,
+    );
+  } finally {
+    await temporal.close();
+  }
   if (config.NIGHTSHIFT_METRICS_ADDRESS)
     console.log(`nightshift worker: Prometheus metrics on ${metricsUrl(config.NIGHTSHIFT_METRICS_ADDRESS)}`);
   try {

@@ -15,25 +15,39 @@ import { ReleaseSchema } from '../domain/release';
 import {
   approveSignal,
   cancelSignal,
+  controlPlaneStatusQuery,
+  controlPlaneWorkflowId,
   deferUpdate,
   fleetStatusQuery,
   fleetWorkflowId,
+  forgetSignal,
   freezeSignal,
   pauseSignal,
+  reconcileSignal,
   resumeSignal,
-  statusQuery,
   unfreezeSignal,
   upgradeNowUpdate,
-  upgradeWorkflowId,
   UPGRADE_STAGES,
+  type AttemptRecord,
+  type ControlPlaneStatus,
   type DeferRequest,
   type FleetStatus,
   type FreezeRequest,
   type OperatorRequest,
   type UpgradeStage as UpgradeStageName,
   type UpgradeStatus,
+  type WhyNotReason,
 } from '../workflows/messages';
-import { UpgradeStage, WindowOpensAt } from '../workflows/searchAttributes';
+import { ControlPlaneId, ReleaseId, UpgradeStage, WindowOpensAt } from '../workflows/searchAttributes';
+import {
+  CATCH_UP_EVERY_DEFAULT,
+  CATCH_UP_SCHEDULE_ID,
+  CATCH_UP_WORKFLOW_ID,
+  CATCH_UP_WORKFLOW_TYPE,
+  catchUpInterval,
+  deleteCatchUpSchedule,
+  ensureCatchUpSchedule,
+} from './catchUpSchedule';
 import { parseFlags, UsageError, wholeNumber } from './cliArgs';
 import { parseMinutes } from './duration';
 
@@ -46,33 +60,45 @@ export class CommandError extends Error {
 }
 
 export type FleetTarget = { kind: 'fleet'; releaseId: string };
-export type ControlPlaneTarget = { kind: 'control-plane'; controlPlaneId: string; releaseId?: string };
+export type ControlPlaneTarget = { kind: 'control-plane'; controlPlaneId: string };
 export type Target = FleetTarget | ControlPlaneTarget;
 
 export type SreCommand =
   | { name: 'help' }
   | { name: 'status'; target: Target; json: boolean }
   | { name: 'pause' | 'resume' | 'cancel'; target: Target; request: OperatorRequest }
-  | { name: 'approve' | 'unfreeze'; target: FleetTarget; request: OperatorRequest }
+  | { name: 'approve' | 'unfreeze' | 'reconcile'; target: FleetTarget; request: OperatorRequest }
   | { name: 'freeze'; target: FleetTarget; request: FreezeRequest }
+  | { name: 'forget'; target: FleetTarget; controlPlaneId: string; request: OperatorRequest }
   | { name: 'defer'; target: ControlPlaneTarget; request: DeferRequest }
   | { name: 'upgrade-now'; target: ControlPlaneTarget; request: OperatorRequest }
-  | { name: 'list'; stage?: UpgradeStageName; releaseId?: string; json: boolean };
+  | { name: 'list'; stage?: UpgradeStageName; releaseId?: string; json: boolean }
+  | { name: 'schedule'; action: 'ensure'; every: string }
+  | { name: 'schedule'; action: 'delete' };
 
 export const SRE_USAGE = `usage: npm run sre -- <command> [options]
 
-  status <control-plane> [--release <id>] [--json]     an upgrade's stage, window, steps, notices, last error
-  status --fleet <release-id> [--json]                  a fleet rollout's stage, waves, outcomes, failures
-  pause|resume|cancel <control-plane> [--release <id>] [--reason <text>] [--by <name>]
+  status <control-plane> [--json]          installed versions, the upgrade in progress (steps, health, window,
+                                           notices), pending release, recent attempts, and why it is not upgrading
+  status --fleet <release-id> [--json]     a fleet rollout's stage, waves, outcomes, failures, lost control planes
+  pause|resume|cancel <control-plane> [--reason <text>] [--by <name>]
   pause|resume|cancel --fleet <release-id> [--reason <text>] [--by <name>]
   approve --fleet <release-id> [--reason <text>] [--by <name>]       continue a halted rollout
   freeze --fleet <release-id> --until <ISO instant|4h|2d> --reason <text> [--by <name>]
   unfreeze --fleet <release-id> [--reason <text>] [--by <name>]
-  defer <control-plane> --days <n> [--release <id>] [--reason <text>] [--by <name>]
-  upgrade-now <control-plane> --reason <text> [--release <id>] [--by <name>]
+  defer <control-plane> --days <n> [--reason <text>] [--by <name>]
+  upgrade-now <control-plane> --reason <text> [--by <name>]
+  forget <control-plane> --fleet <release-id> [--reason <text>] [--by <name>]
+                                           the rollout stops counting that control plane as in flight
+  reconcile --fleet <release-id> [--reason <text>] [--by <name>]
+                                           the rollout asks every control plane it counts in flight for its state now
+  schedule [--every <30m|1h|1d>]           create or update the Temporal Schedule ${CATCH_UP_SCHEDULE_ID} (default every
+                                           ${CATCH_UP_EVERY_DEFAULT}): it starts ${CATCH_UP_WORKFLOW_TYPE} (${CATCH_UP_WORKFLOW_ID}), skipping a run while one runs
+  schedule --delete                        delete that schedule
   list [--stage <stage>] [--release <id>] [--json]      running control-plane upgrades
 
-Without --release, the control plane's one running upgrade is used. --by defaults to your user name.`;
+A control plane's commands address its one workflow, control-plane/<id> (no --release needed).
+--by defaults to your user name.`;
 
 const OPTIONS = {
   fleet: { type: 'string' },
@@ -82,14 +108,19 @@ const OPTIONS = {
   until: { type: 'string' },
   days: { type: 'string' },
   stage: { type: 'string' },
+  every: { type: 'string' },
+  delete: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 type Flag = keyof typeof OPTIONS;
 
 interface CommandSpec {
-  /** Whether it addresses a fleet (`--fleet <release-id>`), a control plane (`<control-plane>`), either, or none. */
-  target: 'fleet' | 'control-plane' | 'either' | 'none';
+  /**
+   * What it addresses: a fleet (`--fleet <release-id>`), a control plane (`<control-plane>`), either, a control plane
+   * within a fleet (both), or none.
+   */
+  target: 'fleet' | 'control-plane' | 'either' | 'both' | 'none';
   flags: Flag[];
   required?: Flag[];
 }
@@ -105,7 +136,10 @@ const COMMANDS: Record<Exclude<SreCommand['name'], 'help'>, CommandSpec> = {
   unfreeze: { target: 'fleet', flags: REQUEST_FLAGS },
   defer: { target: 'control-plane', flags: [...REQUEST_FLAGS, 'days'], required: ['days'] },
   'upgrade-now': { target: 'control-plane', flags: REQUEST_FLAGS, required: ['reason'] },
-  list: { target: 'none', flags: ['stage', 'json'] },
+  forget: { target: 'both', flags: REQUEST_FLAGS },
+  reconcile: { target: 'fleet', flags: REQUEST_FLAGS },
+  list: { target: 'none', flags: ['stage', 'release', 'json'] },
+  schedule: { target: 'none', flags: ['every', 'delete'] },
 };
 
 export interface ParseContext {
@@ -146,11 +180,18 @@ export function parseSreArgs(argv: string[], ctx: ParseContext): SreCommand {
   const spec = COMMANDS[command];
   if (extra.length > 0) throw new UsageError(`${command}: unexpected argument ${JSON.stringify(extra[0])}`);
 
+  // Before the redesign a control plane had one workflow per release: say so rather than "does not apply".
+  if (v.release !== undefined && spec.target !== 'none')
+    throw new UsageError(
+      `${command}: --release no longer applies: a control plane's commands address its one workflow, ` +
+        'control-plane/<id>, and a fleet is named by --fleet <release-id>',
+    );
   const targetFlags: Record<CommandSpec['target'], Flag[]> = {
     fleet: ['fleet'],
-    'control-plane': ['release'],
-    either: ['fleet', 'release'],
-    none: ['release'],
+    'control-plane': [],
+    either: ['fleet'],
+    both: ['fleet'],
+    none: [],
   };
   const allowed = new Set<Flag>([...spec.flags, ...targetFlags[spec.target], 'help']);
   for (const flag of Object.keys(v) as Flag[])
@@ -159,22 +200,17 @@ export function parseSreArgs(argv: string[], ctx: ParseContext): SreCommand {
     if (v[flag] === undefined) throw new UsageError(`${command}: --${flag} is required`);
 
   let target: Target | undefined;
-  if (spec.target !== 'none') {
+  if (spec.target === 'both') {
+    if (subject === undefined || v.fleet === undefined)
+      throw new UsageError(`${command}: needs <control-plane> and --fleet <release-id>`);
+    target = { kind: 'fleet', releaseId: releaseId('--fleet', v.fleet) };
+  } else if (spec.target !== 'none') {
     if (v.fleet !== undefined && subject !== undefined)
       throw new UsageError(`${command}: give either <control-plane> or --fleet <release-id>, not both`);
-    if (v.fleet !== undefined) {
-      if (v.release !== undefined)
-        throw new UsageError(
-          `${command}: --release names a control plane's upgrade; --fleet already names the release`,
-        );
-      target = { kind: 'fleet', releaseId: releaseId('--fleet', v.fleet) };
-    } else if (subject !== undefined) {
+    if (v.fleet !== undefined) target = { kind: 'fleet', releaseId: releaseId('--fleet', v.fleet) };
+    else if (subject !== undefined) {
       if (spec.target === 'fleet') throw new UsageError(`${command}: needs --fleet <release-id>, not a control plane`);
-      target = {
-        kind: 'control-plane',
-        controlPlaneId: controlPlaneId(subject),
-        ...(v.release !== undefined ? { releaseId: releaseId('--release', v.release) } : {}),
-      };
+      target = { kind: 'control-plane', controlPlaneId: controlPlaneId(subject) };
     } else {
       const wanted = { fleet: '--fleet <release-id>', 'control-plane': '<control-plane>' } as const;
       throw new UsageError(
@@ -198,6 +234,7 @@ export function parseSreArgs(argv: string[], ctx: ParseContext): SreCommand {
       return { name: command, target: target!, request };
     case 'approve':
     case 'unfreeze':
+    case 'reconcile':
       return { name: command, target: target as FleetTarget, request };
     case 'freeze':
       return {
@@ -205,6 +242,8 @@ export function parseSreArgs(argv: string[], ctx: ParseContext): SreCommand {
         target: target as FleetTarget,
         request: { ...request, until: parseUntil(v.until!, ctx.now) },
       };
+    case 'forget':
+      return { name: command, target: target as FleetTarget, controlPlaneId: controlPlaneId(subject!), request };
     case 'defer': {
       const days = wholeNumber('--days', v.days!);
       if (days < 1) throw new UsageError(`--days = ${JSON.stringify(v.days)}: defer by at least 1 day`);
@@ -223,6 +262,16 @@ export function parseSreArgs(argv: string[], ctx: ParseContext): SreCommand {
         ...(v.release !== undefined ? { releaseId: releaseId('--release', v.release) } : {}),
       };
     }
+    case 'schedule': {
+      if (v.delete) {
+        if (v.every !== undefined) throw new UsageError('schedule: --every and --delete do not go together');
+        return { name: command, action: 'delete' };
+      }
+      const every = v.every ?? CATCH_UP_EVERY_DEFAULT;
+      const minutes = catchUpInterval(every);
+      if (typeof minutes === 'string') throw new UsageError(`--every = ${JSON.stringify(every)}: ${minutes}`);
+      return { name: command, action: 'ensure', every };
+    }
   }
 }
 
@@ -232,6 +281,8 @@ export interface SreIo {
   out(line: string): void;
   /** Deadline for each command's calls to Temporal (default 30 s): without a worker, a query or update never answers. */
   timeoutMs?: number;
+  /** The workers' task queue (TEMPORAL_TASK_QUEUE): `schedule` starts the catch-up workflow on it. */
+  taskQueue?: string;
 }
 
 interface RunningUpgrade {
@@ -243,14 +294,15 @@ interface RunningUpgrade {
 }
 
 async function runningUpgrades(client: Client, conditions: string[]): Promise<RunningUpgrade[]> {
-  const query = ["WorkflowType='controlPlaneUpgrade'", "ExecutionStatus='Running'", ...conditions].join(' AND ');
+  // Control planes with an upgrade in progress or pending (an idle one has UpgradeStage 'idle' and no ReleaseId).
+  const busy = "UpgradeStage != 'idle'";
+  const query = ["WorkflowType='controlPlane'", "ExecutionStatus='Running'", busy, ...conditions].join(' AND ');
   const rows: RunningUpgrade[] = [];
   for await (const info of client.workflow.list({ query })) {
-    const [, controlPlaneId, releaseId] = info.workflowId.split('/');
     rows.push({
       workflowId: info.workflowId,
-      controlPlaneId,
-      releaseId,
+      controlPlaneId: info.typedSearchAttributes.get(ControlPlaneId) ?? info.workflowId.slice('control-plane/'.length),
+      releaseId: info.typedSearchAttributes.get(ReleaseId),
       stage: info.typedSearchAttributes.get(UpgradeStage),
       windowOpensAt: info.typedSearchAttributes.get(WindowOpensAt),
     });
@@ -258,25 +310,19 @@ async function runningUpgrades(client: Client, conditions: string[]): Promise<Ru
   return rows.sort((a, b) => a.workflowId.localeCompare(b.workflowId));
 }
 
-/** The workflow a target names; a control plane without --release is looked up among running upgrades. */
-export async function resolveWorkflowId(client: Client, target: Target): Promise<string> {
-  if (target.kind === 'fleet') return fleetWorkflowId(target.releaseId);
-  if (target.releaseId) return upgradeWorkflowId(target.controlPlaneId, target.releaseId);
-  const rows = await runningUpgrades(client, [`ControlPlaneId='${target.controlPlaneId}'`]);
-  if (rows.length === 0)
-    throw new CommandError(
-      `no running upgrade for control plane ${target.controlPlaneId} (give --release <id> for a finished one)`,
-    );
-  if (rows.length > 1)
-    throw new CommandError(
-      `${target.controlPlaneId} has ${rows.length} running upgrades (${rows.map((r) => r.workflowId).join(', ')}); ` +
-        'say which with --release <id>',
-    );
-  return rows[0]!.workflowId;
+/** The workflow a target names: a release's fleet rollout, or a control plane's one long-lived workflow. */
+export function resolveWorkflowId(target: Target): string {
+  return target.kind === 'fleet' ? fleetWorkflowId(target.releaseId) : controlPlaneWorkflowId(target.controlPlaneId);
 }
 
-function describeWorkflow(workflowId: string): string {
-  return workflowId.startsWith('fleet/') ? `fleet rollout ${workflowId}` : `upgrade workflow ${workflowId}`;
+const CONTROL_PLANE_PREFIX = controlPlaneWorkflowId('');
+
+/** What an operator reads when `workflowId` does not exist. */
+function notFound(workflowId: string): string {
+  if (workflowId.startsWith(CONTROL_PLANE_PREFIX))
+    return `no control-plane workflow: no release has been offered to ${workflowId.slice(CONTROL_PLANE_PREFIX.length)} yet`;
+  if (workflowId.startsWith('fleet/')) return `no fleet rollout ${workflowId} (is the release id right?)`;
+  return `no workflow ${workflowId}`;
 }
 
 /** Turns what Temporal throws into one line an operator can act on; unknown errors pass through. */
@@ -284,7 +330,7 @@ export function explainError(err: unknown, workflowId: string, timeoutMs: number
   if (err instanceof WorkflowNotFoundError) {
     if (/already (completed|finished)/i.test(err.message))
       return new CommandError(`${workflowId} has already finished: ${err.message}`);
-    return new CommandError(`no ${describeWorkflow(workflowId)} (is the release id right?)`);
+    return new CommandError(notFound(workflowId));
   }
   if (err instanceof WorkflowUpdateFailedError)
     return new CommandError(`${workflowId} rejected it: ${err.cause?.message ?? err.message}`);
@@ -355,6 +401,61 @@ export function formatUpgradeStatus(s: UpgradeStatus): string[] {
   return lines;
 }
 
+const versions = (record: Record<string, string>) =>
+  Object.entries(record)
+    .map(([c, v]) => `${c}=${v}`)
+    .join(' ') || 'unknown';
+const targetsOf = (t: { dashboard: string; gateway: string }) => `Dashboard ${t.dashboard}, Gateway ${t.gateway}`;
+
+/** One line per attempt: release, outcome, whether anything changed, when, why. */
+export function formatAttempt(a: AttemptRecord): string {
+  const outcome = `${a.outcome}${a.skipReason ? ` (${a.skipReason})` : ''}`;
+  return (
+    `${a.releaseId.padEnd(14)} ${outcome.padEnd(20)} ${a.changed ? 'changed' : 'unchanged'}  ` +
+    `${when(a.startedAt)} → ${when(a.endedAt)}${a.fleetWorkflowId ? `  via ${a.fleetWorkflowId}` : ''}` +
+    `${a.reason ? `: ${a.reason}` : ''}`
+  );
+}
+
+/** One line per reason: its code, what it means here, and until when it can hold at the latest. */
+export function formatWhyNot(r: WhyNotReason): string[] {
+  const lines = [`${r.code.padEnd(20)} ${r.detail}${r.until ? ` (until ${when(r.until)})` : ''}`];
+  const evidence = Object.entries(r.evidence ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+  if (evidence.length) lines.push(`${' '.repeat(21)}evidence: ${evidence.join(' ')}`);
+  return lines;
+}
+
+export function formatControlPlaneStatus(s: ControlPlaneStatus): string[] {
+  const lines = [
+    `${s.workflowId}  control plane ${s.controlPlaneId}${s.orgId ? ` (org ${s.orgId})` : ''}`,
+    `state:      ${s.state}`,
+    `installed:  ${versions(s.installed)}${s.installedSeenAt ? ` (as of ${when(s.installedSeenAt)})` : ''}`,
+  ];
+  if (s.upgrade) {
+    lines.push('upgrade in progress:');
+    for (const line of formatUpgradeStatus(s.upgrade)) lines.push(`  ${line}`);
+  } else lines.push('upgrade in progress: none');
+  const p = s.pending;
+  lines.push(
+    p
+      ? `pending:    ${p.releaseId} (${targetsOf(p.targets)}), offered by ${p.source} at ${when(p.offeredAt)}` +
+          `${p.fleetWorkflowId ? ` via ${p.fleetWorkflowId}` : ''}`
+      : 'pending:    none',
+  );
+  if (s.recent.length) {
+    lines.push(`recent attempts (oldest first):`);
+    for (const a of s.recent) lines.push(`  ${formatAttempt(a)}`);
+  } else lines.push('recent attempts: none');
+  if (s.whyNot.length) {
+    lines.push('why not:');
+    for (const r of s.whyNot) for (const line of formatWhyNot(r)) lines.push(`  ${line}`);
+  } else lines.push(`why not:    nothing holds it back${s.upgrade ? ' (the upgrade is making progress)' : ''}`);
+  if (s.nextChanceAt) lines.push(`next chance: ${when(s.nextChanceAt)}`);
+  for (const f of s.deliveryFailures ?? []) lines.push(`not delivered: ${f}`);
+  lines.push(`runs:       ${s.runs}`);
+  return lines;
+}
+
 export function formatFleetStatus(s: FleetStatus): string[] {
   const wave = (name: 'canary' | 'main') => {
     const w = s.waves[name];
@@ -380,11 +481,23 @@ export function formatFleetStatus(s: FleetStatus): string[] {
   );
   for (const f of s.failures)
     lines.push(`  ${f.controlPlaneId} ${f.outcome} at ${when(f.at)}${f.reason ? `: ${f.reason}` : ''}`);
+  if (s.beforeChangeCount !== undefined)
+    lines.push(`before change: ${s.beforeChangeCount} stopped before changing anything (outside the failure budget)`);
+  const lost = s.lost ?? [];
+  if (s.lostCount !== undefined || lost.length) {
+    const total = s.lostCount ?? lost.length;
+    lines.push(`lost:        ${total}${lost.length < total ? ` (latest ${lost.length})` : ''}`);
+    for (const l of lost) lines.push(`  ${l.controlPlaneId} at ${when(l.at)}: ${l.reason}`);
+  }
+  if (s.reconciledAt) lines.push(`reconciled:  ${when(s.reconciledAt)}`);
   for (const a of s.approvals) lines.push(`approved:    ${who(a)} (accepting ${a.failuresAccepted} failures)`);
+  const beforeChange =
+    budget.maxBeforeChange !== undefined ? ` or ${budget.maxBeforeChange} stopped before change` : '';
   lines.push(
     `rollout:     canary labels [${canary.labels.join(', ')}] tiers [${canary.tiers.join(', ')}] ids [${canary.controlPlaneIds.join(', ')}]; ` +
       `bake ${s.rollout.bakeMinutes} min; max ${s.rollout.maxConcurrent} at once; ` +
-      `halt above ${budget.maxFailures} failures or ${Math.round(budget.maxRatio * 100)}% of ${budget.minSample}+`,
+      `halt above ${budget.maxFailures} failures or ${Math.round(budget.maxRatio * 100)}% of ${budget.minSample}+${beforeChange}` +
+      `${s.rollout.reconcileMinutes !== undefined ? `; reconcile every ${s.rollout.reconcileMinutes} min` : ''}`,
     `runs:        ${s.runs} (longest history ${s.maxHistoryLength} events)`,
   );
   return lines;
@@ -396,7 +509,27 @@ const SIGNALS = {
   cancel: cancelSignal,
   approve: approveSignal,
   unfreeze: unfreezeSignal,
+  reconcile: reconcileSignal,
 } as const;
+
+const everyText = (minutes: number) =>
+  minutes % 1440 === 0 ? `${minutes / 1440}d` : minutes % 60 === 0 ? `${minutes / 60}h` : `${minutes}m`;
+
+async function runSchedule(client: Client, cmd: Extract<SreCommand, { name: 'schedule' }>, io: SreIo): Promise<void> {
+  if (cmd.action === 'delete') {
+    const deleted = await deleteCatchUpSchedule(client);
+    io.out(
+      deleted ? `schedule ${CATCH_UP_SCHEDULE_ID} deleted` : `no schedule ${CATCH_UP_SCHEDULE_ID}: nothing to delete`,
+    );
+    return;
+  }
+  if (!io.taskQueue) throw new Error('schedule: no task queue given (SreIo.taskQueue, from TEMPORAL_TASK_QUEUE)');
+  const r = await ensureCatchUpSchedule(client, { taskQueue: io.taskQueue, every: cmd.every });
+  io.out(
+    `schedule ${r.scheduleId} ${r.result}: every ${everyText(r.everyMinutes)} it starts ${CATCH_UP_WORKFLOW_TYPE} ` +
+      `(workflow id ${CATCH_UP_WORKFLOW_ID}) on task queue ${io.taskQueue}, skipped while one still runs`,
+  );
+}
 
 /** Runs one parsed command; throws CommandError (exit 1) with one line when Temporal says no. */
 export async function runSreCommand(client: Client, cmd: SreCommand, io: SreIo): Promise<void> {
@@ -428,18 +561,30 @@ export async function runSreCommand(client: Client, cmd: SreCommand, io: SreIo):
     return;
   }
 
-  let workflowId = '';
+  if (cmd.name === 'schedule') {
+    await client
+      .withDeadline(deadline(), () => runSchedule(client, cmd, io))
+      .catch((err: unknown) => {
+        throw explainError(err, `schedule ${CATCH_UP_SCHEDULE_ID}`, timeoutMs);
+      });
+    return;
+  }
+
+  const workflowId = resolveWorkflowId(cmd.target);
   try {
     await client.withDeadline(deadline(), async () => {
-      workflowId = await resolveWorkflowId(client, cmd.target);
       const handle = client.workflow.getHandle(workflowId);
       switch (cmd.name) {
         case 'status': {
-          const status =
-            cmd.target.kind === 'fleet' ? await handle.query(fleetStatusQuery) : await handle.query(statusQuery);
-          if (cmd.json) io.out(JSON.stringify(status, null, 2));
-          else if (cmd.target.kind === 'fleet') formatFleetStatus(status as FleetStatus).forEach((l) => io.out(l));
-          else formatUpgradeStatus(status as UpgradeStatus).forEach((l) => io.out(l));
+          if (cmd.target.kind === 'fleet') {
+            const status = await handle.query(fleetStatusQuery);
+            if (cmd.json) io.out(JSON.stringify(status, null, 2));
+            else formatFleetStatus(status).forEach((l) => io.out(l));
+          } else {
+            const status = await handle.query(controlPlaneStatusQuery);
+            if (cmd.json) io.out(JSON.stringify(status, null, 2));
+            else formatControlPlaneStatus(status).forEach((l) => io.out(l));
+          }
           return;
         }
         case 'pause':
@@ -447,12 +592,17 @@ export async function runSreCommand(client: Client, cmd: SreCommand, io: SreIo):
         case 'cancel':
         case 'approve':
         case 'unfreeze':
+        case 'reconcile':
           await handle.signal(SIGNALS[cmd.name], cmd.request);
           io.out(`${workflowId}: sent ${cmd.name} ${who(cmd.request)}`);
           return;
         case 'freeze':
           await handle.signal(freezeSignal, cmd.request);
           io.out(`${workflowId}: sent freeze until ${when(cmd.request.until)} ${who(cmd.request)}`);
+          return;
+        case 'forget':
+          await handle.signal(forgetSignal, { controlPlaneId: cmd.controlPlaneId, ...cmd.request });
+          io.out(`${workflowId}: sent forget ${cmd.controlPlaneId} ${who(cmd.request)}`);
           return;
         case 'defer': {
           const result = await handle.executeUpdate(deferUpdate, { args: [cmd.request] });
@@ -470,6 +620,6 @@ export async function runSreCommand(client: Client, cmd: SreCommand, io: SreIo):
       }
     });
   } catch (err) {
-    throw explainError(err, workflowId || 'the workflow', timeoutMs);
+    throw explainError(err, workflowId, timeoutMs);
   }
 }

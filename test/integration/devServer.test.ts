@@ -1,6 +1,7 @@
 // End to end on the real Temporal dev server: the same wiring `npm run worker` uses (configuration from
-// environment variables, in-process simulated fleet over HTTP, outbox, alert log), one upgrade, and the search
-// attributes an SRE filters on in the UI.
+// environment variables, in-process simulated fleet over HTTP, outbox, alert log, the Temporal messenger), one
+// release offered to a control plane's long-lived workflow and upgraded, and the search attributes an SRE filters
+// on in the UI, while the upgrade runs and once the control plane is idle again.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,12 +9,18 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig } from '../../workers/config';
 import { createWorker, wireAdapters, type Wiring } from '../../workers/worker';
-import { controlPlaneUpgrade } from '../../workflows';
-import { statusQuery, upgradeWorkflowId } from '../../workflows/messages';
-import { ControlPlaneId, ReleaseId, TargetVersion, UpgradeStage } from '../../workflows/searchAttributes';
+import { controlPlaneStatusQuery, controlPlaneWorkflowId } from '../../workflows/messages';
+import { ControlPlaneId, OrgId, ReleaseId, TargetVersion, UpgradeStage } from '../../workflows/searchAttributes';
 import { readOutbox } from '../../integrations/outboxNotifier';
 import { devServerEnv } from '../helpers/temporalServers';
 import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
+import { controlPlaneSummary } from '../../integrations/temporalMessenger';
+import {
+  offerRelease,
+  upsertedSearchAttributes,
+  waitForAttempt,
+  waitForContinuedAsNew,
+} from '../helpers/controlPlaneRuns';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-e2e-'));
 let env: TestWorkflowEnvironment;
@@ -63,37 +70,80 @@ async function hello(cp: string, component: string): Promise<{ status: string; v
   return (await res.json()) as { status: string; version: string };
 }
 
+const WORKFLOW_ID = controlPlaneWorkflowId('cp-e2e');
+const SUMMARY = controlPlaneSummary('cp-e2e');
+
 it('upgrades a control plane end to end over HTTP and is findable by search attributes', async () => {
   expect(await hello('cp-e2e', 'gateway')).toMatchObject({ status: 'pass', version: 'v5.3.4' });
-  const handle = await env.client.workflow.start(controlPlaneUpgrade, {
-    workflowId: upgradeWorkflowId('cp-e2e', LTS_RELEASE.id),
+  const handle = await offerRelease(env.client, {
+    controlPlaneId: 'cp-e2e',
+    release: LTS_RELEASE,
     taskQueue: 'e2e',
-    args: [{ controlPlaneId: 'cp-e2e', release: LTS_RELEASE }],
-    staticSummary: 'Upgrade cp-e2e 5.3.4 → 5.8.2',
+    staticSummary: SUMMARY,
   });
-  const result = await handle.result();
-  expect(result.outcome).toBe('completed');
+  const { status, record } = await waitForAttempt(handle);
+  expect(record).toMatchObject({
+    releaseId: 'lts-5.8.2',
+    outcome: 'completed',
+    changed: true,
+    versions: { dashboard: '5.8.2', gateway: '5.8.2', 'dp-eu': '5.8.2' },
+  });
+  expect(status).toMatchObject({ controlPlaneId: 'cp-e2e', orgId: 'org-acme', state: 'idle' });
+  expect(status.upgrade).toBeUndefined();
   for (const c of ['dashboard', 'gateway', 'dp-eu']) {
     expect(await hello('cp-e2e', c)).toMatchObject({ status: 'pass', version: 'v5.8.2' });
   }
+  // Notice keys carry the attempt: control-plane/<cp>/a<seq>/<kind>/<n>.
   const notices = await readOutbox(path.join(dir, 'outbox.jsonl'));
-  expect(notices.map((n) => n.noticeKind)).toEqual(['scheduled', 'completed']);
-  expect((await handle.query(statusQuery)).stage).toBe('completed');
+  expect(notices.map((n) => [n.noticeKind, n.key])).toEqual([
+    ['scheduled', `${WORKFLOW_ID}/a1/scheduled/1`],
+    ['completed', `${WORKFLOW_ID}/a1/completed/2`],
+  ]);
 
-  const desc = await handle.describe();
-  expect(desc.typedSearchAttributes.get(ControlPlaneId)).toBe('cp-e2e');
-  expect(desc.typedSearchAttributes.get(ReleaseId)).toBe('lts-5.8.2');
-  expect(desc.typedSearchAttributes.get(TargetVersion)).toBe('5.8.2');
-  expect(desc.typedSearchAttributes.get(UpgradeStage)).toBe('completed');
-  expect(await desc.staticSummary()).toBe('Upgrade cp-e2e 5.3.4 → 5.8.2');
+  // After the attempt it continues as new and waits, idle, for the next offer.
+  await waitForContinuedAsNew(env.client, WORKFLOW_ID, handle.signaledRunId);
+  const latest = await handle.describe();
+  expect(latest.runId).not.toBe(handle.signaledRunId);
+  expect(latest.status.name).toBe('RUNNING');
+  const idle = await handle.query(controlPlaneStatusQuery);
+  expect(idle).toMatchObject({ state: 'idle', runs: 1, installed: { gateway: '5.8.2' } });
+  expect(idle.recent.map((r) => r.outcome)).toEqual(['completed']);
+  expect(idle.whyNot[0]?.code).toBe('already-at-target');
+  expect(latest.typedSearchAttributes.get(ControlPlaneId)).toBe('cp-e2e');
+  expect(latest.typedSearchAttributes.get(OrgId)).toBe('org-acme');
+  expect(latest.typedSearchAttributes.get(UpgradeStage)).toBe('idle');
+  expect(latest.typedSearchAttributes.get(ReleaseId)).toBeUndefined();
+  expect(latest.typedSearchAttributes.get(TargetVersion)).toBeUndefined();
+
+  // The run the offer started: closed by continue-as-new, with the summary it was started with (the start options'
+  // static summary belongs to that run; continue-as-new does not carry it over).
+  const first = env.client.workflow.getHandle(WORKFLOW_ID, handle.signaledRunId);
+  const firstDesc = await first.describe();
+  expect(firstDesc.status.name).toBe('CONTINUED_AS_NEW');
+  expect(await firstDesc.staticSummary()).toBe(SUMMARY);
+
+  // While the upgrade ran, that run carried its release, target and stage (each change an upsert in its history).
+  const upserts = upsertedSearchAttributes(await first.fetchHistory());
+  const values = (name: string) => upserts.filter((u) => name in u).map((u) => u[name]);
+  expect(values('ReleaseId')).toEqual(['lts-5.8.2', null]);
+  expect(values('TargetVersion')).toEqual(['5.8.2', null]);
+  const stages = values('UpgradeStage');
+  expect(stages.filter((s) => s !== 'idle' && s !== 'waiting-for-window')).toEqual([
+    'assessing',
+    'preflight',
+    'dashboard',
+    'gateway',
+    'data-planes',
+  ]);
+  expect(stages.at(-1)).toBe('idle');
 
   // Visibility is eventually consistent: poll the query an SRE would type in the UI.
-  const query = `WorkflowType = 'controlPlaneUpgrade' AND UpgradeStage = 'completed' AND ControlPlaneId = 'cp-e2e'`;
+  const query = `WorkflowType = 'controlPlane' AND ExecutionStatus = 'Running' AND UpgradeStage = 'idle' AND ControlPlaneId = 'cp-e2e'`;
   let found: string[] = [];
   for (let i = 0; i < 50 && found.length === 0; i++) {
     found = [];
     for await (const wf of env.client.workflow.list({ query })) found.push(wf.workflowId);
     if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
   }
-  expect(found).toEqual([upgradeWorkflowId('cp-e2e', LTS_RELEASE.id)]);
+  expect(found).toEqual([WORKFLOW_ID]);
 });

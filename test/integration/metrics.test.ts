@@ -1,6 +1,7 @@
 // Prometheus metrics end to end on the real Temporal dev server: the runtime installed the way `npm run worker`
-// installs it (NIGHTSHIFT_METRICS_ADDRESS → workers/metrics.ts), one upgrade, then a scrape of /metrics showing
-// the SDK's metrics and nightshift's own, emitted from workflow code.
+// installs it (NIGHTSHIFT_METRICS_ADDRESS → workers/metrics.ts), one upgrade (a release offered to the control
+// plane's long-lived workflow), then a scrape of /metrics showing the SDK's metrics and nightshift's own, emitted from
+// workflow code (workflows/upgrade.ts through workflows/metrics.ts).
 //
 // Runtime.install: the SDK keeps its runtime singleton in a JS module, and jest gives each test file a fresh module
 // registry, so a runtime installed by another test file earlier in the same jest worker process does not make this
@@ -14,10 +15,9 @@ import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig } from '../../workers/config';
 import { metricsTelemetry, metricsUrl } from '../../workers/metrics';
 import { createWorker, wireAdapters, type Wiring } from '../../workers/worker';
-import { controlPlaneUpgrade } from '../../workflows';
-import { upgradeWorkflowId } from '../../workflows/messages';
 import { devServerEnv } from '../helpers/temporalServers';
 import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
+import { offerRelease, waitForAttempt } from '../helpers/controlPlaneRuns';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-metrics-'));
 let env: TestWorkflowEnvironment;
@@ -80,30 +80,35 @@ function series(text: string, name: string): string[] {
 }
 
 it('serves the SDK metrics and nightshift_* metrics in Prometheus format', async () => {
-  const handle = await env.client.workflow.start(controlPlaneUpgrade, {
-    workflowId: upgradeWorkflowId('cp-metrics', LTS_RELEASE.id),
+  const handle = await offerRelease(env.client, {
+    controlPlaneId: 'cp-metrics',
+    release: LTS_RELEASE,
     taskQueue: 'metrics',
-    args: [{ controlPlaneId: 'cp-metrics', release: LTS_RELEASE }],
   });
-  expect((await handle.result()).outcome).toBe('completed');
+  expect((await waitForAttempt(handle)).record.outcome).toBe('completed');
 
-  // The workflow task that ends the workflow reports its completion right after the result is visible: poll briefly.
+  // The workflow never completes: after the attempt it continues as new (reported by the worker once that workflow
+  // task completes, a moment after the attempt shows in the status): poll briefly.
   let text = '';
   for (let i = 0; i < 50; i++) {
     const res = await fetch(url);
     expect(res.status).toBe(200);
     text = await res.text();
-    if (series(text, 'temporal_workflow_completed').length > 0) break;
+    if (series(text, 'temporal_workflow_continue_as_new').length > 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   if (process.env.PRINT_METRICS) console.log(text);
 
-  // The SDK's own: a completed workflow and the activities' execution latency, by task queue.
-  expect(series(text, 'temporal_workflow_completed')).toEqual([
+  // The SDK's own: the control plane's workflow continued as new once (it did not complete), and the activities'
+  // execution latency, by task queue.
+  expect(series(text, 'temporal_workflow_continue_as_new')).toEqual([
     expect.stringMatching(
-      /^temporal_workflow_completed\{.*task_queue="metrics".*workflow_type="controlPlaneUpgrade".*\} 1$/,
+      /^temporal_workflow_continue_as_new\{.*task_queue="metrics".*workflow_type="controlPlane".*\} 1$/,
     ),
   ]);
+  expect(series(text, 'temporal_workflow_completed').filter((l) => l.includes('workflow_type="controlPlane"'))).toEqual(
+    [],
+  );
   expect(series(text, 'temporal_activity_execution_latency_count{').join('\n')).toMatch(
     /activity_type="upgradeComponent".*task_queue="metrics"/,
   );
@@ -114,7 +119,7 @@ it('serves the SDK metrics and nightshift_* metrics in Prometheus format', async
   expect(series(text, 'nightshift_upgrades_started')).toEqual([expect.stringMatching(/ 1$/)]);
   expect(series(text, 'nightshift_upgrades_finished')).toEqual([
     expect.stringMatching(
-      /^nightshift_upgrades_finished\{.*outcome="completed",taskQueue="metrics",workflowType="controlPlaneUpgrade"\} 1$/,
+      /^nightshift_upgrades_finished\{.*outcome="completed",taskQueue="metrics",workflowType="controlPlane"\} 1$/,
     ),
   ]);
   const counts = series(text, 'nightshift_step_duration_count');

@@ -2,7 +2,8 @@
 // NIGHTSHIFT_ALERTER=log,pagerduty,slack, configured only through settings (a kubeconfig file, secrets in files), on
 // the Temporal dev server. Kubernetes is the wire-contract fake and, when built, a real kube-apiserver; HubSpot,
 // PagerDuty and Slack are local servers speaking their wire contracts; Tyk's /hello is a small server that answers
-// with the version each Deployment has rolled out.
+// with the version each Deployment has rolled out. Each control plane gets the release offered to its long-lived
+// workflow (control-plane/<id>), and the test waits for the attempt's outcome in the `status` query.
 import fs from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,18 +14,19 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import YAML from 'yaml';
 import { NOTICE_KINDS } from '../../domain/model';
+import { hubspotSendId } from '../../integrations/hubspotNotifier';
 import { rolloutStatus } from '../../integrations/kubeRolloutStatus';
 import { kubeConfigFrom } from '../../integrations/kubernetesPlatform';
 import { loadConfig } from '../../workers/config';
 import { createWorker, wireAdapters, type Wiring } from '../../workers/worker';
-import { controlPlaneUpgrade } from '../../workflows';
-import { statusQuery, upgradeWorkflowId } from '../../workflows/messages';
+import { controlPlaneWorkflowId } from '../../workflows/messages';
 import { startFakePagerDuty, startFakeSlack, type FakePagerDuty, type FakeSlack } from '../helpers/fakeAlertReceivers';
 import { startFakeHubSpot, type FakeHubSpot } from '../helpers/fakeHubspot';
 import type { KubeEnv } from '../helpers/kubeEnv';
 import { kubeEnvironments } from '../helpers/kubeEnvironments';
 import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
 import { devServerEnv } from '../helpers/temporalServers';
+import { offerRelease, runHistories, waitForAttempt, waitForContinuedAsNew } from '../helpers/controlPlaneRuns';
 
 const GATEWAY_REPO = 'docker.tyk.io/tyk-gateway/tyk-gateway';
 /** cp-bad's gateway runs from a mirror whose 5.8.2 image never becomes Ready. */
@@ -57,6 +59,8 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
   let worker: Worker;
   let running: Promise<void>;
   const logLines: string[] = [];
+  /** Control plane → the run its offer started (the workflow continues as new after the attempt). */
+  const firstRuns = new Map<string, string>();
 
   async function deployment(namespace: string, name: string, image: string, deadlineSeconds = 600): Promise<void> {
     const labels = { app: name };
@@ -210,6 +214,13 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
   }, 180_000);
 
   afterAll(async () => {
+    // The control-plane workflows outlive their attempt (they wait, idle, for the next offer): end them, or the next
+    // Kubernetes environment's offers would reach them on this environment's task queue, whose worker is gone.
+    for (const cp of firstRuns.keys())
+      await temporal.client.workflow
+        .getHandle(controlPlaneWorkflowId(cp))
+        .terminate('test environment done')
+        .catch(() => undefined);
     worker?.shutdown();
     await running;
     await wiring?.close();
@@ -223,19 +234,18 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
     (await apps.readNamespacedDeployment({ name, namespace: kube.namespace })).spec!.template.spec!.containers[0]!
       .image;
 
-  function run(cp: string) {
-    return temporal.client.workflow.execute(controlPlaneUpgrade, {
-      workflowId: upgradeWorkflowId(cp, LTS_RELEASE.id),
-      taskQueue,
-      args: [{ controlPlaneId: cp, release: LTS_RELEASE }],
-    });
+  /** Offers the release to `cp`'s workflow and waits for the attempt to end. */
+  async function run(cp: string) {
+    const handle = await offerRelease(temporal.client, { controlPlaneId: cp, release: LTS_RELEASE, taskQueue });
+    firstRuns.set(cp, handle.signaledRunId);
+    return { handle, ...(await waitForAttempt(handle)) };
   }
 
   it('upgrades Dashboard, Gateway (with its tyk.conf) and data plane on Kubernetes and emails through HubSpot', async () => {
     // HubSpot's first answer is a rate limit: the activity retries after the 2 s it asked for, not its own 10 s backoff.
     hubspot.injectFaults({ endpoint: 'send', status: 429, retryAfter: '2' });
-    const result = await run('cp-good');
-    expect(result.outcome).toBe('completed');
+    const { handle, record, lastUpgrade } = await run('cp-good');
+    expect(record).toMatchObject({ outcome: 'completed', changed: true });
     expect(await imageOf('dashboard-good-tyk-dashboard')).toBe(`${DASHBOARD_REPO}:v5.8.2`);
     expect(await imageOf('gateway-good-tyk-gateway')).toBe(`${GATEWAY_REPO}:v5.8.2`);
     expect(await imageOf('gateway-good-eu-tyk-gateway')).toBe(`${GATEWAY_REPO}:v5.8.2`);
@@ -244,18 +254,22 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
       listen_port: 8080,
       analytics_config: { type: 'mongo', geo_ip: { enabled: true } },
     });
-    // Evidence: the dashboard's liveness answer counted with the Deployment's version.
-    const dashboardStep = result.status.steps.find((s) => s.name === 'upgrade dashboard 5.3.4 → 5.8.2')!;
-    expect(dashboardStep.evidence?.at(-1)).toMatchObject({ status: 'pass', version: '5.8.2', httpStatus: 200 });
+    // Evidence: the dashboard's liveness answer counted with the Deployment's version. The status shows step
+    // history only while the attempt runs; the dashboard's step was done long before it ended.
+    const dashboardStep = lastUpgrade?.steps.find((s) => s.name === 'upgrade dashboard 5.3.4 → 5.8.2');
+    expect(dashboardStep?.evidence?.at(-1)).toMatchObject({ status: 'pass', version: '5.8.2', httpStatus: 200 });
 
+    // HubSpot's idempotency key comes from the notice key: control-plane/<cp>/a<attempt>/<kind>/<n>.
     const emails = hubspot.sentEmails.filter((e) => e.to === 'ops@acme.example');
     expect(emails.map((e) => e.emailId)).toEqual([TEMPLATE_IDS.scheduled, TEMPLATE_IDS.completed]);
-    expect(new Set(emails.map((e) => e.sendId)).size).toBe(2);
+    expect(emails.map((e) => e.sendId)).toEqual([
+      hubspotSendId(`${handle.workflowId}/a1/scheduled/1`),
+      hubspotSendId(`${handle.workflowId}/a1/completed/2`),
+    ]);
     expect(emails[1]!.customProperties).toMatchObject({ control_plane_id: 'cp-good', release_id: 'lts-5.8.2' });
     expect(hubspot.contacts.has('ops@acme.example')).toBe(true);
-    const history = await temporal.client.workflow
-      .getHandle(upgradeWorkflowId('cp-good', LTS_RELEASE.id))
-      .fetchHistory();
+    // The attempt ran in the run the offer started (fetchHistory of the id alone reads the latest run).
+    const history = await temporal.client.workflow.getHandle(handle.workflowId, handle.signaledRunId).fetchHistory();
     const events = history.events ?? [];
     const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendNotice')!;
     const started = events.find(
@@ -271,19 +285,14 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
   });
 
   it('rolls back a Gateway whose rollout exceeds its progress deadline, pages PagerDuty, posts to Slack, emails', async () => {
-    const handle = await temporal.client.workflow.start(controlPlaneUpgrade, {
-      workflowId: upgradeWorkflowId('cp-bad', LTS_RELEASE.id),
-      taskQueue,
-      args: [{ controlPlaneId: 'cp-bad', release: LTS_RELEASE }],
-    });
-    await expect(handle.result()).rejects.toThrow();
-    const status = await handle.query(statusQuery);
-    expect(status.outcome).toBe('rolled-back');
-    expect(status.lastError).toContain('ProgressDeadlineExceeded');
+    const { handle, record } = await run('cp-bad');
+    expect(record).toMatchObject({ outcome: 'rolled-back', changed: true, versions: { gateway: '5.3.4' } });
+    expect(record.reason).toContain('ProgressDeadlineExceeded');
     expect(await imageOf('gateway-bad-tyk-gateway')).toBe(`${BAD_REPO}:v5.3.4`);
     expect(await imageOf('dashboard-bad-tyk-dashboard')).toBe(`${DASHBOARD_REPO}:v5.3.4`);
 
-    const page = pagerduty.accepted.filter((e) => e.dedup_key === handle.workflowId);
+    // One incident per attempt: dedup key control-plane/<cp>/a<attempt>.
+    const page = pagerduty.accepted.filter((e) => e.dedup_key === `${handle.workflowId}/a1`);
     expect(page).toEqual([
       expect.objectContaining({ event_action: 'trigger', payload: expect.objectContaining({ severity: 'error' }) }),
     ]);
@@ -293,12 +302,17 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
   });
 
   it('keeps every secret out of the log and the workflow histories', async () => {
+    // Every run of each control plane's workflow: the attempt's and the idle one it continued as.
     const histories = await Promise.all(
-      ['cp-good', 'cp-bad'].map(async (cp) =>
-        JSON.stringify(await temporal.client.workflow.getHandle(upgradeWorkflowId(cp, LTS_RELEASE.id)).fetchHistory()),
-      ),
+      ['cp-good', 'cp-bad'].map(async (cp) => {
+        const firstRun = firstRuns.get(cp);
+        if (!firstRun) throw new Error(`no upgrade of ${cp} ran in this environment`);
+        await waitForContinuedAsNew(temporal.client, controlPlaneWorkflowId(cp), firstRun);
+        const runs = await runHistories(temporal.client, controlPlaneWorkflowId(cp), firstRun);
+        return runs.map((h) => JSON.stringify(h));
+      }),
     );
-    const text = [...logLines, ...histories].join('\n');
+    const text = [...logLines, ...histories.flat()].join('\n');
     for (const secret of [hubspot.token, ROUTING_KEY, slack.secret, kube.workerToken, kube.adminToken])
       expect(text).not.toContain(secret);
     expect(logLines.some((l) => l.startsWith('platform: kubernetes'))).toBe(true);

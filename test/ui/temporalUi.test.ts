@@ -1,7 +1,8 @@
-// The real Temporal Web UI (the one the `temporal` CLI embeds) in headless Chromium: an SRE finds a waiting upgrade
-// by a search-attribute query, opens it, reads its summary, current details and `status` query, and pauses it with
-// a signal sent from the UI. Chromium comes from scripts/setup.js (Debian's `chromium`, or $CHROMIUM_PATH);
-// screenshots land in .data/ui/ (git-ignored).
+// The real Temporal Web UI (the one the `temporal` CLI embeds) in headless Chromium: an SRE finds a control plane's
+// workflow (control-plane/<id>, long-lived) whose upgrade waits for its window by a search-attribute query, opens it,
+// reads its summary, current details and `status` query, and pauses the upgrade with a signal sent from the UI.
+// Chromium comes from scripts/setup.js (Debian's `chromium`, or $CHROMIUM_PATH); screenshots land in .data/ui/
+// (git-ignored).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -11,9 +12,10 @@ import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadConfig } from '../../workers/config';
 import { createWorker, wireAdapters, type Wiring } from '../../workers/worker';
-import { controlPlaneUpgrade } from '../../workflows';
-import { statusQuery, upgradeWorkflowId } from '../../workflows/messages';
+import { controlPlaneDetails, controlPlaneSummary } from '../../integrations/temporalMessenger';
+import { controlPlaneStatusQuery, controlPlaneWorkflowId } from '../../workflows/messages';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
+import { offerRelease, waitForStatus } from '../helpers/controlPlaneRuns';
 import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
 
 jest.setTimeout(240_000);
@@ -21,8 +23,9 @@ jest.setTimeout(240_000);
 const ROOT = path.resolve(__dirname, '../..');
 const SHOTS = path.join(ROOT, '.data/ui');
 const CP = 'cp-ui';
-const WORKFLOW_ID = upgradeWorkflowId(CP, LTS_RELEASE.id);
-const SUMMARY = `Upgrade ${CP} 5.3.4 → 5.8.2`;
+const WORKFLOW_ID = controlPlaneWorkflowId(CP);
+/** What an offer from a fleet rollout or the catch-up schedule starts the workflow with (the messenger's). */
+const SUMMARY = controlPlaneSummary(CP);
 const TASK_QUEUE = 'ui-test';
 
 function toolPaths(): { cli?: string; chromium?: string } {
@@ -194,15 +197,14 @@ describeUi('Temporal Web UI', () => {
   }
 
   it('finds an upgrade by search attribute, shows its summary and status, and pauses it from the UI', async () => {
-    const handle = await env.client.workflow.start(controlPlaneUpgrade, {
-      workflowId: WORKFLOW_ID,
+    const handle = await offerRelease(env.client, {
+      controlPlaneId: CP,
+      release: LTS_RELEASE,
       taskQueue: TASK_QUEUE,
-      args: [{ controlPlaneId: CP, release: LTS_RELEASE }],
       staticSummary: SUMMARY,
+      staticDetails: controlPlaneDetails(CP),
     });
-    await until('waiting-for-window', async () =>
-      (await handle.query(statusQuery)).stage === 'waiting-for-window' ? true : undefined,
-    );
+    await waitForStatus(handle, 'waiting-for-window', (s) => s.upgrade?.stage === 'waiting-for-window');
 
     const query = `ControlPlaneId="${CP}" AND UpgradeStage="waiting-for-window"`;
     await step('find the upgrade by search attribute', async () => {
@@ -221,7 +223,7 @@ describeUi('Temporal Web UI', () => {
 
     await step('open the upgrade', async () => {
       await page.getByRole('link', { name: WORKFLOW_ID }).first().click();
-      await page.waitForURL(/\/workflows\/upgrade%2Fcp-ui|\/workflows\/upgrade\/cp-ui/);
+      await page.waitForURL(/\/workflows\/control-plane%2Fcp-ui|\/workflows\/control-plane\/cp-ui/);
       await openTab('User Metadata');
       await seeText(new RegExp(SUMMARY));
       // Current details (setCurrentDetails), rendered as markdown.
@@ -234,6 +236,7 @@ describeUi('Temporal Web UI', () => {
       await page.getByRole('button', { name: /^Run Query$/ }).waitFor();
       await page.getByRole('button', { name: /^Run Query$/ }).click();
       await seeText(/"stage":\s*"waiting-for-window"/);
+      await seeText(/"code":\s*"waiting-for-window"/);
     });
 
     await step('send pause from the UI', async () => {
@@ -267,16 +270,18 @@ describeUi('Temporal Web UI', () => {
     });
 
     await step('see the workflow hold', async () => {
-      const status = await until('status.paused', async () => {
-        const s = await handle.query(statusQuery);
-        return s.paused ? s : undefined;
+      const status = await until('status.upgrade.paused', async () => {
+        const s = await handle.query(controlPlaneStatusQuery);
+        return s.upgrade?.paused ? s : undefined;
       });
       const history = await handle.fetchHistory();
       const signals = history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes);
-      const why = `status ${JSON.stringify({ stage: status.stage, paused: status.paused, pause: status.pause })}; signals in history: ${signals.length}`;
-      expect({ why, pause: status.pause, stage: status.stage }).toMatchObject({
+      const u = status.upgrade!;
+      const why = `upgrade ${JSON.stringify({ stage: u.stage, paused: u.paused, pause: u.pause })}; signals in history: ${signals.length}`;
+      expect({ why, pause: u.pause, stage: u.stage, whyNot: status.whyNot[0] }).toMatchObject({
         pause: { reason: 'ui test', by: 'playwright' },
         stage: 'waiting-for-window',
+        whyNot: { code: 'paused', detail: 'paused by playwright: ui test' },
       });
     });
 

@@ -1,8 +1,13 @@
 import {
   ApplicationFailure,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
+  type ScheduleDescription,
+  type ScheduleOptions,
+  type ScheduleUpdateOptions,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
@@ -14,7 +19,7 @@ import {
   UsageError,
   type SreCommand,
 } from '../../workers/sreCommands';
-import type { DeferResult, FleetStatus, UpgradeStatus } from '../../workflows/messages';
+import type { ControlPlaneStatus, DeferResult, FleetStatus, UpgradeStatus } from '../../workflows/messages';
 import { UpgradeStage, WindowOpensAt } from '../../workflows/searchAttributes';
 
 const now = new Date('2026-11-24T12:00:00Z');
@@ -32,11 +37,26 @@ describe('npm run sre: arguments', () => {
       target: { kind: 'fleet', releaseId: 'lts-5.8.2' },
       request: { by: 'jo' },
     });
-    expect(parse('status', 'cp-acme-eu', '--release', 'lts-5.8.2', '--json')).toEqual({
+    expect(parse('status', 'cp-acme-eu', '--json')).toEqual({
       name: 'status',
-      target: { kind: 'control-plane', controlPlaneId: 'cp-acme-eu', releaseId: 'lts-5.8.2' },
+      target: { kind: 'control-plane', controlPlaneId: 'cp-acme-eu' },
       json: true,
     });
+    expect(parse('forget', 'cp-acme-eu', '--fleet', 'lts-5.8.2', '--reason', 'decommissioned')).toEqual({
+      name: 'forget',
+      target: { kind: 'fleet', releaseId: 'lts-5.8.2' },
+      controlPlaneId: 'cp-acme-eu',
+      request: { reason: 'decommissioned', by: 'ada' },
+    });
+    expect(parse('reconcile', '--fleet', 'lts-5.8.2')).toEqual({
+      name: 'reconcile',
+      target: { kind: 'fleet', releaseId: 'lts-5.8.2' },
+      request: { by: 'ada' },
+    });
+    expect(parse('schedule')).toEqual({ name: 'schedule', action: 'ensure', every: '1h' });
+    expect(parse('schedule', '--every', '30m')).toEqual({ name: 'schedule', action: 'ensure', every: '30m' });
+    expect(parse('schedule', '--delete')).toEqual({ name: 'schedule', action: 'delete' });
+    expect(parse('list', '--release', 'lts-5.8.2')).toEqual({ name: 'list', releaseId: 'lts-5.8.2', json: false });
     expect(parse('defer', 'cp-acme-eu', '--days', '3')).toMatchObject({ request: { days: 3, by: 'ada' } });
     expect(parse('list', '--stage', 'waiting-for-window')).toEqual({
       name: 'list',
@@ -59,9 +79,21 @@ describe('npm run sre: arguments', () => {
     [['reboot', 'cp-1'], 'unknown command "reboot"'],
     [['pause'], 'pause: needs <control-plane> or --fleet <release-id>'],
     [['pause', 'cp-1', '--fleet', 'lts-5.8.2'], 'give either <control-plane> or --fleet'],
-    [['pause', '--fleet', 'lts-5.8.2', '--release', 'x'], '--fleet already names the release'],
+    [['pause', '--fleet', 'lts-5.8.2', '--release', 'x'], 'pause: --release no longer applies'],
+    [['status', 'cp-1', '--release', 'lts-5.8.2'], "status: --release no longer applies: a control plane's commands"],
+    [['defer', 'cp-1', '--days', '2', '--release', 'lts-5.8.2'], 'defer: --release no longer applies'],
     [['pause', 'CP_1'], '<control-plane> = "CP_1": not a control plane id'],
-    [['status', 'cp-1', '--release', "x' OR 'a'='a"], "--release = \"x' OR 'a'='a\": not a release id"],
+    [['list', '--release', "x' OR 'a'='a"], "--release = \"x' OR 'a'='a\": not a release id"],
+    [['forget', 'cp-1'], 'forget: needs <control-plane> and --fleet <release-id>'],
+    [['forget', '--fleet', 'lts-5.8.2'], 'forget: needs <control-plane> and --fleet <release-id>'],
+    [['forget', 'CP_1', '--fleet', 'lts-5.8.2'], '<control-plane> = "CP_1": not a control plane id'],
+    [['reconcile', 'cp-1'], 'reconcile: needs --fleet <release-id>, not a control plane'],
+    [['reconcile', '--fleet', 'lts-5.8.2', '--days', '1'], 'reconcile: --days does not apply here'],
+    [['schedule', '--every', 'hourly'], '--every = "hourly": not a duration such as 30m, 1h or 1d'],
+    [['schedule', '--every', '30s'], '--every = "30s": at least 1m'],
+    [['schedule', '--every', '1h', '--delete'], 'schedule: --every and --delete do not go together'],
+    [['schedule', '--fleet', 'lts-5.8.2'], 'schedule: --fleet does not apply here'],
+    [['schedule', 'cp-1'], 'schedule: unexpected argument "cp-1"'],
     [['approve', 'cp-1'], 'approve: needs --fleet <release-id>, not a control plane'],
     [['defer', '--fleet', 'lts-5.8.2', '--days', '2'], 'defer: --fleet does not apply here'],
     [['defer', 'cp-1'], 'defer: --days is required'],
@@ -93,16 +125,53 @@ function info(workflowId: string, stage: string, windowOpensAt?: Date): Workflow
   return { workflowId, typedSearchAttributes: new TypedSearchAttributes(pairs) } as WorkflowExecutionInfo;
 }
 
+/** A stand-in schedule service holding at most the one schedule: what create, describe, update and delete did. */
+function fakeSchedules(existing?: ScheduleDescription) {
+  let current = existing;
+  const ops: { op: string; options?: unknown }[] = [];
+  const schedule = {
+    async create(options: ScheduleOptions) {
+      ops.push({ op: 'create', options });
+      if (current) throw new ScheduleAlreadyRunning('already running', options.scheduleId);
+      current = { scheduleId: options.scheduleId } as unknown as ScheduleDescription;
+    },
+    getHandle(scheduleId: string) {
+      const need = () => {
+        if (!current) throw new ScheduleNotFoundError('schedule not found', scheduleId);
+        return current;
+      };
+      return {
+        async describe() {
+          ops.push({ op: 'describe' });
+          return need();
+        },
+        async update(fn: (prev: ScheduleDescription) => ScheduleUpdateOptions) {
+          const options = fn(need());
+          ops.push({ op: 'update', options });
+        },
+        async delete() {
+          ops.push({ op: 'delete' });
+          need();
+          current = undefined;
+        },
+      };
+    },
+  };
+  return { schedule, ops };
+}
+
 function fakeClient(behaviour: {
   running?: WorkflowExecutionInfo[];
   query?: (workflowId: string) => unknown;
   update?: (workflowId: string, name: string, args: unknown[]) => unknown;
   signal?: (workflowId: string) => void;
+  schedule?: ReturnType<typeof fakeSchedules>['schedule'];
 }) {
   const calls: Call[] = [];
   const queries: string[] = [];
   const client = {
     withDeadline: <R>(_deadline: number | Date, fn: () => Promise<R>) => fn(),
+    schedule: behaviour.schedule,
     workflow: {
       list({ query }: { query: string }) {
         queries.push(query);
@@ -132,9 +201,9 @@ function fakeClient(behaviour: {
   return { client: client as unknown as Client, calls, queries };
 }
 
-async function run(client: Client, cmd: SreCommand) {
+async function run(client: Client, cmd: SreCommand, taskQueue?: string) {
   const out: string[] = [];
-  await runSreCommand(client, cmd, { out: (line) => out.push(line) });
+  await runSreCommand(client, cmd, { out: (line) => out.push(line), ...(taskQueue ? { taskQueue } : {}) });
   return out;
 }
 
@@ -149,56 +218,130 @@ const window = {
   requiredMinutes: 60,
 };
 
+const upgrade: UpgradeStatus = {
+  workflowId: 'control-plane/cp-acme-eu',
+  controlPlaneId: 'cp-acme-eu',
+  releaseId: 'lts-5.8.2',
+  releaseKind: 'lts',
+  targets: { dashboard: '5.8.2', gateway: '5.8.2' },
+  stage: 'gateway',
+  paused: true,
+  pause: { reason: 'incident 123', by: 'jo', at: '2026-12-06T00:20:00.000Z' },
+  versionsBefore: { dashboard: '5.3.4', gateway: '5.3.4' },
+  versionsNow: { dashboard: '5.8.2', gateway: '5.3.4' },
+  changes: [
+    { component: { controlPlaneId: 'cp-acme-eu', kind: 'dashboard', id: 'dashboard' }, from: '5.3.4', to: '5.8.2' },
+  ],
+  window,
+  notices: [{ kind: 'scheduled', key: 'k1', at: '2026-11-24T12:00:00.000Z', duplicate: false }],
+  steps: [
+    {
+      name: 'dashboard',
+      status: 'done',
+      startedAt: '2026-12-06T00:01:00.000Z',
+      endedAt: '2026-12-06T00:05:00.000Z',
+      evidence: [
+        { at: '2026-12-06T00:04:50.000Z', status: 'pass', version: '5.8.2', httpStatus: 200 },
+        {
+          at: '2026-12-06T00:04:55.000Z',
+          status: 'warn',
+          version: '5.8.2',
+          httpStatus: 200,
+          problems: 'redis: warn (slow)',
+        },
+      ],
+    },
+  ],
+  lastError: 'gateway /hello answered fail',
+  deferrals: [],
+};
+
+const cpStatus: ControlPlaneStatus = {
+  workflowId: 'control-plane/cp-acme-eu',
+  controlPlaneId: 'cp-acme-eu',
+  orgId: 'org-acme',
+  state: 'changing',
+  installed: { dashboard: '5.8.2', gateway: '5.3.4' },
+  installedSeenAt: '2026-12-06T00:05:00.000Z',
+  upgrade,
+  pending: {
+    releaseId: 'lts-5.8.3',
+    targets: { dashboard: '5.8.3', gateway: '5.8.3' },
+    source: 'fleet',
+    offeredAt: '2026-12-06T00:10:00.000Z',
+    fleetWorkflowId: 'fleet/lts-5.8.3',
+  },
+  recent: [
+    {
+      releaseId: 'lts-5.8.1',
+      targets: { dashboard: '5.8.1', gateway: '5.8.1' },
+      outcome: 'failed-before-change',
+      changed: false,
+      reason: 'gateway unhealthy before the upgrade',
+      fleetWorkflowId: 'fleet/lts-5.8.1',
+      startedAt: '2026-11-01T00:00:00.000Z',
+      endedAt: '2026-11-01T00:02:00.000Z',
+      versions: { dashboard: '5.3.4', gateway: '5.3.4' },
+    },
+    {
+      releaseId: 'sec-5.3.5',
+      targets: { dashboard: '5.3.5', gateway: '5.3.5' },
+      outcome: 'skipped',
+      skipReason: 'already-at-target',
+      changed: false,
+      startedAt: '2026-11-10T00:00:00.000Z',
+      endedAt: '2026-11-10T00:00:01.000Z',
+      versions: {},
+    },
+  ],
+  whyNot: [
+    {
+      code: 'paused',
+      detail: 'paused by jo: "incident 123"',
+      evidence: { by: 'jo', since: '2026-12-06T00:20:00Z' },
+    },
+    { code: 'waiting-for-window', detail: 'the next window opens Sun 6 Dec', until: '2026-12-13T00:00:00.000Z' },
+  ],
+  nextChanceAt: '2026-12-13T00:00:00.000Z',
+  runs: 3,
+};
+
 describe('npm run sre: commands', () => {
-  it('finds a control plane’s one running upgrade through visibility and signals it', async () => {
-    const { client, calls, queries } = fakeClient({ running: [info('upgrade/cp-acme-eu/lts-5.8.2', 'preflight')] });
+  it('signals a control plane’s one workflow, control-plane/<id>, without asking visibility', async () => {
+    const { client, calls, queries } = fakeClient({});
     const out = await run(client, parse('pause', 'cp-acme-eu', '--reason', 'incident 123'));
-    expect(queries).toEqual([
-      "WorkflowType='controlPlaneUpgrade' AND ExecutionStatus='Running' AND ControlPlaneId='cp-acme-eu'",
-    ]);
+    expect(queries).toEqual([]);
     expect(calls).toEqual([
       {
-        workflowId: 'upgrade/cp-acme-eu/lts-5.8.2',
+        workflowId: 'control-plane/cp-acme-eu',
         op: 'signal',
         name: 'pause',
         args: [{ reason: 'incident 123', by: 'ada' }],
       },
     ]);
-    expect(out).toEqual(['upgrade/cp-acme-eu/lts-5.8.2: sent pause by ada "incident 123"']);
-  });
-
-  it('asks for --release when a control plane has no or several running upgrades', async () => {
-    const none = fakeClient({});
-    await expect(run(none.client, parse('status', 'cp-acme-eu'))).rejects.toThrow(
-      new CommandError('no running upgrade for control plane cp-acme-eu (give --release <id> for a finished one)'),
-    );
-    const two = fakeClient({
-      running: [info('upgrade/cp-acme-eu/lts-5.8.2', 'preflight'), info('upgrade/cp-acme-eu/sec-5.8.3', 'assessing')],
-    });
-    await expect(run(two.client, parse('status', 'cp-acme-eu'))).rejects.toThrow(
-      'cp-acme-eu has 2 running upgrades (upgrade/cp-acme-eu/lts-5.8.2, upgrade/cp-acme-eu/sec-5.8.3); say which with --release <id>',
-    );
-    expect(two.calls).toEqual([]);
+    expect(out).toEqual(['control-plane/cp-acme-eu: sent pause by ada "incident 123"']);
   });
 
   it('names an unknown workflow and a finished one', async () => {
-    const { client } = fakeClient({
-      signal: (id) => {
-        throw new WorkflowNotFoundError(
-          id.includes('old') ? 'workflow execution already completed' : 'workflow not found',
-          id,
-          undefined,
-        );
-      },
-    });
-    await expect(run(client, parse('resume', 'cp-x', '--release', 'nope'))).rejects.toThrow(
-      new CommandError('no upgrade workflow upgrade/cp-x/nope (is the release id right?)'),
+    const notFound = (id: string) => {
+      throw new WorkflowNotFoundError(
+        id.includes('old') ? 'workflow execution already completed' : 'workflow not found',
+        id,
+        undefined,
+      );
+    };
+    const { client } = fakeClient({ signal: notFound, query: notFound });
+    await expect(run(client, parse('status', 'cp-x'))).rejects.toThrow(
+      new CommandError('no control-plane workflow: no release has been offered to cp-x yet'),
+    );
+    await expect(run(client, parse('resume', 'cp-x'))).rejects.toThrow(
+      new CommandError('no control-plane workflow: no release has been offered to cp-x yet'),
     );
     await expect(run(client, parse('approve', '--fleet', 'nope'))).rejects.toThrow(
       'no fleet rollout fleet/nope (is the release id right?)',
     );
-    await expect(run(client, parse('cancel', 'cp-x', '--release', 'old'))).rejects.toThrow(
-      'upgrade/cp-x/old has already finished: workflow execution already completed',
+    await expect(run(client, parse('cancel', 'cp-old'))).rejects.toThrow(
+      'control-plane/cp-old has already finished: workflow execution already completed',
     );
   });
 
@@ -214,26 +357,36 @@ describe('npm run sre: commands', () => {
         return { window, deferralsLeft: 1 } satisfies DeferResult;
       },
     });
-    const out = await run(client, parse('defer', 'cp-acme-eu', '--release', 'lts-5.8.2', '--days', '2'));
-    expect(calls[0]).toMatchObject({ op: 'update', name: 'defer', args: [{ days: 2, by: 'ada' }] });
+    const out = await run(client, parse('defer', 'cp-acme-eu', '--days', '2'));
+    expect(calls[0]).toMatchObject({
+      workflowId: 'control-plane/cp-acme-eu',
+      op: 'update',
+      name: 'defer',
+      args: [{ days: 2, by: 'ada' }],
+    });
     expect(out).toEqual([
-      'upgrade/cp-acme-eu/lts-5.8.2: deferred by 2 day(s); new window:',
+      'control-plane/cp-acme-eu: deferred by 2 day(s); new window:',
       `  ${window.localText}`,
       `  ${window.utcText}`,
       '  1 deferral(s) left',
     ]);
-    const rejected = run(client, parse('defer', 'cp-acme-eu', '--release', 'lts-5.8.2', '--days', '9'));
+    const rejected = run(client, parse('defer', 'cp-acme-eu', '--days', '9'));
     await expect(rejected).rejects.toBeInstanceOf(CommandError);
     await expect(rejected).rejects.toThrow(
-      'upgrade/cp-acme-eu/lts-5.8.2 rejected it: security releases cannot be deferred',
+      'control-plane/cp-acme-eu rejected it: security releases cannot be deferred',
     );
   });
 
   it('runs upgrade-now as an update and says which stage it left', async () => {
     const { client, calls } = fakeClient({ update: () => ({ accepted: true, from: 'waiting-for-window' }) });
-    const out = await run(client, parse('upgrade-now', 'cp-1', '--release', 'r1', '--reason', 'p1 fix', '--by', 'jo'));
-    expect(calls[0]).toMatchObject({ op: 'update', name: 'upgradeNow', args: [{ reason: 'p1 fix', by: 'jo' }] });
-    expect(out).toEqual(['upgrade/cp-1/r1: upgrading now (was waiting-for-window) by jo "p1 fix"']);
+    const out = await run(client, parse('upgrade-now', 'cp-1', '--reason', 'p1 fix', '--by', 'jo'));
+    expect(calls[0]).toMatchObject({
+      workflowId: 'control-plane/cp-1',
+      op: 'update',
+      name: 'upgradeNow',
+      args: [{ reason: 'p1 fix', by: 'jo' }],
+    });
+    expect(out).toEqual(['control-plane/cp-1: upgrading now (was waiting-for-window) by jo "p1 fix"']);
   });
 
   it('sends freeze with the resolved instant to the fleet', async () => {
@@ -249,97 +402,127 @@ describe('npm run sre: commands', () => {
     ]);
   });
 
-  it('summarises a control plane’s status (window in local time and UTC, steps, last error) or prints JSON', async () => {
-    const status: UpgradeStatus = {
-      workflowId: 'upgrade/cp-acme-eu/lts-5.8.2',
-      controlPlaneId: 'cp-acme-eu',
-      releaseId: 'lts-5.8.2',
-      releaseKind: 'lts',
-      targets: { dashboard: '5.8.2', gateway: '5.8.2' },
-      stage: 'gateway',
-      paused: true,
-      pause: { reason: 'incident 123', by: 'jo', at: '2026-12-06T00:20:00.000Z' },
-      versionsBefore: { dashboard: '5.3.4', gateway: '5.3.4' },
-      versionsNow: { dashboard: '5.8.2', gateway: '5.3.4' },
-      changes: [
-        { component: { controlPlaneId: 'cp-acme-eu', kind: 'dashboard', id: 'dashboard' }, from: '5.3.4', to: '5.8.2' },
-      ],
-      window,
-      notices: [{ kind: 'scheduled', key: 'k1', at: '2026-11-24T12:00:00.000Z', duplicate: false }],
-      steps: [
-        {
-          name: 'dashboard',
-          status: 'done',
-          startedAt: '2026-12-06T00:01:00.000Z',
-          endedAt: '2026-12-06T00:05:00.000Z',
-          evidence: [
-            { at: '2026-12-06T00:04:50.000Z', status: 'pass', version: '5.8.2', httpStatus: 200 },
-            {
-              at: '2026-12-06T00:04:55.000Z',
-              status: 'warn',
-              version: '5.8.2',
-              httpStatus: 200,
-              problems: 'redis: warn (slow)',
-            },
-          ],
-        },
-      ],
-      lastError: 'gateway /hello answered fail',
-      deferrals: [],
-    };
-    const { client } = fakeClient({ query: () => status });
-    const out = await run(client, parse('status', 'cp-acme-eu', '--release', 'lts-5.8.2'));
-    expect(out).toEqual(
-      expect.arrayContaining([
-        'stage:      gateway',
-        'paused:     yes by jo "incident 123" at 2026-12-06T00:20:00Z',
-        `window:     ${window.localText}`,
-        `            ${window.utcText}`,
-        'changes:    dashboard 5.3.4 → 5.8.2',
-        '  done    dashboard  2026-12-06T00:01:00Z → 2026-12-06T00:05:00Z',
-        '          health: 2 probe(s) kept; last 2026-12-06T00:04:55Z: warn on 5.8.2 (HTTP 200) — redis: warn (slow)',
-        '  scheduled    2026-11-24T12:00:00Z',
-        'last error: gateway /hello answered fail',
-      ]),
+  it('sends forget (naming the control plane) and reconcile to the fleet', async () => {
+    const { client, calls } = fakeClient({});
+    const forgot = await run(
+      client,
+      parse('forget', 'cp-acme-eu', '--fleet', 'lts-5.8.2', '--reason', 'decommissioned', '--by', 'jo'),
     );
-    const json = await run(client, parse('status', 'cp-acme-eu', '--release', 'lts-5.8.2', '--json'));
-    expect(JSON.parse(json.join('\n'))).toEqual(status);
+    const reconciled = await run(client, parse('reconcile', '--fleet', 'lts-5.8.2'));
+    expect(calls).toEqual([
+      {
+        workflowId: 'fleet/lts-5.8.2',
+        op: 'signal',
+        name: 'forget',
+        args: [{ controlPlaneId: 'cp-acme-eu', reason: 'decommissioned', by: 'jo' }],
+      },
+      { workflowId: 'fleet/lts-5.8.2', op: 'signal', name: 'reconcile', args: [{ by: 'ada' }] },
+    ]);
+    expect(forgot).toEqual(['fleet/lts-5.8.2: sent forget cp-acme-eu by jo "decommissioned"']);
+    expect(reconciled).toEqual(['fleet/lts-5.8.2: sent reconcile by ada']);
   });
 
-  it('summarises a fleet’s status: stage, waves, in flight, outcomes, failures, halt', async () => {
-    const status: FleetStatus = {
-      workflowId: 'fleet/lts-5.8.2',
-      releaseId: 'lts-5.8.2',
-      releaseKind: 'lts',
-      targets: { dashboard: '5.8.2', gateway: '5.8.2' },
-      rollout: {
-        canary: { labels: ['canary'], tiers: [], controlPlaneIds: [] },
-        bakeMinutes: 60,
-        maxConcurrent: 10,
-        failureBudget: { maxFailures: 3, maxRatio: 0.1, minSample: 20 },
-        pageSize: 200,
-        reconcileMinutes: 60,
-        continueAsNewAfterEvents: 10000,
-      },
-      stage: 'halted',
-      eligibility: { listed: 12, eligible: 9, skipped: { hybrid: 2, plugins: 1 } },
-      waves: {
-        canary: { listed: true, started: 2, finished: 2, failed: 0 },
-        main: { listed: true, started: 7, finished: 4, failed: 4 },
-      },
-      inFlight: { waitingForWindow: 1, waitingForSlot: 0, changing: 2 },
-      outcomes: { completed: 2, 'rolled-back': 4 },
-      failures: [
-        { controlPlaneId: 'cp-x', outcome: 'rolled-back', reason: 'gateway unhealthy', at: '2026-12-06T01:00:00Z' },
-      ],
-      failureCount: 4,
-      paused: false,
-      halted: { reason: '4 failures > 3', at: '2026-12-06T01:00:00Z' },
-      approvals: [],
+  it('summarises a control plane: state, versions, the upgrade in progress, pending, recent attempts, why not', async () => {
+    const { client, calls } = fakeClient({ query: () => cpStatus });
+    const out = await run(client, parse('status', 'cp-acme-eu'));
+    expect(calls).toEqual([{ workflowId: 'control-plane/cp-acme-eu', op: 'query', name: 'status' }]);
+    expect(out).toEqual([
+      'control-plane/cp-acme-eu  control plane cp-acme-eu (org org-acme)',
+      'state:      changing',
+      'installed:  dashboard=5.8.2 gateway=5.3.4 (as of 2026-12-06T00:05:00Z)',
+      'upgrade in progress:',
+      '  control-plane/cp-acme-eu  lts release lts-5.8.2: Dashboard 5.8.2, Gateway 5.8.2',
+      '  stage:      gateway',
+      '  paused:     yes by jo "incident 123" at 2026-12-06T00:20:00Z',
+      `  window:     ${window.localText}`,
+      `              ${window.utcText}`,
+      '  changes:    dashboard 5.3.4 → 5.8.2',
+      '  versions:   dashboard=5.8.2 gateway=5.3.4',
+      '  steps:',
+      '    done    dashboard  2026-12-06T00:01:00Z → 2026-12-06T00:05:00Z',
+      '            health: 2 probe(s) kept; last 2026-12-06T00:04:55Z: warn on 5.8.2 (HTTP 200) — redis: warn (slow)',
+      '  notices:',
+      '    scheduled    2026-11-24T12:00:00Z',
+      '  last error: gateway /hello answered fail',
+      'pending:    lts-5.8.3 (Dashboard 5.8.3, Gateway 5.8.3), offered by fleet at 2026-12-06T00:10:00Z via fleet/lts-5.8.3',
+      'recent attempts (oldest first):',
+      '  lts-5.8.1      failed-before-change unchanged  2026-11-01T00:00:00Z → 2026-11-01T00:02:00Z  via fleet/lts-5.8.1: gateway unhealthy before the upgrade',
+      '  sec-5.3.5      skipped (already-at-target) unchanged  2026-11-10T00:00:00Z → 2026-11-10T00:00:01Z',
+      'why not:',
+      '  paused               paused by jo: "incident 123"',
+      '                       evidence: by=jo since=2026-12-06T00:20:00Z',
+      '  waiting-for-window   the next window opens Sun 6 Dec (until 2026-12-13T00:00:00Z)',
+      'next chance: 2026-12-13T00:00:00Z',
+      'runs:       3',
+    ]);
+    const json = await run(client, parse('status', 'cp-acme-eu', '--json'));
+    expect(JSON.parse(json.join('\n'))).toEqual(cpStatus);
+  });
+
+  it('summarises an idle control plane in a few lines', async () => {
+    const idle: ControlPlaneStatus = {
+      workflowId: 'control-plane/cp-1',
+      controlPlaneId: 'cp-1',
+      state: 'idle',
+      installed: {},
+      recent: [],
+      whyNot: [{ code: 'no-release-offered', detail: 'no open release is newer than what it runs' }],
       runs: 1,
-      maxHistoryLength: 812,
     };
-    const { client, calls } = fakeClient({ query: () => status });
+    const { client } = fakeClient({ query: () => idle });
+    expect(await run(client, parse('status', 'cp-1'))).toEqual([
+      'control-plane/cp-1  control plane cp-1',
+      'state:      idle',
+      'installed:  unknown',
+      'upgrade in progress: none',
+      'pending:    none',
+      'recent attempts: none',
+      'why not:',
+      '  no-release-offered   no open release is newer than what it runs',
+      'runs:       1',
+    ]);
+    const progressing = { ...idle, state: 'changing' as const, upgrade, whyNot: [] };
+    const busy = fakeClient({ query: () => progressing });
+    expect(await run(busy.client, parse('status', 'cp-1'))).toContain(
+      'why not:    nothing holds it back (the upgrade is making progress)',
+    );
+  });
+
+  const fleetStatus: FleetStatus = {
+    workflowId: 'fleet/lts-5.8.2',
+    releaseId: 'lts-5.8.2',
+    releaseKind: 'lts',
+    targets: { dashboard: '5.8.2', gateway: '5.8.2' },
+    rollout: {
+      canary: { labels: ['canary'], tiers: [], controlPlaneIds: [] },
+      bakeMinutes: 60,
+      maxConcurrent: 10,
+      failureBudget: { maxFailures: 3, maxRatio: 0.1, minSample: 20 },
+      pageSize: 200,
+      reconcileMinutes: 60,
+      continueAsNewAfterEvents: 10000,
+    },
+    stage: 'halted',
+    eligibility: { listed: 12, eligible: 9, skipped: { hybrid: 2, plugins: 1 } },
+    waves: {
+      canary: { listed: true, started: 2, finished: 2, failed: 0 },
+      main: { listed: true, started: 7, finished: 4, failed: 4 },
+    },
+    inFlight: { waitingForWindow: 1, waitingForSlot: 0, changing: 2 },
+    outcomes: { completed: 2, 'rolled-back': 4 },
+    failures: [
+      { controlPlaneId: 'cp-x', outcome: 'rolled-back', reason: 'gateway unhealthy', at: '2026-12-06T01:00:00Z' },
+    ],
+    failureCount: 4,
+    paused: false,
+    halted: { reason: '4 failures > 3', at: '2026-12-06T01:00:00Z' },
+    approvals: [],
+    runs: 1,
+    maxHistoryLength: 812,
+  };
+
+  it('summarises a fleet’s status: stage, waves, in flight, outcomes, failures, halt', async () => {
+    const { client, calls } = fakeClient({ query: () => fleetStatus });
     const out = await run(client, parse('status', '--fleet', 'lts-5.8.2'));
     expect(calls).toEqual([{ workflowId: 'fleet/lts-5.8.2', op: 'query', name: 'status' }]);
     expect(out).toEqual(
@@ -355,21 +538,122 @@ describe('npm run sre: commands', () => {
         '  cp-x rolled-back at 2026-12-06T01:00:00Z: gateway unhealthy',
       ]),
     );
+    // Without the reconciliation fields (a rollout that has none yet), no line for them.
+    expect(out.filter((l) => /^(lost|before change|reconciled):/.test(l))).toEqual([]);
+  });
+
+  it('prints lost control planes, stops before change and the last reconciliation when the fleet has them', async () => {
+    const status: FleetStatus = {
+      ...fleetStatus,
+      rollout: { ...fleetStatus.rollout, failureBudget: { ...fleetStatus.rollout.failureBudget, maxBeforeChange: 5 } },
+      outcomes: { completed: 2, 'rolled-back': 4, lost: 3 },
+      lostCount: 3,
+      lost: [
+        { controlPlaneId: 'cp-t', reason: 'control-plane workflow is TERMINATED', at: '2026-12-06T02:00:00Z' },
+        { controlPlaneId: 'cp-f', reason: 'forgotten by jo: "decommissioned"', at: '2026-12-06T02:30:00Z' },
+      ],
+      beforeChangeCount: 2,
+      reconciledAt: '2026-12-06T03:00:00.000Z',
+    };
+    const { client } = fakeClient({ query: () => status });
+    const out = await run(client, parse('status', '--fleet', 'lts-5.8.2'));
+    const lostAt = out.indexOf('lost:        3 (latest 2)');
+    expect(lostAt).toBeGreaterThan(-1);
+    expect(out.slice(lostAt, lostAt + 4)).toEqual([
+      'lost:        3 (latest 2)',
+      '  cp-t at 2026-12-06T02:00:00Z: control-plane workflow is TERMINATED',
+      '  cp-f at 2026-12-06T02:30:00Z: forgotten by jo: "decommissioned"',
+      'reconciled:  2026-12-06T03:00:00Z',
+    ]);
+    expect(out).toEqual(
+      expect.arrayContaining([
+        'outcomes:    completed 2, rolled-back 4, lost 3',
+        'before change: 2 stopped before changing anything (outside the failure budget)',
+      ]),
+    );
+    expect(out.find((l) => l.startsWith('rollout:'))).toMatch(
+      /halt above 3 failures or 10% of 20\+ or 5 stopped before change; reconcile every 60 min$/,
+    );
+  });
+
+  it('creates the catch-up schedule on the configured task queue, and needs that task queue', async () => {
+    const fake = fakeSchedules();
+    const { client } = fakeClient({ schedule: fake.schedule });
+    expect(await run(client, parse('schedule'), 'nightshift-prod')).toEqual([
+      'schedule nightshift-catch-up created: every 1h it starts catchUp (workflow id catch-up) on task queue ' +
+        'nightshift-prod, skipped while one still runs',
+    ]);
+    expect(fake.ops).toEqual([
+      {
+        op: 'create',
+        options: {
+          scheduleId: 'nightshift-catch-up',
+          spec: { intervals: [{ every: 3_600_000 }] },
+          action: expect.objectContaining({
+            type: 'startWorkflow',
+            workflowType: 'catchUp',
+            workflowId: 'catch-up',
+            taskQueue: 'nightshift-prod',
+            args: [],
+          }),
+          policies: { overlap: 'SKIP' },
+        },
+      },
+    ]);
+    await expect(run(client, parse('schedule'))).rejects.toThrow(/no task queue/);
+  });
+
+  it('updates an existing schedule that differs, keeping its state, and reports an equal one unchanged', async () => {
+    const existing = {
+      scheduleId: 'nightshift-catch-up',
+      spec: { intervals: [{ every: 3_600_000, offset: 0 }] },
+      action: { type: 'startWorkflow', workflowType: 'catchUp', workflowId: 'catch-up', taskQueue: 'tq', args: [] },
+      policies: { overlap: 'SKIP', catchupWindow: 60_000, pauseOnFailure: false },
+      state: { paused: true, note: 'paused by jo' },
+    } as unknown as ScheduleDescription;
+    const fake = fakeSchedules(existing);
+    const { client } = fakeClient({ schedule: fake.schedule });
+    expect(await run(client, parse('schedule', '--every', '1h'), 'tq')).toEqual([
+      'schedule nightshift-catch-up unchanged: every 1h it starts catchUp (workflow id catch-up) on task queue tq, ' +
+        'skipped while one still runs',
+    ]);
+    expect(fake.ops.map((o) => o.op)).toEqual(['create', 'describe']);
+
+    fake.ops.length = 0;
+    expect((await run(client, parse('schedule', '--every', '30m'), 'tq'))[0]).toMatch(
+      /^schedule nightshift-catch-up updated: every 30m it starts catchUp/,
+    );
+    expect(fake.ops.map((o) => o.op)).toEqual(['create', 'describe', 'update']);
+    expect(fake.ops[2]!.options).toMatchObject({
+      spec: { intervals: [{ every: 1_800_000 }] },
+      action: { workflowType: 'catchUp', workflowId: 'catch-up', taskQueue: 'tq', args: [] },
+      policies: { overlap: 'SKIP', catchupWindow: 60_000 },
+      state: { paused: true, note: 'paused by jo' },
+    });
+  });
+
+  it('deletes the schedule, and says so when there is none', async () => {
+    const fake = fakeSchedules({ scheduleId: 'nightshift-catch-up' } as unknown as ScheduleDescription);
+    const { client } = fakeClient({ schedule: fake.schedule });
+    expect(await run(client, parse('schedule', '--delete'))).toEqual(['schedule nightshift-catch-up deleted']);
+    expect(await run(client, parse('schedule', '--delete'))).toEqual([
+      'no schedule nightshift-catch-up: nothing to delete',
+    ]);
   });
 
   it('lists running upgrades with stage and window, filtered by stage', async () => {
     const { client, queries } = fakeClient({
       running: [
-        info('upgrade/cp-b/lts-5.8.2', 'waiting-for-window', new Date('2026-12-06T00:00:00Z')),
-        info('upgrade/cp-a/lts-5.8.2', 'waiting-for-window'),
+        info('control-plane/cp-b', 'waiting-for-window', new Date('2026-12-06T00:00:00Z')),
+        info('control-plane/cp-a', 'waiting-for-window'),
       ],
     });
     const out = await run(client, parse('list', '--stage', 'waiting-for-window'));
     expect(queries).toEqual([
-      "WorkflowType='controlPlaneUpgrade' AND ExecutionStatus='Running' AND UpgradeStage='waiting-for-window'",
+      "WorkflowType='controlPlane' AND ExecutionStatus='Running' AND UpgradeStage != 'idle' AND UpgradeStage='waiting-for-window'",
     ]);
-    expect(out[0]).toMatch(/^upgrade\/cp-a\/lts-5\.8\.2 +waiting-for-window$/);
-    expect(out[1]).toMatch(/^upgrade\/cp-b\/lts-5\.8\.2 +waiting-for-window +window opens 2026-12-06T00:00:00\.000Z$/);
+    expect(out[0]).toMatch(/^control-plane\/cp-a +waiting-for-window$/);
+    expect(out[1]).toMatch(/^control-plane\/cp-b +waiting-for-window +window opens 2026-12-06T00:00:00\.000Z$/);
     expect(out[2]).toBe('2 running upgrade(s) in stage waiting-for-window');
   });
 });
