@@ -44,7 +44,12 @@ export const RolloutPolicySchema = z
       .strict()
       .default({ maxFailures: 3, maxRatio: 0.1, minSample: 20 }),
     /** Minutes between reconciliations: the fleet asks every control plane it counts in flight for its real state. */
-    reconcileMinutes: z.number().int().min(1).max(24 * 60).default(60),
+    reconcileMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .default(60),
     /** Control planes listed from the inventory per activity call. */
     pageSize: z.number().int().min(1).max(1000).default(200),
     /** The fleet workflow continues as new past this many history events (Temporal's hard limit is 51,200). */

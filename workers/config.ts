@@ -305,7 +305,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(
       `configuration: NIGHTSHIFT_VERIFY_SOAK_MS = ${v.soakMs} must be shorter than NIGHTSHIFT_VERIFY_TIMEOUT_MS = ${v.timeoutMs} (the soak has to fit in the verification's time)`,
     );
-  // Limits set by the activities' own timeouts (workflows/controlPlaneUpgrade.ts): a setting beyond them would end
+  // Limits set by the activities' own timeouts (workflows/upgrade.ts): a setting beyond them would end
   // in a Temporal timeout and a retry instead of the clear failure the setting asks for.
   // The verify activity heartbeats once per probe (heartbeat timeout 1 minute); it may run 20 minutes.
   if (v.intervalMs > 30_000)

@@ -106,7 +106,8 @@ export class ControlPlaneWorkflow {
   /** An offered release: keep the newest; replace an attempt that has changed nothing; answer the displaced. */
   offer(o: ReleaseOffer): void {
     const cur = this.active();
-    if (cur?.release.id === o.release.id || this.carried.pending?.release.id === o.release.id) return;
+    // The same release as the attempt in progress (even while it rolls back or sends its last email) or pending: one.
+    if (this.current?.release.id === o.release.id || this.carried.pending?.release.id === o.release.id) return;
     const declined = this.declineReason(o);
     if (declined) {
       log.info('offer declined', { releaseId: o.release.id, why: declined });
@@ -310,12 +311,14 @@ export class ControlPlaneWorkflow {
 
   /** Search attributes (only those that changed: each upsert is a history event) and the UI's current details. */
   refresh(): void {
-    const cur = this.active() ?? this.current;
+    const cur = this.current;
+    // Until its outcome is decided (rolling back included) the attempt is what the UI shows; then the pending release.
+    const live = cur && cur.status.outcome === undefined ? cur : undefined;
     const next: Record<string, string | undefined> = {
-      stage: cur && !cur.isFinished() ? cur.status.stage : 'idle',
-      release: cur && !cur.isFinished() ? cur.release.id : this.carried.pending?.release.id,
-      target: cur && !cur.isFinished() ? cur.release.targets.gateway : this.carried.pending?.release.targets.gateway,
-      window: cur && !cur.isFinished() ? cur.status.window?.startAt : undefined,
+      stage: live ? live.status.stage : 'idle',
+      release: live ? live.release.id : this.carried.pending?.release.id,
+      target: live ? live.release.targets.gateway : this.carried.pending?.release.targets.gateway,
+      window: live ? live.status.window?.startAt : undefined,
       org: cur?.orgId ?? this.carried.orgId,
     };
     const changed = (k: string) => next[k] !== this.shown[k];

@@ -1,9 +1,11 @@
-// Smoke: the long-lived control-plane workflow takes an offer and upgrades.
+// The long-lived control-plane workflow takes an offer, upgrades, and continues as new idle. Records the first run's
+// history (replay suite). The full suites are being written (test/wip/).
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { controlPlane as controlPlaneWf } from '../../workflows';
 import { controlPlaneStatusQuery, controlPlaneWorkflowId, offerSignal } from '../../workflows/messages';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
+import { recordHistory } from '../helpers/recordHistory';
 import { timeSkippingEnv } from '../helpers/temporalServers';
 import { controlPlane, FleetHarness, LTS_RELEASE, org } from '../helpers/fleetHarness';
 
@@ -42,7 +44,13 @@ it('upgrades on an offer and goes idle', async () => {
     await env.sleep('2 hours');
     s = await h.query(controlPlaneStatusQuery);
   }
-  console.log(JSON.stringify({ state: s.state, recent: s.recent, whyNot: s.whyNot, runs: s.runs }, null, 1));
+  for (let i = 0; i < 50 && s.runs === 0; i++) {
+    await env.sleep('1 minute');
+    s = await h.query(controlPlaneStatusQuery);
+  }
   expect(s.recent.at(-1)?.outcome).toBe('completed');
+  expect(s.runs).toBe(1);
+  expect(s.whyNot[0]?.code).toBe('already-at-target');
   expect(await harness.version('cp-a', 'gateway')).toBe('5.8.2');
+  await recordHistory(env.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId), 'completed');
 });
