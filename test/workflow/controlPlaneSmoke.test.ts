@@ -52,5 +52,5 @@ it('upgrades on an offer and goes idle', async () => {
   expect(s.runs).toBe(1);
   expect(s.whyNot[0]?.code).toBe('already-at-target');
   expect(await harness.version('cp-a', 'gateway')).toBe('5.8.2');
-  await recordHistory(env.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId), 'completed');
+  await recordHistory(env.client.workflow.getHandle(h.workflowId, h.signaledRunId), 'completed');
 });
