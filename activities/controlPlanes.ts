@@ -182,10 +182,16 @@ export function controlPlaneActivities(deps: ActivityDeps) {
           } else if (input.countEligibility) untracked.push({ id: cp.id, wave });
         }
         const offeredAt = new Date().toISOString();
-        const send = (group: { id: string; wave: Wave }[], wave: Wave) =>
+        const send = (group: { id: string; wave: Wave }[], wave: Wave, statusOnly = false) =>
           messenger.offer(
             group.filter((g) => g.wave === wave).map((g) => g.id),
-            { release: input.release, fleet: { workflowId: input.fleetWorkflowId, wave }, source: 'fleet', offeredAt },
+            {
+              release: input.release,
+              fleet: { workflowId: input.fleetWorkflowId, wave },
+              source: 'fleet',
+              offeredAt,
+              ...(statusOnly ? { statusOnly: true } : {}),
+            },
           );
         const offered: string[] = [];
         const failed: { id: string; error: string }[] = [];
@@ -197,7 +203,7 @@ export function controlPlaneActivities(deps: ActivityDeps) {
         }
         for (const wave of WAVES) {
           if (!untracked.some((u) => u.wave === wave)) continue;
-          const r = await send(untracked, wave);
+          const r = await send(untracked, wave, true);
           statusOffers.offered += r.offered.length;
           statusOffers.failed.push(...r.failed);
         }

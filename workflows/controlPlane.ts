@@ -53,10 +53,10 @@ const RECENT_KEPT = 10;
 /** A release that failed before any change is offered again by the catch-up schedule only after this long. */
 export const RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
 /**
- * Outcomes after which the catch-up schedule does not offer the same release again: it did harm (changed, then failed)
- * or someone cancelled it. A fleet rollout or an SRE may.
+ * Outcomes after which the catch-up schedule does not offer the same release again: it is installed already (the
+ * inventory may not show it yet), it did harm (changed, then failed), or someone cancelled it. A fleet or an SRE may.
  */
-const NOT_AGAIN: readonly AttemptOutcome[] = ['rolled-back', 'failed', 'cancelled'];
+const NOT_AGAIN: readonly AttemptOutcome[] = ['rolled-back', 'failed', 'cancelled', 'completed'];
 
 const fleetMessage: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
@@ -108,6 +108,8 @@ export class ControlPlaneWorkflow {
     const cur = this.active();
     // The same release as the attempt in progress (even while it rolls back or sends its last email) or pending: one.
     if (this.current?.release.id === o.release.id || this.carried.pending?.release.id === o.release.id) return;
+    // A listing's status-only offer (the fleet found this control plane ineligible) never displaces real work.
+    if (o.statusOnly && (cur || this.carried.pending)) return;
     const declined = this.declineReason(o);
     if (declined) {
       log.info('offer declined', { releaseId: o.release.id, why: declined });
@@ -130,8 +132,15 @@ export class ControlPlaneWorkflow {
     this.refresh();
   }
 
-  /** Why an offer from the catch-up schedule or a follow-up is not taken now (fleets and SREs are always taken). */
+  /**
+   * Why an offer is not taken: it would move the Gateway below what nightshift installed (the inventory may lag), or,
+   * from the catch-up schedule or a follow-up, the same release already ended in a way that rules out an automatic
+   * retry (fleets and SREs may offer it again).
+   */
   private declineReason(o: ReleaseOffer): string | undefined {
+    const installed = this.carried.installed.gateway;
+    if (installed && compareVersions(o.release.targets.gateway, installed) < 0)
+      return `the gateway runs ${installed} (installed by nightshift); ${o.release.id} would downgrade it`;
     if (o.source === 'fleet' || o.source === 'sre') return undefined;
     const last = this.carried.recent.filter((r) => r.releaseId === o.release.id).at(-1);
     if (!last) return undefined;
@@ -179,14 +188,19 @@ export class ControlPlaneWorkflow {
     this.refresh();
   }
 
-  /** The `cancel` signal: the upgrade in progress (rolled back if it changed something) and the pending offer. */
+  /**
+   * The `cancel` signal stops the upgrade in progress (rolled back if it changed something). A newer release pending
+   * behind it stays pending: it is assessed once this attempt has ended, like after any other end (cancel it then, or
+   * withdraw it). With no upgrade in progress, the pending offer is what is cancelled.
+   */
   cancel(arg: unknown): void {
+    const cur = this.active();
     const pending = this.carried.pending;
-    if (pending) {
+    if (cur) cur.cancel(arg);
+    else if (pending) {
       this.carried.pending = undefined;
       this.answer(pending, 'cancelled', `cancelled: ${toRequest(arg).reason ?? 'no reason given'}`);
     }
-    this.active()?.cancel(arg);
     this.refresh();
   }
 
@@ -447,7 +461,9 @@ export class ControlPlaneWorkflow {
   }
 
   private async continueAsNew(): Promise<never> {
-    await condition(() => !this.sending && allHandlersFinished());
+    // Reports go out before the run ends: an activity scheduled in the last task would otherwise be abandoned and sent
+    // again by the next run.
+    await condition(() => this.carried.outbox.length === 0 && !this.sending && allHandlersFinished());
     return continueAsNew<typeof controlPlane>({
       controlPlaneId: this.controlPlaneId,
       carried: { ...this.carried, runs: this.carried.runs + 1 },

@@ -69,6 +69,15 @@ const act = proxyActivities<Activities>({
 const nowIso = () => new Date(Date.now()).toISOString();
 const KEY = { w: 'waitingForWindow', q: 'waitingForSlot', c: 'changing' } as const;
 
+/**
+ * Whether a rollout of this kind takes over (supersede) or is taken over by another rollout of its line as a whole: LTS
+ * only. A newer LTS release moves every control plane an older LTS release of its line would; a security release
+ * moves only its affected range, so neither side of a supersede may be one.
+ */
+export function supersedes(kind: FleetRolloutInput['release']['kind']): boolean {
+  return kind === 'lts';
+}
+
 export function isHarm(outcome: UpgradeOutcome | 'lost'): boolean {
   return outcome === 'rolled-back' || outcome === 'failed';
 }
@@ -456,6 +465,12 @@ export class FleetRollout {
 
   supersede(releaseId: string): void {
     if (this.stopping()) return;
+    if (!supersedes(this.release.kind)) {
+      // A newer LTS release of the line does not move every version an older security release affects (say, a line
+      // that is not LTS): those control planes keep this rollout; the ones it covers are offered it and switch.
+      log.info('supersede ignored: a security rollout is not taken over wholesale', { by: releaseId });
+      return;
+    }
     this.status.supersededBy = releaseId;
     log.info('superseded', { by: releaseId });
     this.work.cancel();
@@ -566,6 +581,11 @@ export class FleetRollout {
   private async supersedeOlder(): Promise<void> {
     const s = this.status;
     if (s.runs !== 0 || s.stage !== 'listing-canary' || this.c.cursor !== undefined) return;
+    // Only an LTS release takes over older rollouts of its line wholesale (see `supersede`). A security release moves
+    // only its affected versions: an LTS rollout of the same line moving older lines must go on (its control planes
+    // get the fix by the follow-up once they are on the line). Control planes both releases cover take the newer one
+    // over one by one anyway: a control plane keeps the newest release offered.
+    if (!supersedes(this.release.kind)) return;
     const older = await act.findSupersededRollouts({ release: this.release, selfWorkflowId: this.workflowId });
     for (const o of older) {
       log.info('superseding an older rollout of the same line', { older: o.workflowId });

@@ -283,6 +283,11 @@ export interface ReleaseOffer {
   fleet?: { workflowId: string; wave: Wave };
   source: OfferSource;
   offeredAt: string;
+  /**
+   * Offered only so that the control plane has a status (the fleet found it ineligible and does not count it): it never
+   * replaces an upgrade in progress or pending.
+   */
+  statusOnly?: boolean;
 }
 export const offerSignal = defineSignal<[ReleaseOffer]>('offer');
 
@@ -331,6 +336,8 @@ export interface AttemptRecord {
   endedAt: string;
   /** Versions after the attempt, as nightshift last saw them. */
   versions: Record<string, string>;
+  /** Emails and alerts that could not be delivered (best effort once changes began). */
+  deliveryFailures?: string[];
 }
 
 export const WHY_NOT_CODES = [

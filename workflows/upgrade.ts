@@ -69,6 +69,10 @@ const rollout: ActivityOptions = {
   // Compensation must not overlap the step it undoes (temporal-notes §0).
   cancellationType: 'WAIT_CANCELLATION_COMPLETED' as ActivityOptions['cancellationType'],
 };
+const lookupOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+};
 const verify: ActivityOptions = {
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '1 minute',
@@ -129,6 +133,8 @@ export class UpgradeAttempt {
   readonly scope = new CancellationScope();
   private readonly startedAt = nowIso();
   private fleetId?: string;
+  /** Why the "is the release still open?" lookup failed, when its fleet was gone. */
+  private lookupFailed?: string;
 
   constructor(
     private readonly ctx: AttemptContext,
@@ -321,6 +327,7 @@ export class UpgradeAttempt {
       startedAt: this.startedAt,
       endedAt: nowIso(),
       versions: { ...this.status.versionsNow },
+      ...(this.status.deliveryFailures?.length ? { deliveryFailures: this.status.deliveryFailures } : {}),
     };
   }
 
@@ -443,6 +450,13 @@ export class UpgradeAttempt {
 
   /** Its fleet rollout has ended and the release is no longer offered: stop before any change. */
   private async stopFleetGone(): Promise<AttemptOutcome> {
+    if (this.lookupFailed) {
+      // Not known whether the release is still open: stop without harm; the catch-up schedule offers it again later.
+      this.status.reason = `its fleet rollout ${this.fleetId} has ended and whether the release is still open could not be found out: ${this.lookupFailed}`;
+      if (this.status.notices.length > 0)
+        await this.notify('cancelled', 'The upgrade could not go ahead in this window. Nothing was changed.');
+      return this.settle('failed-before-change');
+    }
     this.status.reason = `its fleet rollout ${this.fleetId} has ended; the release is no longer being rolled out`;
     if (this.status.notices.length > 0)
       await this.notify('cancelled', `The rollout of this release was stopped. Nothing was changed.`);
@@ -587,9 +601,14 @@ export class UpgradeAttempt {
    */
   private async goOnWithoutFleet(fleetStatus: string | undefined): Promise<boolean> {
     log.warn('the fleet rollout is gone', { fleet: this.fleetId, fleetStatus });
-    const open = await act(quick, 'Is the release still open?').findFollowUpRelease({
+    // Bounded: without an answer this attempt stops before any change, and the catch-up schedule may offer it again.
+    const lookup = act(lookupOptions, 'Is the release still open?').findFollowUpRelease({
       controlPlaneId: this.ctx.controlPlaneId,
       exceptReleaseIds: [],
+    });
+    const open = await lookup.catch((err: unknown) => {
+      this.lookupFailed = errorMessage(err);
+      return undefined;
     });
     if (open?.release.id !== this.release.id) return false;
     this.fleetId = open.fleetWorkflowId;

@@ -23,6 +23,7 @@ import {
   fleetWorkflowId,
   forgetSignal,
   freezeSignal,
+  supersedeSignal,
   type AttemptRecord,
   type ControlPlaneStatus,
   type FleetStatus,
@@ -108,6 +109,7 @@ const ALL = [
     window: { ...twoHourWindow, start: berlinClock(Date.now() + 3 * 60 * MINUTE), durationMinutes: 240 },
   }),
   controlPlane('o-orphan', { window: lateWindow }),
+  controlPlane('v-1', { dashboard: { version: '5.8.1' }, gateway: { version: '5.8.1' }, dataPlanes: [] }),
   ...many('m-', 60),
   ...many('n-', 70),
 ];
@@ -119,6 +121,13 @@ beforeAll(async () => {
   await harness.start({ rolloutMs: 20 });
   baseDeps = { ...harness.deps };
 });
+
+// The Java time-skipping server can stall for good when a signal is still being processed as a client starts waiting
+// for a result (which unlocks time skipping): every later call to that server then hangs. Seen in the cancel test, run
+// after another test, on every run until the test waited for the fleet to take the cancel (`taken` below) before
+// awaiting the result. As in the retired fleetUpgrade suite, a test that fails runs once more, on a fresh server with
+// its control planes put back on their inventory versions; the first failure stays in the log.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
 
 // A fresh time-skipping server per test: time is global to a server, and the control-plane workflows live on after
 // their upgrade (waiting for the next offer), so one test's timers would otherwise fire in another's.
@@ -216,6 +225,37 @@ async function until<T>(read: () => Promise<T>, predicate: (v: T) => boolean, ti
 
 const fleetStatus = (h: WorkflowHandle) => () => h.query(fleetStatusQuery);
 
+/** Waits (in real time) until the fleet has taken a signal, before anything lets server time skip (see above). */
+const taken = (h: WorkflowHandle, predicate: (s: FleetStatus) => boolean) => until(fleetStatus(h), predicate);
+
+/**
+ * The fleet's result (the server skips time while the client waits for it), or, after `ms` of real time, an error
+ * that says where the fleet stood: a stalled time-skipping server otherwise shows only as a test timeout.
+ */
+async function outcome(h: WorkflowHandle<typeof fleetRollout>, ms = 90_000): ReturnType<typeof fleetRollout> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void Promise.all([h.query(fleetStatusQuery).catch(String), env.currentTimeMs().catch(() => NaN)]).then(
+        ([s, now]) =>
+          reject(
+            new Error(
+              `no result after ${ms / 1000}s of real time (server time ${new Date(now).toISOString()}): ` +
+                JSON.stringify(
+                  typeof s === 'string' ? s : { stage: s.stage, inFlight: s.inFlight, outcomes: s.outcomes },
+                ),
+            ),
+          ),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([h.result(), stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Waits until the control plane waits for its window for `releaseId`, with its scheduled notice sent. */
 const waitingForWindow = (id: string, releaseId: string) =>
   until(
@@ -275,7 +315,7 @@ describe('fleetRollout (time-skipping server)', () => {
     };
     try {
       const handle = await startFleet(LTS_RELEASE, { bakeMinutes: 120, maxConcurrent: 2 });
-      const result = await handle.result();
+      const result = await outcome(handle);
 
       expect(result.outcome).toBe('completed');
       const s = result.status;
@@ -315,7 +355,7 @@ describe('fleetRollout (time-skipping server)', () => {
     const frozen = await handle.query(fleetStatusQuery);
     expect(frozen.freeze).toMatchObject({ until: freezeUntil, reason: 'incident INC-42', by: 'sre-kim' });
 
-    const result = await handle.result();
+    const result = await outcome(handle);
     expect(result.outcome).toBe('completed');
     expect(result.status.freeze).toBeUndefined();
     expect(result.status.outcomes).toEqual({ completed: 1 });
@@ -352,7 +392,8 @@ describe('fleetRollout (time-skipping server)', () => {
     expect(desc.typedSearchAttributes.get(UpgradeStage)).toBe('halted');
 
     await handle.signal(approveSignal, { reason: 'gateway fault is specific to that customer', by: 'sre-jo' });
-    const result = await handle.result();
+    await taken(handle, (s) => s.halted === undefined);
+    const result = await outcome(handle);
     expect(result.outcome).toBe('completed');
     expect(result.status.outcomes).toEqual({ 'rolled-back': 1, completed: 2 });
     expect(result.status.approvals).toEqual([expect.objectContaining({ by: 'sre-jo', failuresAccepted: 1 })]);
@@ -377,7 +418,8 @@ describe('fleetRollout (time-skipping server)', () => {
     expect(await harness.version('b-ok-2', 'dashboard')).toBe('5.3.4');
 
     await handle.signal(approveSignal, { by: 'sre-jo' });
-    const result = await handle.result();
+    await taken(handle, (s) => s.halted === undefined);
+    const result = await outcome(handle);
     expect(result.status.outcomes).toEqual({ 'rolled-back': 1, completed: 2 });
     expect(await harness.version('b-ok-1', 'dashboard')).toBe('5.8.2');
   });
@@ -386,7 +428,7 @@ describe('fleetRollout (time-skipping server)', () => {
     useFleet('p-');
     const rel = release('lts-5.8.2-harm');
     const handle = await startFleet(rel, { failureBudget: { maxFailures: 0 } });
-    const result = await handle.result();
+    const result = await outcome(handle);
     expect(result.outcome).toBe('completed');
     const s = result.status;
     expect(s.halted).toBeUndefined();
@@ -427,7 +469,8 @@ describe('fleetRollout (time-skipping server)', () => {
     await until(fleetStatus(handle), (s) => s.inFlight.waitingForSlot === 1);
     expect(await harness.version('q-2', 'gateway')).toBe('5.3.4');
     await handle.signal(cancelSignal, { reason: 'data planes unreachable', by: 'sre-kim' });
-    const result = await handle.result();
+    await taken(handle, (s) => s.cancel !== undefined);
+    const result = await outcome(handle);
     expect(result.outcome).toBe('cancelled');
     expect(result.status.outcomes).toEqual({ 'failed-before-change': 1, cancelled: 1 });
     expect(await harness.version('q-2', 'gateway')).toBe('5.3.4');
@@ -440,7 +483,8 @@ describe('fleetRollout (time-skipping server)', () => {
     await until(fleetStatus(handle), (s) => s.inFlight.waitingForWindow === 3);
     for (const id of ['x-1', 'x-2', 'x-3']) await waitingForWindow(id, rel.id);
     await handle.signal(cancelSignal, { reason: 'bad build', by: 'sre-kim' });
-    const result = await handle.result();
+    await taken(handle, (s) => s.cancel !== undefined);
+    const result = await outcome(handle);
     expect(result.outcome).toBe('cancelled');
     expect(result.status.stage).toBe('cancelled');
     expect(result.status.outcomes).toEqual({ cancelled: 3 });
@@ -450,7 +494,9 @@ describe('fleetRollout (time-skipping server)', () => {
         () => attempt(id, rel.id),
         (x) => x !== undefined,
       );
-      expect(a).toMatchObject({ outcome: 'cancelled', changed: false });
+      // No visibility on this server, so whether the release is still open is unknown: it stops without harm
+      // (failed-before-change; the catch-up schedule may offer it again later), not `cancelled` for good.
+      expect(a).toMatchObject({ outcome: 'failed-before-change', changed: false });
       expect(a!.reason).toContain('fleet rollout lts-5.8.2-cancel cancelled: bad build');
       expect(await noticeKinds(id, rel.id)).toEqual(['scheduled', 'cancelled']);
       expect(await harness.version(id, 'gateway')).toBe('5.3.4');
@@ -464,10 +510,27 @@ describe('fleetRollout (time-skipping server)', () => {
     const handle = await startFleet(rel);
     await until(fleetStatus(handle), (s) => s.inFlight.waitingForWindow === 2);
     await handle.cancel();
-    const result = await handle.result();
+    await taken(handle, (s) => s.cancel !== undefined);
+    const result = await outcome(handle);
     expect(result.outcome).toBe('cancelled');
     expect(result.status.cancel!.reason).toBe('Temporal cancellation request');
     expect(result.status.outcomes).toEqual({ cancelled: 2 });
+  });
+
+  it('a security rollout is not superseded wholesale: a supersede signal leaves it running', async () => {
+    useFleet('v-');
+    const rel: Release = { ...release('sec-5.8.3', '5.8.3'), kind: 'security', affected: '>=5.8.0 <5.8.3' };
+    const handle = await startFleet(rel);
+    await waitingForWindow('v-1', rel.id);
+    // What a newer LTS release's rollout sends: it need not move every version this one affects.
+    await handle.signal(supersedeSignal, { releaseId: 'lts-5.8.4', targets: { dashboard: '5.8.4', gateway: '5.8.4' } });
+    const s = await taken(handle, (x) => x.inFlight.waitingForWindow === 1);
+    expect(s.supersededBy).toBeUndefined();
+    expect(s.stage).toBe('main');
+    const result = await outcome(handle);
+    expect(result.outcome).toBe('completed');
+    expect(result.status.outcomes).toEqual({ completed: 1 });
+    expect(await harness.version('v-1', 'gateway')).toBe('5.8.3');
   });
 
   it('a terminated control-plane workflow is counted lost by reconciliation, with one alert; the rollout finishes', async () => {
@@ -486,7 +549,7 @@ describe('fleetRollout (time-skipping server)', () => {
     expect(s.inFlight).toEqual({ waitingForWindow: 1, waitingForSlot: 0, changing: 0 });
     expect(s.reconciledAt).toBeDefined();
 
-    const result = await handle.result();
+    const result = await outcome(handle);
     expect(result.outcome).toBe('completed');
     expect(result.status.outcomes).toEqual({ lost: 1, completed: 1 });
     expect(result.status.lostCount).toBe(1);
@@ -510,7 +573,7 @@ describe('fleetRollout (time-skipping server)', () => {
       expect.objectContaining({ controlPlaneId: 'g-1', reason: 'forgotten by sre-jo: customer left' }),
     ]);
     expect(s.outcomes).toEqual({ lost: 1 });
-    const result = await handle.result();
+    const result = await outcome(handle);
     expect(result.outcome).toBe('completed');
     expect(result.status.outcomes).toEqual({ lost: 1, completed: 1 });
   });
@@ -530,7 +593,7 @@ describe('fleetRollout (time-skipping server)', () => {
     try {
       const rel = release('lts-5.8.2-email');
       const handle = await startFleet(rel, { maxConcurrent: 1 });
-      const result = await handle.result();
+      const result = await outcome(handle);
       expect(result.outcome).toBe('completed');
       expect(result.status.outcomes).toEqual({ completed: 2 });
       for (const id of ['e-mail-fails', 'e-other']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
@@ -558,8 +621,9 @@ describe('fleetRollout (time-skipping server)', () => {
   it('starts no child workflows, and its history grows little per control plane across many inventory pages', async () => {
     const ids = useFleet('m-');
     const rel = release('lts-5.8.2-many');
-    const handle = await startFleet(rel, { pageSize: 10, maxConcurrent: 10 });
-    const result = await handle.result();
+    // Reconciliation costs a few events per interval, whatever the fleet size: daily here, so the count is per control plane.
+    const handle = await startFleet(rel, { pageSize: 10, maxConcurrent: 10, reconcileMinutes: 24 * 60 });
+    const result = await outcome(handle);
     expect(result.outcome).toBe('completed');
     expect(result.status.eligibility.listed).toBe(ids.length);
     expect(result.status.outcomes).toEqual({ completed: ids.length });
@@ -580,7 +644,7 @@ describe('fleetRollout (time-skipping server)', () => {
     const ids = useFleet('n-');
     const rel = release('lts-5.8.2-can');
     const handle = await startFleet(rel, { maxConcurrent: 10, pageSize: 10, continueAsNewAfterEvents: 500 });
-    const result = await handle.result();
+    const result = await outcome(handle);
     expect(result.outcome).toBe('completed');
     const s: FleetStatus = result.status;
     expect(s.runs).toBeGreaterThanOrEqual(1);
@@ -594,7 +658,7 @@ describe('fleetRollout (time-skipping server)', () => {
     await recordHistory(firstRun, 'fleet-continued-as-new');
   }, 240_000);
 
-  it('a control plane whose fleet is gone stops (cancelled, one notice) instead of asking for a slot forever', async () => {
+  it('a control plane whose fleet is gone stops (one notice) instead of asking for a slot forever', async () => {
     useFleet('o-');
     const rel = release('lts-5.8.2-orphan');
     const handle = await startFleet(rel);
@@ -606,8 +670,17 @@ describe('fleetRollout (time-skipping server)', () => {
       () => attempt('o-orphan', rel.id),
       (x) => x !== undefined,
       60_000,
-    );
-    expect(a).toMatchObject({ outcome: 'cancelled', changed: false });
+    ).catch(async (err: Error) => {
+      // Say where it is stuck: its reasons and what it is retrying.
+      const [st, d] = await Promise.all([cpStatus('o-orphan'), cpHandle('o-orphan').describe()]);
+      const retrying = d.raw.pendingActivities?.map(
+        (p) => `${p.activityType?.name} attempt ${p.attempt}: ${p.lastFailure?.message}`,
+      );
+      throw new Error(`${err.message}; whyNot ${JSON.stringify(st.whyNot)}; retrying ${JSON.stringify(retrying)}`);
+    });
+    // No visibility on this server, so whether the release is still open is unknown: it stops without harm
+    // (failed-before-change; the catch-up schedule may offer it again later), not `cancelled` for good.
+    expect(a).toMatchObject({ outcome: 'failed-before-change', changed: false });
     expect(a!.reason).toContain(fleetWorkflowId(rel.id));
     // Nothing left to do: no timer, no rescheduled "at capacity" email, ever.
     const st = await until(
@@ -628,7 +701,7 @@ describe('fleetRollout (time-skipping server)', () => {
     useFleet('z-');
     const rel = release('lts-5.8.2-ineligible');
     const handle = await startFleet(rel);
-    const result = await handle.result();
+    const result = await outcome(handle);
     expect(result.outcome).toBe('completed');
     expect(result.status.eligibility).toEqual({ listed: 2, eligible: 0, skipped: { hybrid: 1, 'not-opted-in': 1 } });
     for (const [id, code] of [

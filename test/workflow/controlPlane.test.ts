@@ -6,11 +6,21 @@
 // The time-skipping server has no visibility, so the follow-up lookup after a completed upgrade fails (the workflow
 // gives up after three tries, by design); scenarios that need visibility and fleet reports are in the dev-server
 // suites.
+//
+// Two traps of the Java time-skipping server shape the helpers below (both seen here and reproduced in isolation):
+// - a workflow task whose completion the server refuses with "workflow execution already completed" leaves time
+//   skipping locked for good: every later env.sleep hangs. Terminating a workflow while its task is in flight does it,
+//   and so did a status query that raced the task that continues as new (the query was never answered either).
+//   So each test gets a fresh server (the workflows never end by themselves, and are not terminated), queries have a
+//   deadline, and the end of an attempt is read from the inputs of the runs (server side), not from the query.
+// - result() lets the server skip time without bound (to a 10-year run timeout once), so a closed workflow's result
+//   is read from its history.
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities } from '../../activities';
 import type { EmailMessage, NotifierPort } from '../../activities/ports';
 import type { Release } from '../../domain/release';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
@@ -23,6 +33,7 @@ import {
   resumeSignal,
   upgradeNowUpdate,
   type AttemptRecord,
+  type ControlPlaneInput,
   type ControlPlaneStatus,
   type OfferSource,
 } from '../../workflows/messages';
@@ -30,6 +41,7 @@ import { UpgradeStage } from '../../workflows/searchAttributes';
 import { controlPlane, FleetHarness, LTS_RELEASE, org, weekdayIn } from '../helpers/fleetHarness';
 import { recordHistory } from '../helpers/recordHistory';
 import { timeSkippingEnv } from '../helpers/temporalServers';
+import { workflowsPath } from '../../workers/worker';
 
 const TASK_QUEUE = 'control-plane-test';
 const MINUTE = 60_000;
@@ -75,21 +87,18 @@ class TestNotifier implements NotifierPort {
   }
 }
 
+let bundle: WorkflowBundle;
 let env: TestWorkflowEnvironment;
 let worker: Worker;
 let workerRun: Promise<void>;
 let harness: FleetHarness;
 let messenger: TemporalMessenger;
 let notifier: TestNotifier;
-let startMs: number;
-/** Control planes whose workflow a test started: terminated after it, so they do not run on in later tests' time. */
-const started = new Set<string>();
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  env = await timeSkippingEnv();
-  startMs = await env.currentTimeMs();
-  const sixDaysOut = weekdayIn(startMs + 6 * DAY, 'America/New_York');
+  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') });
+  const sixDaysOut = weekdayIn(Date.now() + 6 * DAY, 'America/New_York');
   const warnGateway = { simulate: { faults: { gateway: 'warn-after-upgrade' } } };
   harness = new FleetHarness({
     orgs: [org()],
@@ -147,28 +156,34 @@ beforeAll(async () => {
       controlPlane('cp-can'),
     ],
   });
-  messenger = new TemporalMessenger(env.client, { taskQueue: TASK_QUEUE });
-  await harness.start({ rolloutMs: 150, messenger });
+  await harness.start({ rolloutMs: 150 });
   notifier = new TestNotifier(harness.deps.notifier);
   harness.deps.notifier = notifier;
-  worker = await harness.createWorker(env, TASK_QUEUE);
+});
+
+beforeEach(async () => {
+  env = await timeSkippingEnv();
+  // The activities read deps.messenger when they run: point it at this test's server.
+  messenger = new TemporalMessenger(env.client, { taskQueue: TASK_QUEUE });
+  harness.deps.messenger = messenger;
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: bundle,
+    activities: createActivities(harness.deps),
+  });
   workerRun = worker.run();
 });
 
 afterEach(async () => {
   notifier.failing.clear();
   notifier.losingReply.clear();
-  for (const id of started) {
-    const handle = env.client.workflow.getHandle(controlPlaneWorkflowId(id));
-    if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test over');
-  }
-  started.clear();
-});
-
-afterAll(async () => {
   worker?.shutdown();
   await workerRun;
   await env?.teardown();
+});
+
+afterAll(async () => {
   await harness?.close();
 });
 
@@ -180,12 +195,22 @@ type Handle = WorkflowHandle;
 async function offer(controlPlaneId: string, release: Release = LTS_582, source: OfferSource = 'sre'): Promise<Handle> {
   const r = await messenger.offer([controlPlaneId], { release, source, offeredAt: new Date().toISOString() });
   expect(r).toEqual({ offered: [controlPlaneId], failed: [] });
-  started.add(controlPlaneId);
   return env.client.workflow.getHandle(controlPlaneWorkflowId(controlPlaneId));
 }
 
-function status(handle: Handle): Promise<ControlPlaneStatus> {
-  return handle.query(controlPlaneStatusQuery);
+/**
+ * The status query, with a deadline and a few retries: a query that reaches the Java test server while the workflow
+ * task that continues as new is in flight was seen never to be answered (the worker's completion of that task then
+ * fails with "workflow execution already completed"); asked again, the new run answers.
+ */
+async function status(handle: Handle): Promise<ControlPlaneStatus> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await env.client.withDeadline(Date.now() + 3000, () => handle.query(controlPlaneStatusQuery));
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
 }
 
 /** Polls the status in real time (server time is not skipped meanwhile) until `predicate` holds. */
@@ -199,7 +224,7 @@ async function waitFor(
     const s = await status(handle);
     if (predicate(s)) return s;
     if (Date.now() > deadline) throw new Error(`status never matched; last: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -219,9 +244,27 @@ async function advanceUntil(
   }
 }
 
-/** Until the workflow has ended its `n`-th attempt and is idle again. */
-function attemptsEnded(handle: Handle, n = 1): Promise<ControlPlaneStatus> {
-  return advanceUntil(handle, (s) => s.recent.length >= n && !s.upgrade);
+/** What the latest run was started with (read from its history: the server answers, not the worker). */
+async function latestInput(handle: Handle): Promise<ControlPlaneInput> {
+  const history = await handle.fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return defaultPayloadConverter.fromPayload<ControlPlaneInput>(payload!);
+}
+
+/**
+ * Moves server time forward in steps until the workflow has ended its `n`-th attempt and continued as new (it does
+ * after every attempt), then returns the new run's status. It watches the runs' inputs rather than the status query:
+ * a query that races the workflow task that continues as new was seen to wedge the Java test server (the worker's
+ * completion of that task fails with "workflow execution already completed", and time skipping stays locked).
+ */
+async function attemptsEnded(handle: Handle, n = 1, step = HOUR, maxSteps = 400): Promise<ControlPlaneStatus> {
+  for (let i = 0; ; i++) {
+    const input = await latestInput(handle);
+    if ((input.carried?.recent.length ?? 0) >= n) return status(handle);
+    if (i >= maxSteps) throw new Error(`attempt ${n} not ended in ${maxSteps} steps; input ${JSON.stringify(input)}`);
+    await env.sleep(step);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The attempt in progress is waiting for its window (the one for `releaseId`, when given). */
@@ -295,6 +338,8 @@ async function runsOf(controlPlaneId: string): Promise<Run[]> {
       .getHandle(workflowId, runId)
       .fetchHistory();
     const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
+    const own = events[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId;
+    if (own !== runId) throw new Error(`asked for the history of run ${runId}, got run ${own}`);
     runs.unshift({ runId, events });
     runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
   }
@@ -360,6 +405,7 @@ describe('controlPlane (time-skipping server)', () => {
   // ---- the upgrade itself ----
 
   it('waits six days for the window, changes nothing before it, notices ahead, then upgrades in order', async () => {
+    const startMs = await env.currentTimeMs();
     const handle = await offer('cp-six-days');
     await env.sleep('5 days');
     const waiting = await status(handle);
@@ -390,8 +436,8 @@ describe('controlPlane (time-skipping server)', () => {
     expect(await changesMade('cp-six-days', 'restoreComponent')).toEqual([]);
     expect(await noticeKinds('cp-six-days')).toEqual(['scheduled', 'completed']);
     expect(done.whyNot).toEqual([expect.objectContaining({ code: 'already-at-target' })]);
-    const idle = await advanceUntil(handle, (s) => s.runs === 1, MINUTE);
-    expect(idle.state).toBe('idle');
+    expect(done.runs).toBe(1);
+    expect(done.state).toBe('idle');
     expect((await handle.describe()).typedSearchAttributes.get(UpgradeStage)).toBe('idle');
     await record('cp-six-days', 'completed', scheduled('upgradeComponent'));
   });
@@ -441,7 +487,7 @@ describe('controlPlane (time-skipping server)', () => {
     expect(held.whyNot[0]!.detail).toContain('sre-kim');
 
     await offer('cp-hold', LTS_582);
-    const next = await waitFor(handle, (s) => s.upgrade?.releaseId === 'lts-5.8.2' && !!s.upgrade.window);
+    const next = await waitingForWindow(handle, 'lts-5.8.2');
     expect(next.upgrade!.paused).toBe(true);
     expect(next.upgrade!.pause).toMatchObject({ reason: 'change freeze', by: 'sre-kim' });
     expect(next.whyNot.map((r) => r.code)).toEqual(['paused', 'waiting-for-window']);
@@ -502,7 +548,11 @@ describe('controlPlane (time-skipping server)', () => {
     const { execution, result } = await closedWith(handle);
     expect(execution).toBe('COMPLETED');
     expect(result.upgrade).toBeUndefined();
-    expect(lastAttempt(result)).toMatchObject({ outcome: 'cancelled', changed: false, reason: 'cancelled via Temporal' });
+    expect(lastAttempt(result)).toMatchObject({
+      outcome: 'cancelled',
+      changed: false,
+      reason: 'cancelled via Temporal',
+    });
     expect(await changesMade('cp-tc-wait', 'upgradeComponent')).toEqual([]);
     expect(await changesMade('cp-tc-wait', 'restoreComponent')).toEqual([]);
     const notices = await harness.notices('cp-tc-wait');
@@ -827,8 +877,8 @@ describe('controlPlane (time-skipping server)', () => {
     ['cp-hybrid', LTS_582, 'hybrid', 'hybrid deployment'],
     ['cp-plugins', LTS_582, 'plugins', 'plugins enabled'],
     ['cp-current', LTS_582, 'already-at-target', '5.8.2'],
-    ['cp-non-lts', LTS_582, 'not-on-older-lts-line', 'not an LTS line'],
-    ['cp-patched', SECURITY, 'not-affected', 'outside the affected range'],
+    ['cp-non-lts', LTS_582, 'not-on-older-lts-line', 'is on an older LTS line (5.0, 5.3, 5.8): dashboard 5.5.1'],
+    ['cp-patched', SECURITY, 'not-affected', 'is in its affected range ">=5.3.5 <5.3.9": dashboard 5.3.2'],
     ['cp-missing', LTS_582, 'control-plane-not-found', 'not in the inventory'],
   ] as const)('%s is skipped (%s): no change, no email, and whyNot says why', async (cpId, release, reason, words) => {
     const handle = await offer(cpId, release);
@@ -965,6 +1015,7 @@ describe('controlPlane (time-skipping server)', () => {
     const handle = await offer('cp-two-waiting', LTS_581);
     await waitingForWindow(handle, 'lts-5.8.1');
     await offer('cp-two-waiting', LTS_582);
+    await attemptsEnded(handle, 1, MINUTE);
     const replaced = await waitingForWindow(handle, 'lts-5.8.2');
     expect(replaced.recent).toEqual([
       expect.objectContaining({ releaseId: 'lts-5.8.1', outcome: 'superseded', changed: false }),
@@ -1001,7 +1052,7 @@ describe('controlPlane (time-skipping server)', () => {
       dataPlanes: [{ id: 'dp-eu', version: '5.8.1' }],
     });
     await handle.signal(resumeSignal);
-    const older = await attemptsEnded(handle, 1);
+    const older = await attemptsEnded(handle, 1, MINUTE);
     expect(older.recent[0]).toMatchObject({ releaseId: 'lts-5.8.1', outcome: 'completed' });
     const newer = await waitingForWindow(handle, 'lts-5.8.2');
     expect(newer.installed).toEqual({ dashboard: '5.8.1', gateway: '5.8.1', 'dp-eu': '5.8.1' });
@@ -1049,7 +1100,7 @@ describe('controlPlane (time-skipping server)', () => {
       harness.fleet.setFault(cpId, 'gateway', null);
       if (how === 'resumed') await handle.signal(resumeSignal, { by: 'sre-jo' });
       else await handle.signal(cancelSignal, { reason: 'not during the incident', by: 'sre-jo' });
-      const older = await attemptsEnded(handle, 1);
+      const older = await attemptsEnded(handle, 1, MINUTE);
       expect(older.recent[0]).toMatchObject({
         releaseId: 'lts-5.8.1',
         outcome: how === 'resumed' ? 'completed' : 'cancelled',
@@ -1060,9 +1111,7 @@ describe('controlPlane (time-skipping server)', () => {
       expect(done.installed).toEqual({ dashboard: '5.8.2', gateway: '5.8.2', 'dp-eu': '5.8.2' });
       // Every restore (of the older's snapshot) happened before the newer release changed anything.
       const calls = (await activityCalls(cpId)).filter((c) => /^(upgrade|restore)Component$/.test(c.type));
-      const firstNewer = calls.findIndex(
-        (c) => (c.args[0] as { targetVersion?: string }).targetVersion === '5.8.2',
-      );
+      const firstNewer = calls.findIndex((c) => (c.args[0] as { targetVersion?: string }).targetVersion === '5.8.2');
       const restores = calls.map((c, i) => [c.type, i] as const).filter(([t]) => t === 'restoreComponent');
       expect(restores.every(([, i]) => i < firstNewer)).toBe(true);
       expect(await changesMade(cpId, 'restoreComponent')).toEqual(
@@ -1128,10 +1177,9 @@ describe('controlPlane (time-skipping server)', () => {
 
   it('continues as new after each attempt with a small history, carrying recent attempts and installed versions', async () => {
     const handle = await offer('cp-can', LTS_581);
-    const first = await attemptsEnded(handle, 1);
-    expect(lastAttempt(first)).toMatchObject({ releaseId: 'lts-5.8.1', outcome: 'completed' });
-    const afterFirst = await advanceUntil(handle, (s) => s.runs === 1, MINUTE);
-    expect(afterFirst.recent).toEqual(first.recent);
+    const afterFirst = await attemptsEnded(handle, 1);
+    expect(lastAttempt(afterFirst)).toMatchObject({ releaseId: 'lts-5.8.1', outcome: 'completed' });
+    expect(afterFirst.runs).toBe(1);
     expect(afterFirst.installed).toEqual({ dashboard: '5.8.1', gateway: '5.8.1', 'dp-eu': '5.8.1' });
     let runs = await runsOf('cp-can');
     expect(runs).toHaveLength(2);
@@ -1144,8 +1192,8 @@ describe('controlPlane (time-skipping server)', () => {
       dataPlanes: [{ id: 'dp-eu', version: '5.8.1' }],
     });
     await offer('cp-can', LTS_582);
-    await attemptsEnded(handle, 2);
-    const afterSecond = await advanceUntil(handle, (s) => s.runs === 2, MINUTE);
+    const afterSecond = await attemptsEnded(handle, 2);
+    expect(afterSecond.runs).toBe(2);
     expect(afterSecond.recent.map((r) => [r.releaseId, r.outcome])).toEqual([
       ['lts-5.8.1', 'completed'],
       ['lts-5.8.2', 'completed'],
