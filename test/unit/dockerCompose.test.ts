@@ -12,7 +12,10 @@ import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 
 const ROOT = path.resolve(__dirname, '../..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.temporal.yml');
-const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+// The README and the configuration guide it links to (the settings table lives there).
+const README = ['README.md', 'docs/configuration.md']
+  .map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8'))
+  .join('\n');
 /** The Web UI's port on the host (the dev server of `npm start` has its own UI on 8233). */
 const UI_PORT = 8080;
 
