@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context, sleep } from '@temporalio/activity';
 import { componentLabel, probeRecord, type ComponentRef, type HealthReport, type ProbeRecord } from '../domain/model';
+import { checkDurationOf, verifyPolicyProblems } from '../domain/policy';
 import type { ActivityDeps } from './deps';
 import { NON_RETRYABLE } from './errors';
 
@@ -40,16 +41,34 @@ export function healthActivities({ health, policy }: ActivityDeps) {
 
     /**
      * Tyk /hello soak after a step. Ends when `consecutivePasses` probes in a row answer `pass` on the expected version
-     * over at least `soakMs` (→ pass); at the first `warn` on the expected version (→ warn, for the workflow to pause
+     * over at least the soak (→ pass); at the first `warn` on the expected version (→ warn, for the workflow to pause
      * and page); at the first `fail` on it (→ non-retryable failure: compensate). Old pods answering the old
-     * version, or no answer at all, only restart the streak until `timeoutMs`. Every probe is heartbeated.
+     * version, no answer at all, or a Gateway that has not run its first check yet (`pass` with empty details: no
+     * evidence) only restart the streak until `timeoutMs`. Every probe is heartbeated.
+     *
+     * The soak is `soakMs`, and for a Gateway at least Tyk's check_duration (`checkDurationMs`): a Gateway re-runs its
+     * checks only that often, so a shorter soak would count the same check results several times. The Dashboard's
+     * /hello is liveness only, with no checks: its soak is `soakMs`.
      */
     async verifyComponent(input: { component: ComponentRef; expectedVersion: string }): Promise<VerifyResult> {
       const { consecutivePasses, intervalMs, soakMs, timeoutMs } = policy.verify;
+      const what = `${componentLabel(input.component)} of ${input.component.controlPlaneId}`;
+      const hasChecks = input.component.kind !== 'dashboard';
+      if (hasChecks) {
+        const problems = verifyPolicyProblems(policy.verify);
+        // A misconfiguration, not the component's fault: say so at once rather than after a soak that cannot end.
+        if (problems.length > 0)
+          throw ApplicationFailure.nonRetryable(
+            `${what} cannot be verified: ${problems.join('; ')}`,
+            NON_RETRYABLE.verificationFailed,
+          );
+      }
+      const checkDurationMs = checkDurationOf(policy.verify);
+      const floored = hasChecks && checkDurationMs > soakMs;
+      const requiredSoakMs = floored ? checkDurationMs : soakMs;
       const started = Date.now();
       const deadline = started + timeoutMs;
       const evidence: ProbeRecord[] = [];
-      const what = `${componentLabel(input.component)} of ${input.component.controlPlaneId}`;
       let probes = 0;
       let streak: ProbeRecord[] = [];
       for (;;) {
@@ -59,11 +78,19 @@ export function healthActivities({ health, policy }: ActivityDeps) {
         evidence.push(record);
         if (evidence.length > MAX_EVIDENCE) evidence.shift();
         const onTarget = report.version === input.expectedVersion;
-        streak = report.status === 'pass' && onTarget ? [...streak, record] : [];
+        // A pass with no check results is a Gateway (re)started moments ago: it says nothing about its health yet.
+        const evidenceOfHealth = report.status === 'pass' && onTarget && !report.awaitingFirstCheck;
+        streak = evidenceOfHealth ? [...streak, record] : [];
         const soakedMs = streak.length > 1 ? Date.parse(streak.at(-1)!.at) - Date.parse(streak[0]!.at) : 0;
-        Context.current().heartbeat({ probes, passes: streak.length, soakedMs, status: report.status });
+        Context.current().heartbeat({
+          probes,
+          passes: streak.length,
+          soakedMs,
+          status: report.status,
+          ...(report.awaitingFirstCheck ? { awaitingFirstCheck: true } : {}),
+        });
 
-        if (streak.length >= consecutivePasses && soakedMs >= soakMs)
+        if (streak.length >= consecutivePasses && soakedMs >= requiredSoakMs)
           return { outcome: 'pass', passes: streak.length, probes, soakedMs, evidence };
         if (onTarget && report.status === 'warn')
           return { outcome: 'warn', passes: 0, probes, evidence, summary: describe(record) };
@@ -76,7 +103,11 @@ export function healthActivities({ health, policy }: ActivityDeps) {
         if (Date.now() + intervalMs > deadline) break;
         await sleep(intervalMs);
       }
-      const soak = soakMs > 0 ? ` over ${duration(soakMs)}` : '';
+      const soak = floored
+        ? ` over ${duration(requiredSoakMs)} (the Gateway's check_duration)`
+        : requiredSoakMs > 0
+          ? ` over ${duration(requiredSoakMs)}`
+          : '';
       throw ApplicationFailure.nonRetryable(
         `${what} did not answer pass on ${input.expectedVersion} ${consecutivePasses} times in a row${soak} within ${duration(timeoutMs)}; last probe: ${describe(evidence.at(-1)!)}`,
         NON_RETRYABLE.verificationFailed,

@@ -80,14 +80,51 @@ export interface EmailMessage {
   noticeKind: string;
 }
 
+/** What a channel says about one message once its outcome is final. */
+export interface NoticeDelivery {
+  /** True when an earlier attempt had already sent it (nothing sent twice). */
+  duplicate: boolean;
+  /** The channel's own id of this send, e.g. HubSpot's statusId. */
+  deliveryId?: string;
+  /** The channel's final result, e.g. HubSpot's sendResult `SENT`. */
+  result?: string;
+  /** When the channel says the send completed (ISO), if it says. */
+  completedAt?: string;
+}
+
+export interface SendOptions {
+  /**
+   * Called while the channel is still deciding (an asynchronous send being polled). The sendNotice activity turns it
+   * into a heartbeat; a retried attempt gets the last `deliveryId` back as `resumeDeliveryId`.
+   */
+  progress?: (detail: { deliveryId: string; status: string }) => void;
+  /** Aborts the send or the wait for its outcome (the activity was cancelled or timed out). */
+  signal?: AbortSignal;
+  /** An earlier attempt's deliveryId: find out how that send ended instead of sending again. */
+  resumeDeliveryId?: string;
+}
+
 export interface NotifierPort {
   readonly channel: string;
-  send(message: EmailMessage): Promise<{ duplicate: boolean }>;
+  /**
+   * Sends one message and resolves once its outcome is final: delivered (or already delivered), or a rejection
+   * (RequestRejectedError). Idempotent by `message.key`.
+   */
+  send(message: EmailMessage, options?: SendOptions): Promise<NoticeDelivery>;
+}
+
+export interface AlertOptions {
+  /**
+   * Epoch ms after which this alert must not be sent any more (the activity attempt's deadline): a late trigger
+   * arriving after its resolve would open a new incident. Also the latest the request may still be in flight.
+   */
+  notAfter?: number;
+  signal?: AbortSignal;
 }
 
 export interface AlerterPort {
   readonly channel: string;
-  alert(alert: SreAlert): Promise<void>;
+  alert(alert: SreAlert, options?: AlertOptions): Promise<void>;
 }
 
 /** The platform says this change cannot succeed (e.g. ProgressDeadlineExceeded): retrying will not help. */

@@ -101,6 +101,8 @@ export interface WindowPlan {
   leadMinutes: number;
   /** Minutes the upgrade is expected to need; the chosen window is at least this long from startAt. */
   requiredMinutes: number;
+  /** When the notice naming this window was delivered (the workflow's clock); startAt is at least leadMinutes later. */
+  noticeDeliveredAt?: string;
 }
 
 export const NOTICE_KINDS = [
@@ -132,20 +134,41 @@ export interface NoticeRequest {
 
 export interface NoticeReceipt {
   key: string;
+  /** When the activity learnt the outcome was final (the worker's clock; the workflow keeps its own time too). */
   deliveredAt: string;
   /** True when an earlier attempt had already delivered it (nothing sent twice). */
   duplicate: boolean;
   channel: string;
+  /** The channel's id of the send (HubSpot statusId), its final result (sendResult) and when it says it completed. */
+  deliveryId?: string;
+  result?: string;
+  completedAt?: string;
 }
 
 export type HealthStatus = 'pass' | 'warn' | 'fail' | 'unreachable';
 
+/**
+ * One probe of a component's Tyk /hello. For a Gateway (management or data plane) `status` is nightshift's verdict
+ * from the checks in the body, the same on every Tyk build: every check passing is `pass`, every check failing `fail`,
+ * some failing `warn` (docs/decisions/0009-tyk-health.md). The Dashboard's /hello is liveness only: `pass` while it
+ * answers 2xx. An answer no Tyk build gives, or none at all, is `unreachable` with the reason in `error`.
+ */
 export interface HealthReport {
   component: ComponentRef;
   status: HealthStatus;
   version?: string;
-  /** Per-check details as reported by Tyk's /hello (`redis`, `dashboard`, `rpc`...). */
+  /** Per-check details as reported by Tyk's /hello (`redis`, `dashboard`, `rpc`); each check is pass or fail. */
   details?: Record<string, { status: string; output?: string }>;
+  /**
+   * A Gateway that answered `pass` with no check results (Tyk omits an empty `details`): it has not run its first
+   * check yet, which Tyk does one check_duration (10 s by default) after it starts. Alive, but no evidence of health.
+   */
+  awaitingFirstCheck?: boolean;
+  /**
+   * What the body's own `status` said, when it differs from `status`: the 503 builds (5.8.3, 5.8.6–5.8.12, 5.9.0)
+   * answer `fail` when a critical check such as redis fails, where every other build answers `warn`.
+   */
+  reportedStatus?: 'pass' | 'warn' | 'fail';
   httpStatus?: number;
   error?: string;
   at: string;
@@ -157,20 +180,30 @@ export interface ProbeRecord {
   status: HealthStatus;
   version?: string;
   httpStatus?: number;
-  /** The checks that did not pass (`redis: warn (slow)`), or why the probe got no answer. */
+  /** Set when the Gateway had not run its first check (pass with empty details): never counted as a pass. */
+  awaitingFirstCheck?: boolean;
+  /** What Tyk's body said, when nightshift judged it differently (see HealthReport). */
+  reportedStatus?: 'pass' | 'warn' | 'fail';
+  /** The checks that did not pass (`redis: fail (dial tcp …)`), why the probe got no answer, or that no check ran yet. */
   problems?: string;
 }
+
+/** Why a probe of a Gateway that has not run its first check is no evidence, in the words the evidence shows. */
+export const AWAITING_FIRST_CHECK = 'no check results yet (Tyk runs its first check one check_duration after start)';
 
 export function probeRecord(r: HealthReport): ProbeRecord {
   const failing = Object.entries(r.details ?? {})
     .filter(([, d]) => d.status !== 'pass')
     .map(([name, d]) => `${name}: ${d.status}${d.output ? ` (${d.output})` : ''}`);
-  const problems = r.error ?? (failing.length ? failing.join('; ') : undefined);
+  const problems =
+    r.error ?? (failing.length ? failing.join('; ') : r.awaitingFirstCheck ? AWAITING_FIRST_CHECK : undefined);
   return {
     at: r.at,
     status: r.status,
     ...(r.version ? { version: r.version } : {}),
     ...(r.httpStatus === undefined ? {} : { httpStatus: r.httpStatus }),
+    ...(r.awaitingFirstCheck ? { awaitingFirstCheck: true } : {}),
+    ...(r.reportedStatus ? { reportedStatus: r.reportedStatus } : {}),
     ...(problems ? { problems } : {}),
   };
 }

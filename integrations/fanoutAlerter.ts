@@ -1,10 +1,10 @@
 // Sends each alert to several alerters at once (e.g. log + PagerDuty + Slack), each admitting only severities at or
 // above its minimum. A retry of the activity re-sends only to the targets that failed: the record of which targets
 // took alert (its id, else `${action}:${dedupKey}`) lives in this process, bounded, like the other alerters' records.
-import type { AlerterPort } from '../activities/ports';
+import type { AlertOptions, AlerterPort } from '../activities/ports';
 import { RequestRejectedError, RetryLaterError } from '../activities/ports';
 import type { AlertSeverity, SreAlert } from '../domain/model';
-import { alertKey } from './logAlerter';
+import { alertKey, refuseIfTooLate } from './logAlerter';
 
 const SEVERITY_RANK: Record<AlertSeverity, number> = { info: 0, warning: 1, error: 2, critical: 3 };
 
@@ -62,7 +62,9 @@ export class FanoutAlerter implements AlerterPort {
     this.onUnrouted = opts.onUnrouted;
   }
 
-  async alert(alert: SreAlert): Promise<void> {
+  /** Each target gets `options` (its deadline and signal) as they are. */
+  async alert(alert: SreAlert, options: AlertOptions = {}): Promise<void> {
+    refuseIfTooLate(`${alert.action} ${alert.dedupKey}`, options);
     const key = alertKey(alert);
     const outcomes = this.outcomesFor(key);
     const admitted = this.routes
@@ -74,7 +76,7 @@ export class FanoutAlerter implements AlerterPort {
     }
     const pending = admitted.filter(({ index }) => !outcomes.delivered.has(index) && !outcomes.rejected.has(index));
 
-    const results = await Promise.allSettled(pending.map(({ route }) => route.alerter.alert(alert)));
+    const results = await Promise.allSettled(pending.map(({ route }) => route.alerter.alert(alert, options)));
     const failures: { name: string; error: Error }[] = [];
     results.forEach((result, i) => {
       const { route, index } = pending[i]!;

@@ -1,6 +1,6 @@
 // The embedded default's SRE pager: a readable line in the worker's log and, optionally, one JSON line per alert in
 // a file. A repeat of the same dedupKey + action (an activity retry) is written once, like PagerDuty's dedup_key.
-import type { AlerterPort } from '../activities/ports';
+import type { AlertOptions, AlerterPort } from '../activities/ports';
 import type { SreAlert } from '../domain/model';
 import { KeyedJsonLinesFile, readJsonLines } from './jsonLinesFile';
 
@@ -18,6 +18,23 @@ export interface LogAlerterOptions {
 /** What makes an alert "the same one again" (an activity retry): its id, else its action and incident key. */
 export function alertKey(alert: Pick<SreAlert, 'id' | 'dedupKey' | 'action'>): string {
   return alert.id ?? `${alert.action}:${alert.dedupKey}`;
+}
+
+/** `notAfter` when it is a usable instant, else undefined (no deadline). */
+export function alertDeadline(options: AlertOptions = {}): number | undefined {
+  return typeof options.notAfter === 'number' && Number.isFinite(options.notAfter) ? options.notAfter : undefined;
+}
+
+/**
+ * Throws a plain (retryable) Error when the alert must not be sent any more: its signal has aborted, or its deadline
+ * (`notAfter`) has passed. `what` names the alert in the message, e.g. `PagerDuty trigger for cp-acme (dedup …)`.
+ * The activity's retry gets a fresh deadline.
+ */
+export function refuseIfTooLate(what: string, options: AlertOptions = {}, now = Date.now()): void {
+  if (options.signal?.aborted) throw new Error(`${what}: cancelled, not sent`);
+  const notAfter = alertDeadline(options);
+  if (notAfter !== undefined && now >= notAfter)
+    throw new Error(`${what}: not sent, its deadline ${new Date(notAfter).toISOString()} has passed`);
 }
 
 export class LogAlerter implements AlerterPort {
@@ -42,7 +59,8 @@ export class LogAlerter implements AlerterPort {
     }
   }
 
-  async alert(alert: SreAlert): Promise<void> {
+  async alert(alert: SreAlert, options: AlertOptions = {}): Promise<void> {
+    refuseIfTooLate(`log ${alert.action} for ${alert.controlPlaneId} (dedup ${alert.dedupKey})`, options);
     const key = alertKey(alert);
     const at = new Date().toISOString();
     if (this.file) {

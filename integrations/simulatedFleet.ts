@@ -1,7 +1,7 @@
 // A simulated fleet of Tyk components served over real HTTP, for the demo and the tests, and the platform adapter
 // that drives it. One listener serves every component by path:
 //
-//   GET  /cp/<cp>/<component>/hello    Tyk-style health: {"status":"pass|warn|fail","version":"v5.8.2",...}
+//   GET  /cp/<cp>/<component>/hello    what Tyk answers there (below, and docs/decisions/0009-tyk-health.md)
 //   GET  /cp/<cp>/<component>          the component's state (version, config, rollout, last rollout, generation)
 //   POST /cp/<cp>/<component>/deploy   {"version":"5.8.2","requestId":"...","config":{...}} starts a rollout taking
 //                                      rolloutMs; `config` (optional) replaces the configuration when it succeeds
@@ -12,6 +12,19 @@
 // `config`; the other components start with an empty one. Faults from the inventory (`simulate.faults`) or the
 // options make a component unhealthy after an upgrade, fail its rollouts, or stop answering.
 //
+// /hello answers as Tyk does. A Gateway: {"status","version":"v5.8.2","description":"Tyk GW","details":{...}} with
+// the checks a Tyk-Cloud-like deployment has (redis and dashboard for the management Gateway, which reads its APIs
+// from the Dashboard; redis and rpc for a data plane's, which gets its policies over RPC), each pass or fail; the
+// status and HTTP code by the rules of the build running (tykHelloRules); `pass` without details until its first
+// check, `checkDurationMs` after it (re)started. The Dashboard: liveness only, 200 {"status":"ok"} while it runs.
+// Faults, on a version other than the inventory's (`…-after-upgrade`) or on any (`degraded`, `unreachable`):
+//   fail-after-upgrade  Gateway: every check fails (fail). Dashboard: stops answering (503, like `unreachable`).
+//   warn-after-upgrade  Gateway: redis fails, its other check passes (warn; fail with 503 on a 503 build).
+//   degraded            like warn-after-upgrade, on any version. The Dashboard's liveness shows neither.
+//   unreachable         503 "no healthy upstream" from the ingress, no Tyk body.
+//   upgrade-error       rollouts to another version fail (ProgressDeadlineExceeded); health is untouched.
+// A Dashboard that does not answer fails its management Gateway's `dashboard` check.
+//
 // A rollout records when it is done (doneAt) and is settled lazily from timestamps whenever the state is read, so
 // it survives a restart: state persists to `stateFile` (atomically) on every change and is loaded at start.
 // SimulatedPlatform talks to the fleet only over HTTP, so the fleet may run in another process.
@@ -21,6 +34,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import semver from 'semver';
 import { z } from 'zod';
 import {
   RolloutFailedError,
@@ -32,8 +46,10 @@ import {
 import { applyConfigMigrations } from '../domain/compatibility';
 import { SIMULATED_FAULTS, type Inventory, type SimulatedFault } from '../domain/inventory';
 import { componentLabel, type ComponentKind, type ComponentRef, type ComponentSnapshot } from '../domain/model';
+import { TYK_DEFAULT_CHECK_DURATION_MS } from '../domain/policy';
 import { parseWith } from '../domain/validation';
 import { normalizeVersion, parseVersion } from '../domain/versions';
+import { HttpHealthProbe } from './httpHealth';
 import { describeFetchError, withTimeout } from './httpClient';
 import { sleep } from './httpClient';
 
@@ -119,6 +135,11 @@ export interface SimulatedFleetOptions {
   port?: number;
   /** How long a rollout takes. Default 2000. */
   rolloutMs?: number;
+  /**
+   * The Gateways' Tyk check_duration: they re-run their checks this often, and answer `pass` without details for this
+   * long after a rollout restarted them. Default 10000 (Tyk's default); tests and the demo use less. 0: checks at once.
+   */
+  checkDurationMs?: number;
   /** Extra faults keyed `<controlPlaneId>/<componentId>`; they override the inventory's. */
   faults?: Record<string, SimulatedFault>;
 }
@@ -181,6 +202,7 @@ export class SimulatedFleet {
   private readonly components: Map<string, StoredComponentState>;
   private readonly faults: Map<string, SimulatedFault>;
   private readonly rolloutMs: number;
+  private readonly checkDurationMs: number;
 
   private constructor(
     private readonly server: Server,
@@ -192,11 +214,15 @@ export class SimulatedFleet {
     this.components = components;
     this.faults = faultsOf(opts.inventory, opts.faults);
     this.rolloutMs = opts.rolloutMs ?? 2000;
+    this.checkDurationMs = opts.checkDurationMs ?? TYK_DEFAULT_CHECK_DURATION_MS;
   }
 
   static async start(opts: SimulatedFleetOptions): Promise<SimulatedFleet> {
     const rolloutMs = opts.rolloutMs ?? 2000;
     if (!Number.isFinite(rolloutMs) || rolloutMs < 0) throw new RangeError(`rolloutMs must be >= 0, got ${rolloutMs}`);
+    const checkDurationMs = opts.checkDurationMs ?? TYK_DEFAULT_CHECK_DURATION_MS;
+    if (!Number.isFinite(checkDurationMs) || checkDurationMs < 0)
+      throw new RangeError(`checkDurationMs must be >= 0, got ${checkDurationMs}`);
     faultsOf(opts.inventory, opts.faults); // validate before listening
     const components = initialState(opts.inventory, opts.stateFile);
     const started: { fleet?: SimulatedFleet } = {};
@@ -317,32 +343,78 @@ export class SimulatedFleet {
 
   private hello(c: StoredComponentState, res: ServerResponse): void {
     const fault = this.faultOf(c);
-    if (fault === 'unreachable') {
+    if (!this.answers(c)) {
+      // What an ingress in front of a Service without ready endpoints answers: no Tyk body at all.
       res.writeHead(503, { 'content-type': 'text/plain' });
       res.end('no healthy upstream');
       return;
     }
+    if (c.kind === 'dashboard') return sendJson(res, 200, { status: 'ok' });
+
+    const now = Date.now();
+    const startedAt = this.startedAt(c);
+    const body = { version: `v${c.version}`, description: 'Tyk GW' };
+    // Tyk keeps no check results until its first check, one check_duration after start (and omits empty details).
+    if (startedAt !== undefined && now < startedAt + this.checkDurationMs)
+      return sendJson(res, 200, { status: 'pass', ...body });
+
     const upgraded = c.version !== c.initialVersion;
-    const status =
-      upgraded && fault === 'fail-after-upgrade'
-        ? 'fail'
-        : (upgraded && fault === 'warn-after-upgrade') || fault === 'degraded'
-          ? 'warn'
-          : 'pass';
-    const time = new Date().toISOString();
-    const redis: Record<string, string> = { status, componentType: 'datastore', time };
-    if (status === 'fail') redis.output = `simulated fault fail-after-upgrade: redis unreachable since v${c.version}`;
-    if (status === 'warn')
-      redis.output =
-        fault === 'degraded'
-          ? 'simulated fault degraded: redis slow'
-          : `simulated fault warn-after-upgrade: redis slow since v${c.version}`;
-    sendJson(res, status === 'fail' ? 503 : 200, {
-      status,
-      version: `v${c.version}`,
-      description: c.kind === 'dashboard' ? 'Tyk Dashboard' : 'Tyk GW',
-      details: { redis },
+    const since = ` since v${c.version}`;
+    const time = rfc3339(this.lastCheckAt(startedAt ?? 0, now));
+    const check = (componentType: string, failure?: string) => ({
+      status: failure ? 'fail' : 'pass',
+      ...(failure ? { output: failure } : {}),
+      componentType,
+      time,
     });
+    const other = c.kind === 'gateway' ? 'dashboard' : 'rpc';
+    let redisFailure: string | undefined;
+    let otherFailure: string | undefined;
+    if (upgraded && fault === 'fail-after-upgrade') {
+      redisFailure = `simulated fault fail-after-upgrade: redis unreachable${since}`;
+      otherFailure = `simulated fault fail-after-upgrade: ${other} unreachable${since}`;
+    } else if (upgraded && fault === 'warn-after-upgrade') {
+      redisFailure = `simulated fault warn-after-upgrade: redis slow${since}`;
+    } else if (fault === 'degraded') {
+      redisFailure = 'simulated fault degraded: redis slow';
+    }
+    if (!otherFailure && c.kind === 'gateway') {
+      const dashboard = this.components.get(keyOf(c.controlPlaneId, 'dashboard'));
+      if (dashboard && !this.answers(dashboard))
+        otherFailure = `simulated: the Dashboard of ${c.controlPlaneId} does not answer`;
+    }
+    const details = { redis: check('datastore', redisFailure), [other]: check('system', otherFailure) };
+
+    const checks = Object.values(details);
+    const failing = checks.filter((d) => d.status === 'fail').length;
+    let status: 'pass' | 'warn' | 'fail' = failing === 0 ? 'pass' : failing === checks.length ? 'fail' : 'warn';
+    let httpStatus = 200;
+    // The 503 builds: any failing critical check (here all are: redis, the Dashboard, RPC outside emergency mode).
+    if (failing > 0 && tykHelloRules(c.version) === 'critical-503') {
+      status = 'fail';
+      httpStatus = 503;
+    }
+    sendJson(res, httpStatus, { status, ...body, details });
+  }
+
+  /** Whether the component's pods answer at all (behind its ingress). */
+  private answers(c: StoredComponentState): boolean {
+    const fault = this.faultOf(c);
+    if (fault === 'unreachable') return false;
+    // A Dashboard broken by its upgrade: liveness only, so all it can do is stop answering.
+    return !(c.kind === 'dashboard' && fault === 'fail-after-upgrade' && c.version !== c.initialVersion);
+  }
+
+  /** When a rollout last restarted the component (epoch ms), or undefined: running since before the fleet knew it. */
+  private startedAt(c: StoredComponentState): number | undefined {
+    // A failed rollout leaves the old pods running; a superseded one is followed by the rollout that superseded it.
+    return c.lastRollout?.outcome === 'succeeded' ? Date.parse(c.lastRollout.finishedAt) : undefined;
+  }
+
+  /** When the Gateway's latest check ran: Tyk checks every check_duration from its start. */
+  private lastCheckAt(startedAt: number, now: number): number {
+    if (this.checkDurationMs <= 0) return now;
+    return startedAt + Math.floor((now - startedAt) / this.checkDurationMs) * this.checkDurationMs;
   }
 
   // --- Rollouts -----------------------------------------------------------------------------------------------
@@ -480,6 +552,40 @@ function initialState(inventory: Inventory, stateFile: string | undefined): Map<
 /** Where the simulated fleet at `baseUrl` serves a component's Tyk-style `/hello`; usable from any process. */
 export function simulatedHealthUrl(baseUrl: string, c: ComponentRef): string {
   return `${componentUrl(baseUrl, c.controlPlaneId, c.id)}/hello`;
+}
+
+/**
+ * The health probe of a simulated fleet, wired the way production wires Kubernetes: each Gateway's /hello is judged
+ * by its checks, the Dashboard's is liveness only, with its version from the platform (there, the image tag).
+ */
+export function simulatedHealthProbe(
+  baseUrl: string,
+  opts: { timeoutMs?: number; platform?: PlatformPort } = {},
+): HttpHealthProbe {
+  const platform = opts.platform ?? new SimulatedPlatform(baseUrl);
+  return new HttpHealthProbe((c) => simulatedHealthUrl(baseUrl, c), {
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+    livenessOnly: (c) => c.kind === 'dashboard',
+    versionOf: (c) => platform.currentVersion(c),
+  });
+}
+
+/**
+ * How a Tyk Gateway build answers /hello. `always-200`: HTTP 200, `fail` only when every check fails, `warn` when some
+ * do. `critical-503`: `fail` with HTTP 503 as soon as a critical check fails (TT-9234's rules, shipped in 5.8.3,
+ * 5.8.6–5.8.12 and 5.9.0, reverted by TT-15507 in 5.8.4, 5.9.1 and, on the 5.8 line again, 5.8.13).
+ */
+export function tykHelloRules(version: string): 'always-200' | 'critical-503' {
+  const { major, minor, patch } = semver.parse(parseVersion(version, 'version'))!;
+  if (major !== 5) return 'always-200';
+  if (minor === 9) return patch === 0 ? 'critical-503' : 'always-200';
+  if (minor === 8) return patch === 3 || (patch >= 6 && patch <= 12) ? 'critical-503' : 'always-200';
+  return 'always-200';
+}
+
+/** Go's time.RFC3339, as Tyk writes a check's time: whole seconds. */
+function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function componentUrl(baseUrl: string, controlPlaneId: string, componentId: string): string {

@@ -4,12 +4,12 @@
 // retry in this worker process from posting twice; a retry on another worker, or after this one crashed or forgot
 // the key, may post the same message again. That at-least-once delivery is acceptable for a chat channel: PagerDuty,
 // which de-duplicates by dedup_key, is the pager of record.
-import type { AlerterPort } from '../activities/ports';
+import type { AlertOptions, AlerterPort } from '../activities/ports';
 import { RequestRejectedError, RetryLaterError } from '../activities/ports';
 import type { SreAlert } from '../domain/model';
-import { describeFetchError, withTimeout } from './httpClient';
-import { retryAfterMs, temporalWorkflowUrl, truncate, type TemporalUiOptions } from './pagerDutyAlerter';
-import { alertKey } from './logAlerter';
+import { describeFetchError } from './httpClient';
+import { alertRequest, retryAfterMs, temporalWorkflowUrl, truncate, type TemporalUiOptions } from './pagerDutyAlerter';
+import { alertDeadline, alertKey, refuseIfTooLate } from './logAlerter';
 
 export interface SlackAlerterOptions {
   /** `https://hooks.slack.com/services/T…/B…/…`. A secret: never logged nor put in errors (its host is). */
@@ -60,12 +60,17 @@ export class SlackAlerter implements AlerterPort {
     this.remember = Math.max(1, opts.rememberDelivered ?? 1000);
   }
 
-  async alert(alert: SreAlert): Promise<void> {
+  /**
+   * Posts the message, unless `options.notAfter` has passed or `options.signal` has aborted (a plain Error then); the
+   * request is aborted at `notAfter` at the latest. A concurrent call for the same alert shares the first one's POST.
+   */
+  async alert(alert: SreAlert, options: AlertOptions = {}): Promise<void> {
+    refuseIfTooLate(`Slack ${alert.action} for ${alert.controlPlaneId} (dedup ${alert.dedupKey})`, options);
     const key = alertKey(alert);
     if (this.delivered.has(key)) return;
     const pending = this.inFlight.get(key);
     if (pending) return pending;
-    const post = this.post(alert).then(() => this.markDelivered(key));
+    const post = this.post(alert, options).then(() => this.markDelivered(key));
     this.inFlight.set(key, post);
     try {
       await post;
@@ -82,9 +87,9 @@ export class SlackAlerter implements AlerterPort {
     }
   }
 
-  private async post(alert: SreAlert): Promise<void> {
+  private async post(alert: SreAlert, options: AlertOptions): Promise<void> {
     const what = `${alert.action} for ${alert.controlPlaneId} (dedup ${alert.dedupKey})`;
-    const { timeout, combined } = withTimeout(this.timeoutMs);
+    const request = alertRequest(this.timeoutMs, options);
     let status: number;
     let retryAfter: string | null;
     let text: string;
@@ -93,7 +98,7 @@ export class SlackAlerter implements AlerterPort {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ text: formatSlackText(alert, this.temporalUi) }),
-        signal: combined,
+        signal: request.signal,
         redirect: 'manual',
       });
       status = res.status;
@@ -102,9 +107,19 @@ export class SlackAlerter implements AlerterPort {
     } catch (err) {
       // No cause attached: it is the fetch error of a request to the secret URL, and Temporal records causes.
       /* eslint-disable preserve-caught-error */
-      if (timeout.aborted)
-        throw new Error(`Slack ${what}: no answer from the ${this.where} within ${this.timeoutMs} ms`);
-      throw new Error(`Slack ${what}: POST to the ${this.where} ${this.redact(describeFetchError(err))}`);
+      switch (request.abortedBy()) {
+        case 'cancelled':
+          throw new Error(`Slack ${what}: cancelled while waiting for the ${this.where}`);
+        case 'deadline':
+          throw new Error(
+            `Slack ${what}: no answer from the ${this.where} by its deadline ` +
+              `${new Date(alertDeadline(options)!).toISOString()}: request aborted`,
+          );
+        case 'timeout':
+          throw new Error(`Slack ${what}: no answer from the ${this.where} within ${this.timeoutMs} ms`);
+        default:
+          throw new Error(`Slack ${what}: POST to the ${this.where} ${this.redact(describeFetchError(err))}`);
+      }
       /* eslint-enable preserve-caught-error */
     }
 

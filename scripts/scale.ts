@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   console.log(`Starting an in-memory dev server on ${address}...`);
   const server: ChildProcess = await startDevServer(address);
   // No state file: persisting 10,000 components' state on every change would measure the disk, not Temporal.
-  const fleet = await SimulatedFleet.start({ inventory: InventorySchema.parse(inv), rolloutMs: 0 });
+  const fleet = await SimulatedFleet.start({ inventory: InventorySchema.parse(inv), rolloutMs: 0, checkDurationMs: 1 });
   const config = loadConfig({
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: 'nightshift-scale',
@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     NIGHTSHIFT_VERIFY_INTERVAL_MS: '1',
     NIGHTSHIFT_VERIFY_SOAK_MS: '0',
     NIGHTSHIFT_VERIFY_TIMEOUT_MS: '30000',
+    NIGHTSHIFT_TYK_CHECK_DURATION_MS: '1',
   });
   const wiring = await wireAdapters(config, () => undefined);
   const connection = await NativeConnection.connect({ address });
@@ -139,7 +140,9 @@ async function main(): Promise<void> {
     `${start.result}: ${start.workflowId} — ${opts.controlPlanes} control planes, ${opts.maxConcurrent} at once`,
   );
   const handle = client.workflow.getHandle<typeof fleetRollout>(fleetWorkflowId(release.id));
-  const result = handle.result();
+  // Aborted before the connection closes: a parked run never ends, and its long poll would retry on a closed channel.
+  const stopWaiting = new AbortController();
+  const result = client.withAbortSignal(stopWaiting.signal, () => handle.result());
   let done = false;
   let peakRss = process.memoryUsage().rss;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 1000);
@@ -199,6 +202,8 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.join(ROOT, '.data'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, '.data/scale-result.json'), JSON.stringify(summary, null, 2) + '\n');
 
+  stopWaiting.abort();
+  await result.catch(() => undefined);
   worker.shutdown();
   await running;
   await connection.close();

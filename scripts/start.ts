@@ -44,6 +44,7 @@ const DEMO_DEFAULTS: Record<string, string> = {
   NIGHTSHIFT_VERIFY_INTERVAL_MS: '500',
   NIGHTSHIFT_VERIFY_SOAK_MS: '1000',
   NIGHTSHIFT_VERIFY_TIMEOUT_MS: '8000',
+  NIGHTSHIFT_TYK_CHECK_DURATION_MS: '500',
 };
 
 /** Thrown by `checkpoint()` when Ctrl-C arrives during start-up: go straight to the clean-up. */

@@ -134,6 +134,7 @@ export const ConfigSchema = z.object({
   NIGHTSHIFT_VERIFY_INTERVAL_MS: positiveInt.optional(),
   NIGHTSHIFT_VERIFY_SOAK_MS: z.coerce.number().int().min(0).optional(),
   NIGHTSHIFT_VERIFY_TIMEOUT_MS: positiveInt.optional(),
+  NIGHTSHIFT_TYK_CHECK_DURATION_MS: positiveInt.optional(),
   /** Where the worker serves Prometheus metrics (`http://<address>/metrics`); unset: no metrics endpoint. */
   NIGHTSHIFT_METRICS_ADDRESS: socketAddress.optional(),
 
@@ -298,9 +299,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intervalMs: parsed.NIGHTSHIFT_VERIFY_INTERVAL_MS ?? d.verify.intervalMs,
       soakMs: parsed.NIGHTSHIFT_VERIFY_SOAK_MS ?? d.verify.soakMs,
       timeoutMs: parsed.NIGHTSHIFT_VERIFY_TIMEOUT_MS ?? d.verify.timeoutMs,
+      checkDurationMs: parsed.NIGHTSHIFT_TYK_CHECK_DURATION_MS ?? d.verify.checkDurationMs,
     },
   };
   const v = policy.verify;
+  if ((v.checkDurationMs ?? 0) >= v.timeoutMs)
+    throw new Error(
+      `configuration: NIGHTSHIFT_TYK_CHECK_DURATION_MS = ${v.checkDurationMs} must be shorter than NIGHTSHIFT_VERIFY_TIMEOUT_MS = ${v.timeoutMs} (a Gateway's soak lasts at least one Tyk check_duration)`,
+    );
   if (v.soakMs >= v.timeoutMs)
     throw new Error(
       `configuration: NIGHTSHIFT_VERIFY_SOAK_MS = ${v.soakMs} must be shorter than NIGHTSHIFT_VERIFY_TIMEOUT_MS = ${v.timeoutMs} (the soak has to fit in the verification's time)`,

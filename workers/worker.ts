@@ -13,7 +13,7 @@ import { InventoryKubePlacements } from '../integrations/kubernetesTargets';
 import { formatAlertLine, LogAlerter } from '../integrations/logAlerter';
 import { OutboxNotifier } from '../integrations/outboxNotifier';
 import { PagerDutyAlerter, type TemporalUiOptions } from '../integrations/pagerDutyAlerter';
-import { SimulatedFleet, SimulatedPlatform, simulatedHealthUrl } from '../integrations/simulatedFleet';
+import { SimulatedFleet, SimulatedPlatform, simulatedHealthProbe } from '../integrations/simulatedFleet';
 import { SlackAlerter } from '../integrations/slackAlerter';
 import { TemporalMessenger } from '../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
@@ -42,16 +42,17 @@ async function simulatedPlatform(config: Config, log: (line: string) => void): P
       stateFile: config.NIGHTSHIFT_SIM_STATE,
       port: config.NIGHTSHIFT_SIM_PORT,
       rolloutMs: config.NIGHTSHIFT_SIM_ROLLOUT_MS,
+      // The simulated Gateways' check_duration is the one the policy assumes.
+      checkDurationMs: config.policy.verify.checkDurationMs,
     });
     baseUrl = fleet.baseUrl;
     log(`simulated fleet listening on ${baseUrl} (state ${config.NIGHTSHIFT_SIM_STATE})`);
   }
-  const fleetUrl = baseUrl;
+  const platform = new SimulatedPlatform(baseUrl);
   return {
-    platform: new SimulatedPlatform(baseUrl),
-    health: new HttpHealthProbe((c) => simulatedHealthUrl(fleetUrl, c), {
-      timeoutMs: config.NIGHTSHIFT_HEALTH_TIMEOUT_MS,
-    }),
+    platform,
+    // As production probes Kubernetes: each Gateway by its checks, the Dashboard for liveness (version from the platform).
+    health: simulatedHealthProbe(baseUrl, { timeoutMs: config.NIGHTSHIFT_HEALTH_TIMEOUT_MS, platform }),
     fleet,
   };
 }

@@ -247,7 +247,8 @@ export interface UpgradeStatus {
   versionsNow: Record<string, string>;
   changes: ComponentChange[];
   window?: WindowPlan;
-  notices: { kind: NoticeKind; key: string; at: string; duplicate: boolean }[];
+  /** Notices delivered, with the channel's id of the send and its final result (HubSpot statusId, sendResult). */
+  notices: { kind: NoticeKind; key: string; at: string; duplicate: boolean; deliveryId?: string; result?: string }[];
   steps: StepRecord[];
   lastError?: string;
   overrunMinutes?: number;

@@ -10,6 +10,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -52,11 +53,22 @@ const quick: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 };
 const notifyOptions: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
+  // HubSpot decides a send asynchronously: the activity polls its status and heartbeats the send's id, so a retry
+  // after a lost worker looks the send up instead of sending again.
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '2 minutes',
   // A notice that cannot be delivered within a day fails the upgrade before anything changes.
   scheduleToCloseTimeout: '1 day',
   retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '30 minutes' },
 };
+/** SRE alerts: retried for half an hour, then given up (logged in the status): an alert never holds an upgrade. */
+const alerting: ActivityOptions = { ...quick, scheduleToCloseTimeout: '30 minutes' };
+/** Patch: the notice period counts from the notice's delivery, not from when the window was planned. */
+export const PATCH_NOTICE_FROM_DELIVERY = 'notice-lead-from-delivery';
+/** Patch: a health page's trigger is never abandoned, and its resolve waits until the trigger has settled. */
+export const PATCH_PAGE_ORDER = 'page-trigger-before-resolve';
+/** Late notices in a row before the attempt stops (before any change) instead of re-planning again. */
+const MAX_LATE_NOTICES = 3;
 /** Fleet messages: retried until the fleet accepts them (no attempt limit); a closed fleet is an answer, not an error. */
 const fleetMessage: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
@@ -98,6 +110,14 @@ function evidenceOf(err: unknown): ProbeRecord[] | undefined {
 
 const nowIso = () => new Date(Date.now()).toISOString();
 
+/** `7 days`, `2 hours`, `90 minutes`. */
+export function describeMinutes(minutes: number): string {
+  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (minutes % (24 * 60) === 0) return unit(minutes / (24 * 60), 'day');
+  if (minutes % 60 === 0) return unit(minutes / 60, 'hour');
+  return unit(minutes, 'minute');
+}
+
 /** What the control-plane workflow gives each attempt: who it is, and how to reach the fleet and the UI. */
 export interface AttemptContext {
   controlPlaneId: string;
@@ -126,6 +146,8 @@ export class UpgradeAttempt {
   private waitingForSlot = false;
   private slotGranted = false;
   private healthPage?: string;
+  /** The health page's trigger while its activity runs: the resolve is sent only after it has settled. */
+  private pageInFlight?: Promise<void>;
   /** Set once every change is verified: from here on nothing undoes the upgrade. */
   verified = false;
   /** Winding down (rolling back, notifying): operator signals no longer apply. */
@@ -292,7 +314,11 @@ export class UpgradeAttempt {
       reasons.push({
         code: 'waiting-for-window',
         detail: `next maintenance window ${s.window.localText} (${s.window.utcText})`,
-        evidence: { noticeLeadMinutes: s.window.leadMinutes, requiredMinutes: s.window.requiredMinutes },
+        evidence: {
+          noticeLeadMinutes: s.window.leadMinutes,
+          requiredMinutes: s.window.requiredMinutes,
+          ...(s.window.noticeDeliveredAt ? { noticeDeliveredAt: s.window.noticeDeliveredAt } : {}),
+        },
         until: s.window.startAt,
       });
     }
@@ -384,7 +410,14 @@ export class UpgradeAttempt {
       reason,
       requestedAt: nowIso(),
     });
-    this.status.notices.push({ kind, key, at: receipt.deliveredAt, duplicate: receipt.duplicate });
+    this.status.notices.push({
+      kind,
+      key,
+      at: receipt.deliveredAt,
+      duplicate: receipt.duplicate,
+      ...(receipt.deliveryId ? { deliveryId: receipt.deliveryId } : {}),
+      ...(receipt.result ? { result: receipt.result } : {}),
+    });
   }
 
   private async alert(
@@ -394,7 +427,7 @@ export class UpgradeAttempt {
     action: SreAlert['action'] = 'trigger',
     dedupKey = this.key,
   ): Promise<void> {
-    await act(quick, action === 'resolve' ? 'Resolve SRE alert' : `Alert SRE: ${severity}`).alertSre({
+    await act(alerting, action === 'resolve' ? 'Resolve SRE alert' : `Alert SRE: ${severity}`).alertSre({
       dedupKey,
       id: `${this.key}/alert/${++this.alertSeq}`,
       action,
@@ -475,7 +508,38 @@ export class UpgradeAttempt {
     return outcome;
   }
 
+  /**
+   * Plans the next window and tells the customer. The notice period counts from the notice's delivery (the workflow's
+   * clock once the send's outcome is final): a start that delivery left too close moves later inside the same window,
+   * and when the window no longer fits, it is planned again with a new notice.
+   */
   private async planWindow(kind: 'scheduled' | 'rescheduled', reason?: string): Promise<void> {
+    for (let late = 0; ; late++) {
+      await this.planAndNotify(kind, reason);
+      if (!patched(PATCH_NOTICE_FROM_DELIVERY)) return;
+      const deliveredAt = Date.now();
+      const plan = this.status.window!;
+      const earliest = deliveredAt + plan.leadMinutes * 60_000;
+      this.status.window = { ...plan, noticeDeliveredAt: new Date(deliveredAt).toISOString() };
+      if (Date.parse(plan.startAt) >= earliest) return;
+      if (earliest + plan.requiredMinutes * 60_000 <= Date.parse(plan.closesAt)) {
+        this.status.window.startAt = new Date(earliest).toISOString();
+        this.ctx.changed();
+        return;
+      }
+      const lead = describeMinutes(plan.leadMinutes);
+      if (late + 1 >= MAX_LATE_NOTICES)
+        throw ApplicationFailure.nonRetryable(
+          `${MAX_LATE_NOTICES} notices in a row reached the customer too late to keep the ${lead} notice period ` +
+            `(the last one at ${new Date(deliveredAt).toISOString()} for a window starting ${plan.startAt})`,
+          'NoticeLate',
+        );
+      kind = 'rescheduled';
+      reason = `Our notice about the window ${plan.localText} reached you later than planned, leaving less than the ${lead} notice we promise, so we have moved your upgrade to a later window.`;
+    }
+  }
+
+  private async planAndNotify(kind: 'scheduled' | 'rescheduled', reason?: string): Promise<void> {
     const done = this.stepStart(kind === 'scheduled' ? 'plan window' : 're-plan window');
     const plan: WindowPlan = await act(quick, 'Find the next maintenance window').planWindow({
       controlPlaneId: this.ctx.controlPlaneId,
@@ -535,7 +599,12 @@ export class UpgradeAttempt {
       if (this.replanning) await condition(() => !this.replanning);
       if (this.windowSeq !== seq) continue;
       if (Date.now() >= startAt) {
-        this.status.window = { ...check.plan, leadMinutes: plan.leadMinutes };
+        const delivered = plan.noticeDeliveredAt;
+        this.status.window = {
+          ...check.plan,
+          leadMinutes: plan.leadMinutes,
+          ...(delivered ? { noticeDeliveredAt: delivered } : {}),
+        };
         if (this.status.paused) continue;
         return 'start';
       }
@@ -690,15 +759,20 @@ export class UpgradeAttempt {
       this.ctx.changed();
       this.healthPage = `${this.key}/health`;
       const page = this.healthPage;
-      await this.bestEffort('SRE page for the health warn', () =>
-        this.alert(
-          'critical',
-          `${this.ctx.controlPlaneId}: upgrade to ${this.release.id} PAUSED: ${why}. Resume to re-check and continue, or cancel to roll back.`,
-          { component: component.id, evidence: v.evidence.slice(-3) },
-          'trigger',
-          page,
-        ),
-      );
+      const trigger = () =>
+        this.bestEffort('SRE page for the health warn', () =>
+          this.alert(
+            'critical',
+            `${this.ctx.controlPlaneId}: upgrade to ${this.release.id} PAUSED: ${why}. Resume to re-check and continue, or cancel to roll back.`,
+            { component: component.id, evidence: v.evidence.slice(-3) },
+            'trigger',
+            page,
+          ),
+        );
+      // A cancel must not abandon the trigger while its request may still reach PagerDuty: arriving after the
+      // resolve, it would open a new incident. It runs to its end on its own; the resolve waits for it.
+      if (patched(PATCH_PAGE_ORDER)) this.pageInFlight = CancellationScope.nonCancellable(trigger);
+      else await trigger();
       await this.holdIfPaused();
     }
   }
@@ -726,6 +800,9 @@ export class UpgradeAttempt {
     if (!this.healthPage) return;
     const key = this.healthPage;
     this.healthPage = undefined;
+    const trigger = this.pageInFlight;
+    this.pageInFlight = undefined;
+    if (trigger) await trigger;
     await this.bestEffort('resolve of the health page', () => this.alert('critical', summary, {}, 'resolve', key));
   }
 

@@ -10,16 +10,24 @@ import type { ComponentKind, ComponentRef } from '../../domain/model';
 import { DEFAULT_POLICY, type UpgradePolicy } from '../../domain/policy';
 import type { Release } from '../../domain/release';
 import { FileInventory } from '../../integrations/fileInventory';
-import { HttpHealthProbe } from '../../integrations/httpHealth';
 import { LogAlerter } from '../../integrations/logAlerter';
 import { OutboxNotifier, readOutbox } from '../../integrations/outboxNotifier';
-import { SimulatedFleet, SimulatedPlatform } from '../../integrations/simulatedFleet';
+import { SimulatedFleet, SimulatedPlatform, simulatedHealthProbe } from '../../integrations/simulatedFleet';
 import { InventorySchema, type Inventory } from '../../domain/inventory';
 import { workflowsPath } from '../../workers/worker';
 
+/** Tyk's check_duration of the simulated Gateways in these tests; the policy says the same. */
+export const TEST_CHECK_DURATION_MS = 40;
+
 export const TEST_POLICY: UpgradePolicy = {
   ...DEFAULT_POLICY,
-  verify: { consecutivePasses: 2, intervalMs: 40, soakMs: 40, timeoutMs: 1500 },
+  verify: {
+    consecutivePasses: 2,
+    intervalMs: 40,
+    soakMs: 40,
+    timeoutMs: 1500,
+    checkDurationMs: TEST_CHECK_DURATION_MS,
+  },
 };
 
 export const LTS_RELEASE: Release = {
@@ -57,12 +65,14 @@ export class FleetHarness {
       inventory: inv,
       stateFile: path.join(this.dir, 'fleet-state.json'),
       rolloutMs: opts.rolloutMs ?? 100,
+      checkDurationMs: TEST_CHECK_DURATION_MS,
     });
     this.platform = new SimulatedPlatform(this.fleet.baseUrl, { pollMs: 20 });
     this.deps = {
       inventory: new FileInventory(this.inventoryPath),
       platform: this.platform,
-      health: new HttpHealthProbe((c) => this.fleet.healthUrl(c), { timeoutMs: 2000 }),
+      // As production probes: each Gateway by its checks, the Dashboard for liveness, its version from the platform.
+      health: simulatedHealthProbe(this.fleet.baseUrl, { timeoutMs: 2000, platform: this.platform }),
       notifier: new OutboxNotifier(this.outboxPath, { echo: (l) => this.logs.push(l) }),
       alerter: new LogAlerter({ path: this.alertsPath, log: (l) => this.logs.push(l) }),
       policy: opts.policy ?? TEST_POLICY,

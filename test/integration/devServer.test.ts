@@ -46,6 +46,7 @@ beforeAll(async () => {
     NIGHTSHIFT_VERIFY_INTERVAL_MS: '100',
     NIGHTSHIFT_VERIFY_SOAK_MS: '100',
     NIGHTSHIFT_VERIFY_TIMEOUT_MS: '5000',
+    NIGHTSHIFT_TYK_CHECK_DURATION_MS: '100',
   });
   wiring = await wireAdapters(config, () => undefined);
   worker = await createWorker({

@@ -51,6 +51,7 @@ beforeAll(async () => {
     NIGHTSHIFT_VERIFY_INTERVAL_MS: '100',
     NIGHTSHIFT_VERIFY_SOAK_MS: '100',
     NIGHTSHIFT_VERIFY_TIMEOUT_MS: '5000',
+    NIGHTSHIFT_TYK_CHECK_DURATION_MS: '100',
   });
   // Before the dev server's connection: that would otherwise create a default runtime without metrics.
   Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: metricsTelemetry(config) });

@@ -123,6 +123,8 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
     await deployment(ns, 'dashboard-good-tyk-dashboard', `${DASHBOARD_REPO}:v5.3.4`);
     await deployment(ns, 'gateway-good-tyk-gateway', `${GATEWAY_REPO}:v5.3.4`);
     await deployment(ns, 'gateway-good-eu-tyk-gateway', `${GATEWAY_REPO}:v5.3.4`);
+    await deployment(ns, 'dashboard-refused-tyk-dashboard', `${DASHBOARD_REPO}:v5.3.4`);
+    await deployment(ns, 'gateway-refused-tyk-gateway', `${GATEWAY_REPO}:v5.3.4`);
     await deployment(ns, 'dashboard-bad-tyk-dashboard', `${DASHBOARD_REPO}:v5.3.4`);
     await deployment(ns, 'gateway-bad-tyk-gateway', `${BAD_REPO}:v5.3.4`, 10);
     kube.brokenImages.add(`${BAD_REPO}:v5.8.2`);
@@ -142,6 +144,15 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
               configMap: { name: 'good-gateway-conf' },
             },
             dataPlanes: { 'dp-eu': { release: 'good-eu', healthUrl: hello('gateway-good-eu-tyk-gateway') } },
+          },
+        }),
+        controlPlane('cp-refused', {
+          dataPlanes: [],
+          kubernetes: {
+            namespace: ns,
+            release: 'refused',
+            dashboard: { healthUrl: hello('dashboard-refused-tyk-dashboard') },
+            gateway: { healthUrl: hello('gateway-refused-tyk-gateway') },
           },
         }),
         controlPlane('cp-bad', {
@@ -202,6 +213,7 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
       NIGHTSHIFT_VERIFY_INTERVAL_MS: '100',
       NIGHTSHIFT_VERIFY_SOAK_MS: '100',
       NIGHTSHIFT_VERIFY_TIMEOUT_MS: '15000',
+      NIGHTSHIFT_TYK_CHECK_DURATION_MS: '100',
     });
     wiring = await wireAdapters(config, (line) => logLines.push(line));
     worker = await createWorker({
@@ -267,6 +279,12 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
       hubspotSendId(`${handle.workflowId}/a1/completed/2`),
     ]);
     expect(emails[1]!.customProperties).toMatchObject({ control_plane_id: 'cp-good', release_id: 'lts-5.8.2' });
+    // Each notice counted once HubSpot's send status said SENT; its statusId is kept with it.
+    expect(lastUpgrade?.notices[0]).toMatchObject({
+      kind: 'scheduled',
+      result: 'SENT',
+      deliveryId: emails[0]!.statusId,
+    });
     expect(hubspot.contacts.has('ops@acme.example')).toBe(true);
     // The attempt ran in the run the offer started (fetchHistory of the id alone reads the latest run).
     const history = await temporal.client.workflow.getHandle(handle.workflowId, handle.signaledRunId).fetchHistory();
@@ -299,6 +317,28 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
     expect(slack.posted.some((m) => m.text?.includes('cp-bad') && m.text.includes('rolled back'))).toBe(true);
     const emails = hubspot.sentEmails.filter((e) => e.customProperties.control_plane_id === 'cp-bad');
     expect(emails.map((e) => e.emailId)).toEqual([TEMPLATE_IDS.scheduled, TEMPLATE_IDS['rolled-back']]);
+  });
+
+  it('a scheduled notice HubSpot accepts, then refuses asynchronously, stops the upgrade before any change', async () => {
+    // The send answers PENDING; the send-status API later says the address bounced before.
+    hubspot.injectFaults({ endpoint: 'send', sendResult: 'PREVIOUSLY_BOUNCED' });
+    const { handle, record, lastUpgrade } = await run('cp-refused');
+    expect(record).toMatchObject({ outcome: 'failed-before-change', changed: false });
+    expect(record.reason).toContain('PREVIOUSLY_BOUNCED');
+    expect(lastUpgrade?.notices).toEqual([]);
+    expect(await imageOf('dashboard-refused-tyk-dashboard')).toBe(`${DASHBOARD_REPO}:v5.3.4`);
+    expect(await imageOf('gateway-refused-tyk-gateway')).toBe(`${GATEWAY_REPO}:v5.3.4`);
+    // The SREs are told, with HubSpot's reason.
+    const page = pagerduty.accepted.filter((e) => e.dedup_key === `${handle.workflowId}/a1`);
+    expect(page).toEqual([
+      expect.objectContaining({
+        event_action: 'trigger',
+        payload: expect.objectContaining({ summary: expect.stringContaining('PREVIOUSLY_BOUNCED') }),
+      }),
+    ]);
+    expect(hubspot.sentEmails.filter((e) => e.customProperties.control_plane_id === 'cp-refused')).toEqual([]);
+    // The send was looked up on the status endpoint, not taken as delivered from its first answer.
+    expect(hubspot.requests.some((r) => r.method === 'GET' && r.path.includes('/send-statuses/'))).toBe(true);
   });
 
   it('keeps every secret out of the log and the workflow histories', async () => {

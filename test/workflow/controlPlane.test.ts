@@ -15,13 +15,15 @@
 //   deadline, and the end of an attempt is read from the inputs of the runs (server side), not from the query.
 // - result() lets the server skip time without bound (to a 10-year run timeout once), so a closed workflow's result
 //   is read from its history.
+import { Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import type { EmailMessage, NotifierPort } from '../../activities/ports';
+import type { AlerterPort, AlertOptions, EmailMessage, NotifierPort } from '../../activities/ports';
+import type { SreAlert } from '../../domain/model';
 import type { Release } from '../../domain/release';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import {
@@ -75,8 +77,16 @@ class TestNotifier implements NotifierPort {
   readonly refused: string[] = [];
   constructor(private readonly inner: NotifierPort) {}
 
+  /** `<cp>/<kind>` → server time (epoch ms) before which its attempts fail: the notice is delivered late. */
+  readonly heldUntil = new Map<string, number>();
+
   async send(message: EmailMessage): Promise<{ duplicate: boolean }> {
     const key = `${message.properties.control_plane_id}/${message.noticeKind}`;
+    const until = this.heldUntil.get(key);
+    // The attempt's scheduled time is the server's clock, which the test skips: the delay is in server time.
+    if (until !== undefined && Context.current().info.currentAttemptScheduledTimestampMs < until)
+      throw new Error(`mail relay slow (test) for ${key}`);
+    if (until !== undefined) this.heldUntil.delete(key);
     if (this.failing.has(key)) {
       this.refused.push(key);
       throw new Error(`mail relay unavailable (test) for ${key}`);
@@ -87,6 +97,19 @@ class TestNotifier implements NotifierPort {
   }
 }
 
+/** The alert log, with a switch: `heldTriggers` holds a control plane's page triggers until the test lets them go. */
+class TestAlerter implements AlerterPort {
+  readonly channel = 'alert-log';
+  readonly heldTriggers = new Map<string, Promise<void>>();
+  constructor(private readonly inner: AlerterPort) {}
+
+  async alert(alert: SreAlert, options?: AlertOptions): Promise<void> {
+    const hold = alert.action === 'trigger' ? this.heldTriggers.get(alert.controlPlaneId) : undefined;
+    if (hold) await hold;
+    return this.inner.alert(alert, options);
+  }
+}
+
 let bundle: WorkflowBundle;
 let env: TestWorkflowEnvironment;
 let worker: Worker;
@@ -94,6 +117,7 @@ let workerRun: Promise<void>;
 let harness: FleetHarness;
 let messenger: TemporalMessenger;
 let notifier: TestNotifier;
+let alerter: TestAlerter;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -128,7 +152,7 @@ beforeAll(async () => {
       controlPlane('cp-rollout-error', { simulate: { faults: { gateway: 'upgrade-error' } } }),
       controlPlane('cp-warn', warnGateway),
       controlPlane('cp-warn-cancel', warnGateway),
-      controlPlane('cp-degraded-restore', { simulate: { faults: { gateway: 'fail-after-upgrade' } } }),
+      controlPlane('cp-degraded-restore', { simulate: { faults: { 'dp-eu': 'fail-after-upgrade' } } }),
       controlPlane('cp-gone-at-end'),
       controlPlane('cp-unhealthy', { simulate: { faults: { 'dp-eu': 'unreachable' } } }),
       controlPlane('cp-moved', {
@@ -154,11 +178,15 @@ beforeAll(async () => {
       controlPlane('cp-two-older'),
       controlPlane('cp-two-same'),
       controlPlane('cp-can'),
+      controlPlane('cp-late-notice'),
+      controlPlane('cp-warn-slow-page', warnGateway),
     ],
   });
   await harness.start({ rolloutMs: 150 });
   notifier = new TestNotifier(harness.deps.notifier);
   harness.deps.notifier = notifier;
+  alerter = new TestAlerter(harness.deps.alerter);
+  harness.deps.alerter = alerter;
 });
 
 beforeEach(async () => {
@@ -178,6 +206,8 @@ beforeEach(async () => {
 afterEach(async () => {
   notifier.failing.clear();
   notifier.losingReply.clear();
+  notifier.heldUntil.clear();
+  alerter.heldTriggers.clear();
   worker?.shutdown();
   await workerRun;
   await env?.teardown();
@@ -636,8 +666,18 @@ describe('controlPlane (time-skipping server)', () => {
 
   // ---- failures ----
 
+  // A Gateway on 5.8.2 (a Tyk build that always answers 200) whose checks all fail answers `fail`: compensation starts
+  // at once. The Dashboard's /hello is liveness only: broken, it stops answering, and the soak times out.
+  const gatewayFailed = { status: 'fail', version: '5.8.2', httpStatus: 200 };
+  const gatewaySaid = 'answered fail on 5.8.2: redis: fail';
   it.each([
-    ['cp-fail-dashboard', 'upgrade dashboard 5.3.4 → 5.8.2', [['dashboard', '5.3.4']]],
+    [
+      'cp-fail-dashboard',
+      'upgrade dashboard 5.3.4 → 5.8.2',
+      [['dashboard', '5.3.4']],
+      { status: 'unreachable', httpStatus: 503 },
+      'did not answer pass on 5.8.2 2 times in a row',
+    ],
     [
       'cp-fail-gateway',
       'upgrade gateway 5.3.4 → 5.8.2',
@@ -645,6 +685,8 @@ describe('controlPlane (time-skipping server)', () => {
         ['gateway', '5.3.4'],
         ['dashboard', '5.3.4'],
       ],
+      gatewayFailed,
+      gatewaySaid,
     ],
     [
       'cp-fail-dp',
@@ -655,37 +697,41 @@ describe('controlPlane (time-skipping server)', () => {
         ['gateway', '5.3.4'],
         ['dashboard', '5.3.4'],
       ],
+      gatewayFailed,
+      gatewaySaid,
     ],
-  ])('%s: a failed verification rolls back newest first, alerts and tells the customer', async (cpId, step, undo) => {
-    // The rolled-back email is held back for a while, so the attempt's own status can be read before it ends.
-    notifier.failing.add(`${cpId}/rolled-back`);
-    const handle = await offer(cpId);
-    const ending = (await advanceUntil(handle, (s) => s.upgrade?.outcome === 'rolled-back')).upgrade!;
-    expect(ending.stage).toBe('rolled-back');
-    const failed = ending.steps.find((s) => s.name === step)!;
-    expect(failed.status).toBe('failed');
-    expect(failed.evidence?.at(-1)).toMatchObject({ status: 'fail', version: '5.8.2', httpStatus: 503 });
-    const rollbacks = ending.steps.filter((s) => s.name.startsWith('roll back'));
-    expect(rollbacks.map((s) => s.status)).toEqual(undo.map(() => 'done'));
-    notifier.failing.clear();
-    const done = await attemptsEnded(handle);
-    const last = lastAttempt(done);
-    expect(last).toMatchObject({ outcome: 'rolled-back', changed: true });
-    expect(last.reason).toContain(`${step} failed`);
-    // Tyk answered `fail` on the new version: compensation starts at once.
-    expect(last.reason).toContain('answered fail on 5.8.2: redis: fail');
-    expect(await changesMade(cpId, 'restoreComponent')).toEqual(undo);
-    const ids = ['dashboard', 'gateway', ...(cpId === 'cp-fail-dp' ? ['dp-us', 'dp-ap'] : ['dp-eu'])];
-    expect(new Set(await versions(cpId, ids))).toEqual(new Set(['5.3.4']));
-    expect(new Set(Object.values(last.versions))).toEqual(new Set(['5.3.4']));
-    const alerts = harness.alerts(cpId);
-    expect(alerts.map((a) => a.severity)).toEqual(['error']);
-    expect(alerts[0]!.summary).toContain('rolled back');
-    expect(await noticeKinds(cpId)).toEqual(['scheduled', 'rolled-back']);
-    expect(done.whyNot[0]).toMatchObject({ code: 'last-upgrade-failed' });
-    expect(done.whyNot[0]!.detail).toContain('an SRE decides');
-    if (cpId === 'cp-fail-gateway') await record(cpId, 'rolled-back', scheduled('restoreComponent'));
-  });
+  ] as const)(
+    '%s: a failed verification rolls back newest first, alerts and tells the customer',
+    async (cpId, step, undo, lastProbe, why) => {
+      // The rolled-back email is held back for a while, so the attempt's own status can be read before it ends.
+      notifier.failing.add(`${cpId}/rolled-back`);
+      const handle = await offer(cpId);
+      const ending = (await advanceUntil(handle, (s) => s.upgrade?.outcome === 'rolled-back')).upgrade!;
+      expect(ending.stage).toBe('rolled-back');
+      const failed = ending.steps.find((s) => s.name === step)!;
+      expect(failed.status).toBe('failed');
+      expect(failed.evidence?.at(-1)).toMatchObject(lastProbe);
+      const rollbacks = ending.steps.filter((s) => s.name.startsWith('roll back'));
+      expect(rollbacks.map((s) => s.status)).toEqual(undo.map(() => 'done'));
+      notifier.failing.clear();
+      const done = await attemptsEnded(handle);
+      const last = lastAttempt(done);
+      expect(last).toMatchObject({ outcome: 'rolled-back', changed: true });
+      expect(last.reason).toContain(`${step} failed`);
+      expect(last.reason).toContain(why);
+      expect(await changesMade(cpId, 'restoreComponent')).toEqual(undo.map((u) => [...u]));
+      const ids = ['dashboard', 'gateway', ...(cpId === 'cp-fail-dp' ? ['dp-us', 'dp-ap'] : ['dp-eu'])];
+      expect(new Set(await versions(cpId, ids))).toEqual(new Set(['5.3.4']));
+      expect(new Set(Object.values(last.versions))).toEqual(new Set(['5.3.4']));
+      const alerts = harness.alerts(cpId);
+      expect(alerts.map((a) => a.severity)).toEqual(['error']);
+      expect(alerts[0]!.summary).toContain('rolled back');
+      expect(await noticeKinds(cpId)).toEqual(['scheduled', 'rolled-back']);
+      expect(done.whyNot[0]).toMatchObject({ code: 'last-upgrade-failed' });
+      expect(done.whyNot[0]!.detail).toContain('an SRE decides');
+      if (cpId === 'cp-fail-gateway') await record(cpId, 'rolled-back', scheduled('restoreComponent'));
+    },
+  );
 
   it('a rollout the platform reports failed is not retried and is rolled back', async () => {
     const handle = await offer('cp-rollout-error');
@@ -721,10 +767,10 @@ describe('controlPlane (time-skipping server)', () => {
     await skipping;
     expect(paused.upgrade!.pause).toMatchObject({ by: 'nightshift health check' });
     expect(paused.upgrade!.pause!.reason).toContain(
-      'health check warn after upgrading gateway to 5.8.2: warn on 5.8.2: redis: warn',
+      'health check warn after upgrading gateway to 5.8.2: warn on 5.8.2: redis: fail (simulated fault warn-after-upgrade: redis slow since v5.8.2)',
     );
     expect(paused.whyNot[0]).toMatchObject({ code: 'health-warn' });
-    expect(paused.whyNot[0]!.detail).toContain('redis: warn');
+    expect(paused.whyNot[0]!.detail).toContain('redis: fail');
     const gatewayStep = paused.upgrade!.steps.find((s) => s.name === 'upgrade gateway 5.3.4 → 5.8.2')!;
     expect(gatewayStep.status).toBe('running');
     expect(gatewayStep.evidence?.at(-1)).toMatchObject({ status: 'warn', version: '5.8.2' });
@@ -775,19 +821,80 @@ describe('controlPlane (time-skipping server)', () => {
     ]);
   });
 
+  it('a cancel while the page trigger is still being sent: the resolve goes after the trigger, never before', async () => {
+    // PagerDuty opens a new incident for a trigger that arrives after its resolve (same dedup_key).
+    let letGo!: () => void;
+    alerter.heldTriggers.set('cp-warn-slow-page', new Promise<void>((resolve) => (letGo = resolve)));
+    const handle = await offer('cp-warn-slow-page');
+    const skipping = skipIntoWindow(handle);
+    await waitFor(handle, (s) => !!s.upgrade?.paused && s.upgrade.stage === 'gateway');
+    await skipping;
+    await handle.signal(cancelSignal, { reason: 'redis degraded, not now', by: 'sre-jo' });
+    // The trigger is still on its way when the rollback ends; it arrives a little later.
+    await waitFor(handle, stepDone('roll back dashboard'), 50_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    letGo();
+    const done = await attemptsEnded(handle);
+    expect(lastAttempt(done)).toMatchObject({ outcome: 'cancelled', changed: true });
+    const page = `${controlPlaneWorkflowId('cp-warn-slow-page')}/a1/health`;
+    const pageEvents = harness.alerts('cp-warn-slow-page').filter((a) => a.dedupKey === page);
+    expect(pageEvents.map((a) => a.action)).toEqual(['trigger', 'resolve']);
+    await record('cp-warn-slow-page', 'page-held-then-cancelled.v2', scheduled('restoreComponent'));
+  });
+
+  it('the notice period counts from delivery: a notice delivered late moves the upgrade to a later window', async () => {
+    // A window that opens 1 day 3 hours from now (the development tier's lead is 1 day) and lasts 2 hours; the
+    // scheduled notice reaches the customer 20 hours after it was planned.
+    const t0 = await env.currentTimeMs();
+    const opens = new Date(Math.ceil((t0 + DAY + 3 * HOUR) / (15 * MINUTE)) * 15 * MINUTE);
+    const hhmm = opens.toISOString().slice(11, 16);
+    harness.updateControlPlane('cp-late-notice', {
+      window: { timeZone: 'UTC', start: hhmm, durationMinutes: 120, weekly: { days: [weekdayIn(+opens, 'UTC')] } },
+    });
+    notifier.heldUntil.set('cp-late-notice/scheduled', t0 + 20 * HOUR);
+    const handle = await offer('cp-late-notice');
+    const told = await advanceUntil(
+      handle,
+      (s) => s.upgrade?.stage === 'waiting-for-window' && !s.upgrade.steps.some((x) => x.status === 'running'),
+      HOUR,
+      60,
+    );
+    const notified = told.upgrade!.steps.filter((x) => x.name.startsWith('notify:'));
+    const lastToldAt = Date.parse(notified.at(-1)!.endedAt!);
+    expect(Date.parse(notified[0]!.endedAt!)).toBeGreaterThanOrEqual(t0 + 20 * HOUR);
+    // What the customer was last told leaves them at least the lead before the start.
+    expect(Date.parse(told.upgrade!.window!.startAt)).toBeGreaterThanOrEqual(lastToldAt + DAY);
+    expect(Date.parse(told.upgrade!.window!.startAt)).toBeGreaterThan(+opens + DAY);
+    expect(told.upgrade!.window!.noticeDeliveredAt).toBe(new Date(lastToldAt).toISOString());
+    expect(await noticeKinds('cp-late-notice')).toEqual(['scheduled', 'rescheduled']);
+    const rescheduled = (await harness.notices('cp-late-notice'))[1]!;
+    expect(rescheduled.text).toContain('reached you later than planned');
+
+    const done = await attemptsEnded(handle, 1, 6 * HOUR, 100);
+    expect(lastAttempt(done)).toMatchObject({ outcome: 'completed', changed: true });
+    // The first change (server time of its scheduling) came at least the lead after the last notice's delivery.
+    const upgrades = (await runsOf('cp-late-notice'))
+      .flatMap((r) => r.events)
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'upgradeComponent');
+    expect(upgrades).toHaveLength(3);
+    const firstChangeAt = Number(upgrades[0]!.eventTime!.seconds) * 1000;
+    expect(firstChangeAt).toBeGreaterThanOrEqual(lastToldAt + DAY);
+    await record('cp-late-notice', 'late-notice-replanned.v2', scheduled('upgradeComponent'));
+  });
+
   it('a component restored to its old version that answers warn is rolled back, and the alert says so', async () => {
     const handle = await offer('cp-degraded-restore');
     const skipping = skipIntoWindow(handle);
-    await waitFor(handle, (s) => s.upgrade?.stage === 'gateway');
-    // Redis behind the Dashboard degrades while the Gateway is upgraded (and fails): the Dashboard's rollback lands
+    await waitFor(handle, (s) => s.upgrade?.stage === 'data-planes');
+    // Redis behind the Gateway degrades while the data plane is upgraded (and fails): the Gateway's rollback lands
     // on a component that is back on 5.3.4 but answers warn.
     notifier.failing.add('cp-degraded-restore/rolled-back');
-    harness.fleet.setFault('cp-degraded-restore', 'dashboard', 'degraded');
+    harness.fleet.setFault('cp-degraded-restore', 'gateway', 'degraded');
     const rolledBack = await waitFor(handle, (s) => s.upgrade?.outcome === 'rolled-back');
     await skipping;
-    expect(rolledBack.upgrade!.steps.find((s) => s.name === 'roll back dashboard to 5.3.4')).toMatchObject({
+    expect(rolledBack.upgrade!.steps.find((s) => s.name === 'roll back gateway to 5.3.4')).toMatchObject({
       status: 'done',
-      detail: 'restored to 5.3.4, but health is warn on 5.3.4: redis: warn (simulated fault degraded: redis slow)',
+      detail: 'restored to 5.3.4, but health is warn on 5.3.4: redis: fail (simulated fault degraded: redis slow)',
     });
     notifier.failing.clear();
     const done = await attemptsEnded(handle);
@@ -795,7 +902,7 @@ describe('controlPlane (time-skipping server)', () => {
     const alerts = harness.alerts('cp-degraded-restore');
     expect(alerts.map((a) => a.severity)).toEqual(['error']);
     expect(alerts[0]!.summary).toContain('failed and was rolled back');
-    expect(alerts[0]!.summary).toContain('after the rollback dashboard restored to 5.3.4, but health is warn');
+    expect(alerts[0]!.summary).toContain('after the rollback gateway restored to 5.3.4, but health is warn');
     expect(alerts[0]!.summary).not.toContain('ROLLBACK INCOMPLETE');
     const notices = await harness.notices('cp-degraded-restore');
     expect(notices.at(-1)!.text).toContain('The previous versions are running again.');

@@ -2,19 +2,26 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import { toFailure } from '../../../activities/errors';
-import { RequestRejectedError, RetryLaterError, type AlerterPort } from '../../../activities/ports';
+import { RequestRejectedError, RetryLaterError, type AlertOptions, type AlerterPort } from '../../../activities/ports';
 import type { SreAlert } from '../../../domain/model';
 import { FanoutAlerter } from '../../../integrations/fanoutAlerter';
 import { LogAlerter } from '../../../integrations/logAlerter';
-import { PagerDutyAlerter, pagerDutyDedupKey, retryAfterMs } from '../../../integrations/pagerDutyAlerter';
+import {
+  boundPagerDutyEvent,
+  PagerDutyAlerter,
+  pagerDutyDedupKey,
+  retryAfterMs,
+  type PagerDutyTriggerEvent,
+} from '../../../integrations/pagerDutyAlerter';
 import { formatSlackText, SlackAlerter } from '../../../integrations/slackAlerter';
 import {
   startFakePagerDuty,
   startFakeSlack,
   type FakePagerDuty,
   type FakeSlack,
+  type RecordedRequest,
 } from '../../helpers/fakeAlertReceivers';
-import { closedPort } from './fixtures';
+import { closedPort, sleep } from './fixtures';
 
 const routingKey = randomBytes(16).toString('hex');
 /** A well-formed key that the fake PagerDuty does not know. */
@@ -518,5 +525,316 @@ describe('FanoutAlerter', () => {
     expect(alerter.channel).toBe('slack+slack-sre');
     expect(new FanoutAlerter([{ alerter: slackAlerter() }, { alerter: slackAlerter() }]).channel).toBe('slack+slack#2');
     expect(() => new FanoutAlerter([])).toThrow('at least one target');
+  });
+});
+
+/** PagerDuty's documented event size limit, 512 KB, read as 512,000 bytes (the stricter reading). */
+const EVENT_LIMIT_BYTES = 512_000;
+const bodyBytes = (request: RecordedRequest) => Buffer.byteLength(request.body, 'utf8');
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+const sleepUntil = (at: number) => sleep(Math.max(0, at - Date.now()));
+
+describe('the fake PagerDuty (its incident model)', () => {
+  it('adds a trigger to the open incident, closes it on resolve, and opens a new one (a new page) on a later trigger', async () => {
+    const alerter = pagerDuty();
+    const trigger = alert();
+    const key = trigger.dedupKey;
+    await alerter.alert(trigger);
+    await alerter.alert(trigger);
+    expect(pd.pages(key)).toBe(1);
+    await alerter.alert(resolveOf(trigger));
+    await alerter.alert(resolveOf(trigger));
+    expect(pd.incidents.get(key)).toBe('resolved');
+    expect(pd.pages(key)).toBe(1);
+
+    // A late trigger with the same dedup_key does not reopen the resolved incident: it opens a new one.
+    await alerter.alert(trigger);
+    expect(pd.incidents.get(key)).toBe('triggered');
+    expect(pd.pages(key)).toBe(2);
+    expect(pd.pages()).toBe(2);
+    expect(pd.opened.map((i) => [i.number, i.dedupKey, i.status, i.events.map((e) => e.event_action)])).toEqual([
+      [1, key, 'resolved', ['trigger', 'trigger', 'resolve']],
+      [2, key, 'triggered', ['trigger']],
+    ]);
+    // Every event was answered 202; the second resolve found no open incident and was dropped.
+    expect(pd.accepted).toHaveLength(5);
+    expect(pd.dropped.map((e) => e.event_action)).toEqual(['resolve']);
+  });
+
+  it("rejects an event over 512 KB with PagerDuty's 400 error body", async () => {
+    const event = {
+      routing_key: routingKey,
+      event_action: 'trigger',
+      dedup_key: 'too-big',
+      payload: { summary: 'big', source: 'test', severity: 'error', custom_details: { blob: 'x'.repeat(512_000) } },
+    };
+    const res = await fetch(`${pd.url}/v2/enqueue`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(event),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      status: 'invalid event',
+      message: 'Event object is invalid',
+      errors: [expect.stringContaining('512 KB')],
+    });
+    expect(pd.accepted).toEqual([]);
+    expect(pd.pages()).toBe(0);
+  });
+});
+
+describe('alert deadlines (notAfter) and cancellation', () => {
+  it('refuses an alert whose notAfter has passed: nothing is sent, and a plain (retryable) Error says so', async () => {
+    const lines: string[] = [];
+    const log = new LogAlerter({ log: (line) => lines.push(line) });
+    const alerters: AlerterPort[] = [
+      pagerDuty(),
+      slackAlerter(),
+      log,
+      new FanoutAlerter([{ alerter: pagerDuty() }, { alerter: slackAlerter() }]),
+    ];
+    for (const alerter of alerters) {
+      const err = await rejection(alerter.alert(alert(), { notAfter: Date.now() - 1 }));
+      expect(err.constructor).toBe(Error);
+      expect(err.message).toMatch(/deadline .* has passed/);
+      expect(toFailure(err)).toBe(err);
+    }
+    expect(pd.requests).toEqual([]);
+    expect(slack.requests).toEqual([]);
+    expect(lines).toEqual([]);
+
+    // The activity's retry brings a fresh deadline: then the same alert goes out.
+    for (const alerter of alerters) await alerter.alert(alert(), { notAfter: Date.now() + 60_000 });
+    expect(pd.accepted).toHaveLength(2);
+    expect(slack.posted).toHaveLength(2);
+    expect(lines).toHaveLength(1);
+  });
+
+  it('sends nothing when the signal has already aborted, and aborts a request in flight when it aborts', async () => {
+    const cancelled = new AbortController();
+    cancelled.abort();
+    for (const alerter of [pagerDuty(), slackAlerter()]) {
+      const err = await rejection(alerter.alert(alert(), { signal: cancelled.signal }));
+      expect(err.constructor).toBe(Error);
+      expect(err.message).toMatch(/cancelled/);
+    }
+    expect(pd.requests).toEqual([]);
+    expect(slack.requests).toEqual([]);
+
+    pd.failNext({ hang: true });
+    const controller = new AbortController();
+    const sending = pagerDuty().alert(alert(), { signal: controller.signal });
+    await waitFor(() => pd.requests.length === 1);
+    controller.abort();
+    const err = await rejection(sending);
+    expect(err.constructor).toBe(Error);
+    expect(err.message).toMatch(/cancelled/);
+    await waitFor(() => pd.abandoned.length === 1);
+    expect(pd.accepted).toEqual([]);
+  });
+
+  it.each(['pagerduty', 'slack'] as const)(
+    '%s: gives up on a slow answer at notAfter (not at its own timeout), leaving no request open',
+    async (channel) => {
+      const receiver = channel === 'pagerduty' ? pd : slack;
+      const alerter = channel === 'pagerduty' ? pagerDuty({ timeoutMs: 10_000 }) : slackAlerter({ timeoutMs: 10_000 });
+      // The receiver holds its answer for 1.5 s; the alert's deadline is 300 ms away.
+      receiver.failNext({ holdMs: 1500 });
+      const started = Date.now();
+      const notAfter = started + 300;
+      const err = await rejection(alerter.alert(alert(), { notAfter }));
+      const gaveUp = Date.now();
+      expect(err.constructor).toBe(Error);
+      expect(err.message).toMatch(/deadline/);
+      expect(gaveUp).toBeGreaterThanOrEqual(notAfter - 5);
+      expect(gaveUp - notAfter).toBeLessThan(1000);
+
+      // What can be said from here: the client hung up at its deadline, before the receiver answered, so nothing of
+      // this attempt is still in flight. (Whether the real PagerDuty would still act on an event whose body it had
+      // read is not observable; this fake commits an event only when it answers, and a client that hung up gets none.)
+      await waitFor(() => receiver.abandoned.length === 1);
+      expect(receiver.abandoned[0]!.hungUpAt - notAfter).toBeLessThan(1000);
+      await sleepUntil(started + 1500 + 200);
+      if (channel === 'pagerduty') {
+        expect(pd.accepted).toEqual([]);
+        expect(pd.pages()).toBe(0);
+      } else {
+        expect(slack.posted).toEqual([]);
+      }
+    },
+  );
+
+  it('still gives up at its own timeout when the deadline is later, and says which one it was', async () => {
+    pd.failNext({ hang: true });
+    const err = await rejection(pagerDuty({ timeoutMs: 200 }).alert(alert(), { notAfter: Date.now() + 60_000 }));
+    expect(err.message).toMatch(/within 200 ms$/);
+  });
+
+  describe('a trigger whose first attempt is slow and whose resolve comes before that attempt ends', () => {
+    async function story(firstAttemptOptions: AlertOptions): Promise<{ firstAttempt: unknown }> {
+      const alerter = pagerDuty({ timeoutMs: 5000 });
+      const trigger = alert();
+      pd.failNext({ holdMs: 1200 });
+      const started = Date.now();
+      const firstAttempt = alerter.alert(trigger, firstAttemptOptions).then(
+        () => 'delivered',
+        (err: unknown) => {
+          caughtErrors.push(err);
+          return err;
+        },
+      );
+      await waitFor(() => pd.requests.length === 1);
+      // Temporal times the first attempt out and retries it: the retry is answered at once and pages. The upgrade
+      // then recovers and the workflow resolves the incident.
+      await alerter.alert(trigger, { notAfter: Date.now() + 5000 });
+      await alerter.alert(resolveOf(trigger), { notAfter: Date.now() + 5000 });
+      expect(pd.incidents.get(trigger.dedupKey)).toBe('resolved');
+      const outcome = await firstAttempt;
+      await sleepUntil(started + 1200 + 200);
+      return { firstAttempt: outcome };
+    }
+
+    it('(the fake shows the bug) without a deadline, the first attempt lands after the resolve and pages again', async () => {
+      const { firstAttempt } = await story({});
+      expect(firstAttempt).toBe('delivered');
+      expect(pd.pages(alert().dedupKey)).toBe(2);
+      expect(pd.incidents.get(alert().dedupKey)).toBe('triggered');
+    });
+
+    it('with its attempt deadline as notAfter, the first attempt gives up and nobody is paged twice', async () => {
+      const { firstAttempt } = await story({ notAfter: Date.now() + 300 });
+      expect(firstAttempt).toBeInstanceOf(Error);
+      expect((firstAttempt as Error).message).toMatch(/deadline/);
+      expect(pd.pages(alert().dedupKey)).toBe(1);
+      expect(pd.incidents.get(alert().dedupKey)).toBe('resolved');
+      expect(pd.abandoned).toHaveLength(1);
+    });
+  });
+
+  it('FanoutAlerter passes notAfter and signal to every target', async () => {
+    const seen: [string, AlertOptions | undefined][] = [];
+    const stub = (channel: string): AlerterPort => ({
+      channel,
+      alert: async (_alert, options) => {
+        seen.push([channel, options]);
+      },
+    });
+    const options: AlertOptions = { notAfter: Date.now() + 60_000, signal: new AbortController().signal };
+    await new FanoutAlerter([{ alerter: stub('a') }, { alerter: stub('b') }]).alert(alert(), options);
+    expect(seen.map(([channel]) => channel)).toEqual(['a', 'b']);
+    for (const [, got] of seen) {
+      expect(got?.notAfter).toBe(options.notAfter);
+      expect(got?.signal).toBe(options.signal);
+    }
+  });
+});
+
+describe('PagerDuty event size (512 KB)', () => {
+  it('bounds a trigger with huge custom_details, deterministically, keeping small fields and marking the truncation', async () => {
+    const details = {
+      component: 'gateway',
+      attempt: 3,
+      log: 'probe failed: 503\n'.repeat(60_000),
+      probes: Array.from({ length: 20_000 }, (_, i) => ({ i, status: 'fail', body: 'é'.repeat(10) })),
+      note: 'keep me',
+    };
+    const huge = alert({ details });
+    const alerter = pagerDuty();
+    await alerter.alert(huge);
+    await alerter.alert(huge);
+
+    expect(pd.accepted).toHaveLength(2);
+    const [first, second] = pd.requests;
+    expect(bodyBytes(first!)).toBeLessThanOrEqual(EVENT_LIMIT_BYTES);
+    // The space is used, not emptied.
+    expect(bodyBytes(first!)).toBeGreaterThan(EVENT_LIMIT_BYTES * 0.8);
+    expect(second!.body).toBe(first!.body);
+
+    const sent = (pd.accepted[0]!.payload as { custom_details: Record<string, unknown> }).custom_details;
+    const original = { ...details, workflowId: huge.workflowId };
+    expect(sent).toMatchObject({
+      component: 'gateway',
+      attempt: 3,
+      note: 'keep me',
+      workflowId: huge.workflowId,
+      truncated: true,
+      originalBytes: Buffer.byteLength(JSON.stringify(original), 'utf8'),
+      truncatedKeys: ['log', 'probes'],
+    });
+    const log = sent.log as string;
+    expect(log.endsWith('…')).toBe(true);
+    expect(details.log.startsWith(log.slice(0, -1))).toBe(true);
+    const probes = sent.probes as string;
+    expect(probes.endsWith('…')).toBe(true);
+    expect(JSON.stringify(details.probes).startsWith(probes.slice(0, -1))).toBe(true);
+    // The summary, the incident's identity and the link are untouched.
+    expect(pd.accepted[0]).toMatchObject({ dedup_key: huge.dedupKey, links: [{ href: workflowLink }] });
+  });
+
+  it.each([
+    ['60,000 small fields', Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`field-${i}`, i]))],
+    ['escape-heavy text', { text: '\u0001"\\\n'.repeat(150_000) }],
+    ['astral characters', { text: '😀'.repeat(300_000) }],
+    ['a huge key', { ['k'.repeat(600_000)]: 1, small: 'kept' }],
+    ['a deep object', { a: { b: { c: 'x'.repeat(700_000) } } }],
+  ])('keeps an event with %s within 512 KB, and PagerDuty accepts it', async (_name, details) => {
+    await pagerDuty().alert(alert({ details }));
+    expect(pd.accepted).toHaveLength(1);
+    expect(bodyBytes(pd.requests[0]!)).toBeLessThanOrEqual(EVENT_LIMIT_BYTES);
+    const sent = (pd.accepted[0]!.payload as { custom_details: Record<string, unknown> }).custom_details;
+    expect(sent.truncated).toBe(true);
+    expect(sent.workflowId).toBe(alert().workflowId);
+    expect(JSON.stringify(sent)).not.toMatch(/\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])/);
+  });
+
+  it('leaves an event that fits as it is, and falls back to the note alone when the rest of the event is huge', () => {
+    const event = (workflowId: string): PagerDutyTriggerEvent => ({
+      routing_key: routingKey,
+      event_action: 'trigger',
+      dedup_key: 'k',
+      payload: {
+        summary: 's',
+        source: 'nightshift',
+        severity: 'error',
+        component: 'cp',
+        group: 'r',
+        class: 'c',
+        custom_details: { log: 'x'.repeat(5000), workflowId },
+      },
+      links: [{ href: `http://ui/${workflowId}`, text: workflowId }],
+    });
+    const fits = event('wf');
+    expect(boundPagerDutyEvent(fits)).toBe(fits);
+
+    const cut = boundPagerDutyEvent(event('wf'), 2000);
+    expect(Buffer.byteLength(JSON.stringify(cut))).toBeLessThanOrEqual(2000);
+    expect(cut.links).toEqual(fits.links);
+    expect(cut.payload.custom_details).toMatchObject({ workflowId: 'wf', truncated: true, truncatedKeys: ['log'] });
+    expect((cut.payload.custom_details.log as string).endsWith('…')).toBe(true);
+
+    const huge = boundPagerDutyEvent(event('w'.repeat(600_000)));
+    expect(Buffer.byteLength(JSON.stringify(huge))).toBeLessThanOrEqual(EVENT_LIMIT_BYTES);
+    expect(huge).not.toHaveProperty('links');
+    expect(huge.payload.custom_details).toEqual({
+      workflowId: `${'w'.repeat(1023)}…`,
+      truncated: true,
+      originalBytes: 605_026,
+      truncatedKeys: ['log'],
+    });
+  });
+
+  it('keeps an event within 512 KB even when the control plane and release ids are huge', async () => {
+    await pagerDuty().alert(alert({ controlPlaneId: `cp-${'x'.repeat(600_000)}`, releaseId: 'r'.repeat(600_000) }));
+    expect(pd.accepted).toHaveLength(1);
+    expect(bodyBytes(pd.requests[0]!)).toBeLessThanOrEqual(EVENT_LIMIT_BYTES);
   });
 });

@@ -83,3 +83,27 @@ describe('LogAlerter', () => {
     }
   });
 });
+
+describe('LogAlerter deadlines', () => {
+  it('writes nothing once notAfter has passed or the signal has aborted, and writes it on a later attempt', async () => {
+    const path = join(dir, 'late', 'alerts.jsonl');
+    const lines: string[] = [];
+    const alerter = new LogAlerter({ path, log: (line) => lines.push(line) });
+    const late = await alerter.alert(alert('trigger'), { notAfter: Date.now() - 1 }).catch((err: Error) => err);
+    expect(late).toBeInstanceOf(Error);
+    expect((late as Error).constructor).toBe(Error);
+    expect((late as Error).message).toMatch(/deadline .* has passed/);
+
+    const controller = new AbortController();
+    controller.abort();
+    const cancelled = await alerter.alert(alert('trigger'), { signal: controller.signal }).catch((err: Error) => err);
+    expect(cancelled).toBeInstanceOf(Error);
+    expect((cancelled as Error).message).toMatch(/cancelled/);
+    expect(lines).toEqual([]);
+    expect(await readAlertLog(path)).toEqual([]);
+
+    await alerter.alert(alert('trigger'), { notAfter: Date.now() + 60_000, signal: new AbortController().signal });
+    expect(lines).toHaveLength(1);
+    expect((await readAlertLog(path)).map((e) => e.action)).toEqual(['trigger']);
+  });
+});

@@ -2,11 +2,19 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RolloutFailedError } from '../../../activities/ports';
 import type { ComponentRef } from '../../../domain/model';
-import { HttpHealthProbe } from '../../../integrations/httpHealth';
-import { SimulatedFleet, SimulatedPlatform, type SimulatedFleetOptions } from '../../../integrations/simulatedFleet';
+import { HttpHealthProbe, parseHealthBody } from '../../../integrations/httpHealth';
+import {
+  SimulatedFleet,
+  SimulatedPlatform,
+  simulatedHealthProbe,
+  tykHelloRules,
+  type SimulatedFleetOptions,
+} from '../../../integrations/simulatedFleet';
 import { closedPort, controlPlane, inventory, sleep, tempDir } from './fixtures';
 
 const ROLLOUT_MS = 150;
+/** Tyk's check_duration in these fleets: a Gateway answers without checks for this long after it (re)starts. */
+const CHECK_MS = 100;
 
 const fleetInventory = inventory([
   controlPlane('cp-plain', { dataPlanes: [{ id: 'dp-eu', version: '5.3.4' }] }),
@@ -28,7 +36,12 @@ const ref = (controlPlaneId: string, id: string): ComponentRef => ({
 const { dir, cleanup } = tempDir('fleet');
 const open: SimulatedFleet[] = [];
 async function startFleet(opts: Partial<SimulatedFleetOptions> = {}): Promise<SimulatedFleet> {
-  const fleet = await SimulatedFleet.start({ inventory: fleetInventory, rolloutMs: ROLLOUT_MS, ...opts });
+  const fleet = await SimulatedFleet.start({
+    inventory: fleetInventory,
+    rolloutMs: ROLLOUT_MS,
+    checkDurationMs: CHECK_MS,
+    ...opts,
+  });
   open.push(fleet);
   return fleet;
 }
@@ -50,21 +63,44 @@ describe('SimulatedFleet /hello', () => {
     fleet = await startFleet({ faults: { 'cp-plain/dp-eu': 'unreachable' } });
   });
 
-  it('answers Tyk-style health for the gateway and the dashboard', async () => {
+  it('answers like a Tyk Gateway: pass, its version, and its checks (redis, and dashboard or rpc)', async () => {
     const res = await fetch(fleet.healthUrl(ref('cp-plain', 'gateway')));
     expect(res.status).toBe(200);
-    const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const body = (await res.json()) as { details: Record<string, { time: string }> };
+    expect(body).toEqual({
       status: 'pass',
       version: 'v5.3.4',
       description: 'Tyk GW',
-      details: { redis: { status: 'pass', componentType: 'datastore' } },
+      details: {
+        redis: { status: 'pass', componentType: 'datastore', time: expect.any(String) },
+        // The management Gateway reads its APIs from the Dashboard (use_db_app_configs): it checks the Dashboard.
+        dashboard: { status: 'pass', componentType: 'system', time: expect.any(String) },
+      },
     });
-    expect(Number.isNaN(Date.parse((body.details as { redis: { time: string } }).redis.time))).toBe(false);
-    const dashboard = (await (await fetch(fleet.healthUrl(ref('cp-plain', 'dashboard')))).json()) as {
-      description: string;
+    // Go's time.RFC3339: whole seconds.
+    expect(body.details.redis!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // A data plane's Gateway takes its policies over RPC (MDCB): it checks RPC.
+    const dp = (await (await fetch(fleet.healthUrl(ref('cp-faulty', 'dp-us')))).json()) as {
+      details: Record<string, { status: string; componentType: string }>;
     };
-    expect(dashboard.description).toBe('Tyk Dashboard');
+    expect(Object.keys(dp.details)).toEqual(['redis', 'rpc']);
+    expect(dp.details.rpc).toMatchObject({ status: 'pass', componentType: 'system' });
+  });
+
+  it("answers like Tyk's Dashboard: liveness only, 200 while it runs", async () => {
+    const res = await fetch(fleet.healthUrl(ref('cp-plain', 'dashboard')));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toEqual({ status: 'ok' });
+    // Probed as production probes it: liveness, with the version from the platform.
+    const probe = simulatedHealthProbe(fleet.baseUrl, { timeoutMs: 1000 });
+    expect(probe).toBeInstanceOf(HttpHealthProbe);
+    expect(await probe.probe(ref('cp-plain', 'dashboard'))).toMatchObject({
+      status: 'pass',
+      version: '5.3.4',
+      httpStatus: 200,
+    });
   });
 
   it('answers 503 without JSON for an unreachable component', async () => {
@@ -113,6 +149,152 @@ describe('SimulatedFleet /hello', () => {
   });
 });
 
+describe('SimulatedFleet health: what Tyk builds answer', () => {
+  const healthInventory = inventory([
+    controlPlane('cp-warn', {
+      simulate: { faults: { gateway: 'warn-after-upgrade', 'dp-eu': 'degraded' } },
+      dataPlanes: [{ id: 'dp-eu', version: '5.3.4' }],
+    }),
+    controlPlane('cp-fail', {
+      simulate: {
+        faults: { gateway: 'fail-after-upgrade', 'dp-eu': 'fail-after-upgrade', dashboard: 'upgrade-error' },
+      },
+      dataPlanes: [{ id: 'dp-eu', version: '5.3.4' }],
+    }),
+    controlPlane('cp-dash-down', {
+      simulate: { faults: { dashboard: 'fail-after-upgrade' } },
+      dataPlanes: [{ id: 'dp-eu', version: '5.3.4' }],
+    }),
+  ]);
+  let fleet: SimulatedFleet;
+  let platform: SimulatedPlatform;
+  let probe: HttpHealthProbe;
+  beforeAll(async () => {
+    fleet = await startFleet({ inventory: healthInventory, rolloutMs: 20 });
+    platform = new SimulatedPlatform(fleet.baseUrl, { pollMs: 5 });
+    probe = simulatedHealthProbe(fleet.baseUrl, { timeoutMs: 1000, platform });
+  });
+  const hello = async (cp: string, id: string) => {
+    const res = await fetch(fleet.healthUrl(ref(cp, id)));
+    return { httpStatus: res.status, text: await res.text() };
+  };
+  /** Upgrades, then waits for the Gateway's first check. */
+  const upgrade = async (cp: string, id: string, version: string) => {
+    await platform.upgrade(ref(cp, id), version, noProgress, never());
+    await sleep(CHECK_MS + 20);
+  };
+
+  it('tells the 503 builds (5.8.3, 5.8.6–5.8.12, 5.9.0) from the others', () => {
+    const critical = ['5.8.3', '5.8.6', '5.8.9', '5.8.12', '5.9.0'];
+    const always200 = ['5.3.4', '5.8.0', '5.8.2', '5.8.4', '5.8.5', '5.8.13', '5.9.1', '5.10.0', '5.11.1', '6.0.0'];
+    expect(critical.map(tykHelloRules)).toEqual(critical.map(() => 'critical-503'));
+    expect(always200.map(tykHelloRules)).toEqual(always200.map(() => 'always-200'));
+  });
+
+  it('a Gateway answers pass without details until its first check, check_duration after a rollout', async () => {
+    const gw = ref('cp-warn', 'dp-eu');
+    // Components running since before the fleet started have run their checks.
+    expect(JSON.parse((await hello('cp-warn', 'dp-eu')).text)).toHaveProperty('details');
+    await platform.upgrade(gw, '5.3.5', noProgress, never());
+    const fresh = await hello('cp-warn', 'dp-eu');
+    expect(fresh.httpStatus).toBe(200);
+    // Tyk's details is omitempty: no check results, no details.
+    expect(JSON.parse(fresh.text)).toEqual({ status: 'pass', version: 'v5.3.5', description: 'Tyk GW' });
+    expect(await probe.probe(gw)).toMatchObject({ status: 'pass', awaitingFirstCheck: true });
+    await sleep(CHECK_MS + 20);
+    // The data plane is degraded (redis slow): now that its checks ran, it says so.
+    expect(await probe.probe(gw)).toMatchObject({ status: 'warn', httpStatus: 200, version: '5.3.5' });
+  });
+
+  it('a rollout that fails restarts nothing: the Gateway keeps answering with its checks', async () => {
+    await expect(platform.upgrade(ref('cp-fail', 'dashboard'), '5.8.2', noProgress, never())).rejects.toThrow(
+      RolloutFailedError,
+    );
+    expect(await probe.probe(ref('cp-fail', 'dashboard'))).toMatchObject({ status: 'pass', version: '5.3.4' });
+    const gw = await probe.probe(ref('cp-fail', 'gateway'));
+    expect(gw).toMatchObject({ status: 'pass', version: '5.3.4' });
+    expect(gw.awaitingFirstCheck).toBeUndefined();
+  });
+
+  it('warn-after-upgrade: redis fails, the other check passes: warn with 200, or fail with 503 on a 503 build', async () => {
+    await upgrade('cp-warn', 'gateway', '5.8.2');
+    const on582 = await hello('cp-warn', 'gateway');
+    expect(on582.httpStatus).toBe(200);
+    expect(JSON.parse(on582.text)).toMatchObject({
+      status: 'warn',
+      details: {
+        redis: { status: 'fail', output: 'simulated fault warn-after-upgrade: redis slow since v5.8.2' },
+        dashboard: { status: 'pass' },
+      },
+    });
+    expect(await probe.probe(ref('cp-warn', 'gateway'))).toMatchObject({ status: 'warn', httpStatus: 200 });
+
+    await upgrade('cp-warn', 'gateway', '5.9.0');
+    const on590 = await hello('cp-warn', 'gateway');
+    expect(on590.httpStatus).toBe(503);
+    expect(JSON.parse(on590.text)).toMatchObject({ status: 'fail', details: { redis: { status: 'fail' } } });
+    // nightshift judges the outage the same on both builds.
+    expect(await probe.probe(ref('cp-warn', 'gateway'))).toMatchObject({
+      status: 'warn',
+      reportedStatus: 'fail',
+      httpStatus: 503,
+      version: '5.9.0',
+    });
+  });
+
+  it('fail-after-upgrade on a data plane: redis and rpc fail', async () => {
+    await upgrade('cp-fail', 'dp-eu', '5.8.2');
+    const report = await probe.probe(ref('cp-fail', 'dp-eu'));
+    expect(report).toMatchObject({ status: 'fail', httpStatus: 200 });
+    expect(Object.entries(report.details!).map(([name, d]) => `${name}: ${d.status}`)).toEqual([
+      'redis: fail',
+      'rpc: fail',
+    ]);
+  });
+
+  it("the management Gateway's dashboard check fails while its Dashboard does not answer", async () => {
+    await platform.upgrade(ref('cp-dash-down', 'dashboard'), '5.8.2', noProgress, never());
+    expect(await probe.probe(ref('cp-dash-down', 'dashboard'))).toMatchObject({ status: 'unreachable' });
+    const gw = await probe.probe(ref('cp-dash-down', 'gateway'));
+    expect(gw).toMatchObject({ status: 'warn', version: '5.3.4' });
+    expect(gw.details).toMatchObject({ redis: { status: 'pass' }, dashboard: { status: 'fail' } });
+    expect((await probe.probe(ref('cp-dash-down', 'dp-eu'))).status).toBe('pass');
+    fleet.setFault('cp-dash-down', 'dashboard', null);
+    expect((await probe.probe(ref('cp-dash-down', 'gateway'))).status).toBe('pass');
+  });
+
+  it('answers only bodies a Tyk build can produce, whatever the fault and the build', async () => {
+    const seen = new Set<string>();
+    const faults = ['fail-after-upgrade', 'warn-after-upgrade', 'degraded', 'upgrade-error', null] as const;
+    for (const version of ['5.8.2', '5.9.0']) {
+      for (const fault of faults) {
+        for (const id of ['gateway', 'dp-eu']) {
+          fleet.setFault('cp-warn', id, fault);
+          await platform.upgrade(ref('cp-warn', id), version, noProgress, never()).catch(() => undefined);
+          for (const wait of [0, CHECK_MS + 20]) {
+            await sleep(wait);
+            const { httpStatus, text } = await hello('cp-warn', id);
+            const body = parseHealthBody(text);
+            expect(body && !('malformed' in body)).toBe(true);
+            if (!body || 'malformed' in body) continue;
+            const checks = Object.values(body.details);
+            const failing = checks.filter((c) => c.status === 'fail').length;
+            expect(checks.every((c) => c.status === 'pass' || c.status === 'fail')).toBe(true);
+            if (body.status === 'warn') expect(failing > 0 && failing < checks.length).toBe(true);
+            if (body.status === 'pass') expect(failing).toBe(0);
+            if (body.status === 'fail') expect(failing).toBeGreaterThan(0);
+            expect(httpStatus).toBe(body.status === 'fail' && tykHelloRules(version) === 'critical-503' ? 503 : 200);
+            seen.add(`${body.status}/${httpStatus}`);
+          }
+        }
+      }
+      await platform.upgrade(ref('cp-warn', 'gateway'), '5.3.4', noProgress, never());
+      await platform.upgrade(ref('cp-warn', 'dp-eu'), '5.3.4', noProgress, never());
+    }
+    expect([...seen].sort()).toEqual(['fail/200', 'fail/503', 'pass/200', 'warn/200']);
+  });
+});
+
 describe('SimulatedPlatform against the fleet', () => {
   let fleet: SimulatedFleet;
   let platform: SimulatedPlatform;
@@ -120,7 +302,7 @@ describe('SimulatedPlatform against the fleet', () => {
   beforeAll(async () => {
     fleet = await startFleet();
     platform = new SimulatedPlatform(fleet.baseUrl, { pollMs: 20 });
-    probe = new HttpHealthProbe((c) => fleet.healthUrl(c), { timeoutMs: 1000 });
+    probe = simulatedHealthProbe(fleet.baseUrl, { timeoutMs: 1000, platform });
   });
 
   it('upgrades in rolloutMs, reporting progress, and is idempotent afterwards', async () => {
@@ -211,31 +393,33 @@ describe('SimulatedPlatform against the fleet', () => {
     });
   });
 
-  it('fail-after-upgrade: /hello fails (503) on the new version and passes again after rollback', async () => {
+  it('fail-after-upgrade: every check fails on the new version (200 on 5.8.2, 503 on 5.9.0), not after rollback', async () => {
     const gw = ref('cp-faulty', 'gateway');
     expect((await probe.probe(gw)).status).toBe('pass');
     const snapshot = await platform.snapshot(gw);
     await platform.upgrade(gw, '5.8.2', noProgress, never());
+    // Just restarted: no check has run yet.
+    expect(await probe.probe(gw)).toMatchObject({ status: 'pass', awaitingFirstCheck: true, version: '5.8.2' });
+    await sleep(CHECK_MS + 20);
     const failing = await probe.probe(gw);
-    expect(failing).toMatchObject({ status: 'fail', httpStatus: 503, version: '5.8.2' });
-    expect(failing.details?.redis).toEqual({
-      status: 'fail',
-      output: 'simulated fault fail-after-upgrade: redis unreachable since v5.8.2',
+    expect(failing).toMatchObject({ status: 'fail', httpStatus: 200, version: '5.8.2' });
+    expect(failing.details).toEqual({
+      redis: { status: 'fail', output: 'simulated fault fail-after-upgrade: redis unreachable since v5.8.2' },
+      dashboard: { status: 'fail', output: 'simulated fault fail-after-upgrade: dashboard unreachable since v5.8.2' },
     });
     await platform.restore(gw, snapshot, noProgress, never());
+    await sleep(CHECK_MS + 20);
     expect(await probe.probe(gw)).toMatchObject({ status: 'pass', httpStatus: 200, version: '5.3.4' });
+    await platform.upgrade(gw, '5.9.0', noProgress, never());
+    await sleep(CHECK_MS + 20);
+    expect(await probe.probe(gw)).toMatchObject({ status: 'fail', httpStatus: 503, version: '5.9.0' });
+    await platform.restore(gw, snapshot, noProgress, never());
   });
 
-  it('warn-after-upgrade: /hello warns (200) on the new version', async () => {
+  it("warn-after-upgrade: the Dashboard's liveness cannot show it; PUT …/fault clears or injects a fault", async () => {
     const dash = ref('cp-faulty', 'dashboard');
     await platform.upgrade(dash, '5.8.2', noProgress, never());
-    const report = await probe.probe(dash);
-    expect(report).toMatchObject({ status: 'warn', httpStatus: 200, version: '5.8.2' });
-    expect(report.details?.redis?.output).toContain('warn-after-upgrade');
-  });
-
-  it('PUT …/fault clears or injects a fault at run time, and refuses an unknown one naming it', async () => {
-    const dash = ref('cp-faulty', 'dashboard');
+    expect(await probe.probe(dash)).toMatchObject({ status: 'pass', httpStatus: 200, version: '5.8.2' });
     const url = `${fleet.componentUrl('cp-faulty', 'dashboard')}/fault`;
     const put = (body: unknown) => fetch(url, { method: 'PUT', body: JSON.stringify(body) });
     expect((await put({ fault: null })).status).toBe(200);
@@ -245,8 +429,11 @@ describe('SimulatedPlatform against the fleet', () => {
     expect(((await bad.json()) as { error: string }).error).toBe(
       'fault = "on-fire": must be null or one of fail-after-upgrade, warn-after-upgrade, upgrade-error, unreachable, degraded',
     );
+    // A Dashboard failing after its upgrade stops answering: liveness says unreachable, never fail.
+    expect((await put({ fault: 'fail-after-upgrade' })).status).toBe(200);
+    expect(await probe.probe(dash)).toMatchObject({ status: 'unreachable', httpStatus: 503 });
     expect((await put({ fault: 'warn-after-upgrade' })).status).toBe(200);
-    expect((await probe.probe(dash)).status).toBe('warn');
+    expect((await probe.probe(dash)).status).toBe('pass');
   });
 
   it('upgrade-error: the rollout fails after rolloutMs and the old version keeps running', async () => {
