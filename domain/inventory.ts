@@ -75,6 +75,7 @@ export const SIMULATED_FAULTS = [
   'upgrade-error',
   'unreachable',
   'degraded',
+  'slow-rollout',
 ] as const;
 export type SimulatedFault = (typeof SIMULATED_FAULTS)[number];
 

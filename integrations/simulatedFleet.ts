@@ -55,6 +55,9 @@ import { sleep } from './httpClient';
 
 export type { SimulatedFault } from '../domain/inventory';
 
+/** How much longer than `rolloutMs` a rollout of a component with the `slow-rollout` fault takes. */
+export const SLOW_ROLLOUT_FACTOR = 40;
+
 // ---------------------------------------------------------------------------------------------------------------
 // State
 
@@ -449,7 +452,9 @@ export class SimulatedFleet {
       ...(config ? { config } : {}),
       ...(requestId ? { requestId } : {}),
       startedAt: new Date(now).toISOString(),
-      doneAt: new Date(now + this.rolloutMs).toISOString(),
+      doneAt: new Date(
+        now + this.rolloutMs * (this.faultOf(c) === 'slow-rollout' ? SLOW_ROLLOUT_FACTOR : 1),
+      ).toISOString(),
     };
     this.persist();
     const withConfig = config && !isDeepStrictEqual(config, c.config) ? ' with a new configuration' : '';

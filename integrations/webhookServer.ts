@@ -1,15 +1,20 @@
 // The release-event webhook: `POST /release-events` with a signed JSON release (see releaseEventAuth.ts) starts the
-// release's fleet rollout. Nothing starts unless the signature, timestamp and release all check out. Every answer
-// other than a health check is logged as one line: remote address, status, reason.
+// release's fleet rollout. Nothing starts unless the signature, timestamp and release all check out, and a signed
+// request is taken once (a replay inside the timestamp window is refused). Bodies are capped, and a sender that
+// trickles its request is cut off. Every answer other than a health check is logged as one line: remote address,
+// method, path, status, reason.
 import http from 'node:http';
+import type net from 'node:net';
 import type { Release } from '../domain/release';
 import type { RolloutPolicyInput } from '../domain/rollout';
 import type { FleetStartResult } from '../workers/startFleet';
-import { verifyReleaseEvent } from './releaseEventAuth';
+import { ReplayGuard, verifyReleaseEvent } from './releaseEventAuth';
 
 export const RELEASE_EVENTS_PATH = '/release-events';
 export const HEALTH_PATH = '/healthz';
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 
 export interface WebhookServerOptions {
   /** Accepted signing secrets (more than one during a rotation). */
@@ -20,6 +25,10 @@ export interface WebhookServerOptions {
   /** Seconds a signature stays valid either side of now (default 300). */
   toleranceSeconds?: number;
   maxBodyBytes?: number;
+  /** A sender must have sent its headers within this (default 10 s)… */
+  headersTimeoutMs?: number;
+  /** …and its whole request within this (default 15 s); else 408 and the connection is closed. */
+  requestTimeoutMs?: number;
 }
 
 type Reply = { status: number; body: Record<string, unknown>; headers?: Record<string, string> };
@@ -45,12 +54,20 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<string | un
       if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
     });
     req.on('error', reject);
+    // Cut off (request timeout) or gone: settles either way, so that nothing waits on a dead request.
+    req.on('close', () => {
+      if (!req.complete && !over) reject(new Error('the connection closed before the body was complete'));
+    });
   });
 }
 
 export function createWebhookServer(opts: WebhookServerOptions): http.Server {
   if (opts.secrets.length === 0) throw new Error('webhook: at least one signing secret is required');
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const tolerance = opts.toleranceSeconds ?? 300;
+  const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const requestTimeout = Math.max(opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, headersTimeout);
+  const replays = new ReplayGuard();
 
   async function handle(req: http.IncomingMessage): Promise<Reply> {
     const path = new URL(req.url ?? '/', 'http://webhook').pathname;
@@ -71,13 +88,25 @@ export function createWebhookServer(opts: WebhookServerOptions): http.Server {
     const rawBody = await readBody(req, limit);
     if (rawBody === undefined) return tooLarge;
 
-    const verdict = verifyReleaseEvent(req.headers, rawBody, {
-      secrets: opts.secrets,
-      toleranceSeconds: opts.toleranceSeconds,
-    });
+    const verdict = verifyReleaseEvent(req.headers, rawBody, { secrets: opts.secrets, toleranceSeconds: tolerance });
     if (!verdict.ok) return { status: verdict.status, body: { error: oneLine(verdict.error) } };
 
-    const { release } = verdict;
+    const { release, signature } = verdict;
+    // Held until the signature goes stale: after that the timestamp check refuses it anyway.
+    const claim = replays.claim(signature, (verdict.signedAt + tolerance + 1) * 1000);
+    if (!claim.ok && 'full' in claim)
+      return {
+        status: 429,
+        body: { error: 'too many signed events inside the replay window; retry later' },
+        headers: { 'retry-after': String(tolerance) },
+      };
+    if (!claim.ok)
+      return {
+        status: 409,
+        body: {
+          error: `replayed: this signed request was received at ${new Date(claim.firstSeenAt).toISOString()}; sign each delivery anew`,
+        },
+      };
     try {
       const started = await opts.start(release);
       // 202: a rollout was started; 200: this event had already started one (a retry or a duplicate delivery).
@@ -86,6 +115,8 @@ export function createWebhookServer(opts: WebhookServerOptions): http.Server {
         body: { workflowId: started.workflowId, runId: started.runId, result: started.result, release: release.id },
       };
     } catch (err) {
+      // Nothing started: the sender may send this very request again.
+      replays.release(signature);
       const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
       const reason = err instanceof Error ? `${err.message}${cause}` : String(err);
       return {
@@ -96,32 +127,78 @@ export function createWebhookServer(opts: WebhookServerOptions): http.Server {
     }
   }
 
-  const server = http.createServer((req, res) => {
-    const remote = req.socket.remoteAddress ?? 'unknown';
-    const send = ({ status, body, headers }: Reply) => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(text),
-        ...headers,
+  /** The request in progress on each connection (a timeout's log line names it). */
+  const inFlight = new WeakMap<net.Socket, http.IncomingMessage>();
+  /** Connections the server cut off (clientError): their request handler logs nothing more. */
+  const cutOff = new WeakSet<net.Socket>();
+
+  const server = http.createServer(
+    {
+      // A sender that trickles its request must not hold a connection for minutes. Node checks these timeouts every
+      // connectionsCheckingInterval (30 s by default, which let a slow sender stay three times as long).
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const remote = req.socket.remoteAddress ?? 'unknown';
+      inFlight.set(req.socket, req);
+      res.on('finish', () => inFlight.delete(req.socket));
+      const send = ({ status, body, headers }: Reply) => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(text),
+          ...headers,
+        });
+        res.end(req.method === 'HEAD' ? undefined : text);
+        const path = (req.url ?? '/').split('?')[0];
+        if (path === HEALTH_PATH && status === 200) return;
+        const what = typeof body.error === 'string' ? body.error : `${String(body.result)} ${String(body.workflowId)}`;
+        opts.log(`${remote} ${req.method} ${path} ${status} ${what}`);
+      };
+      handle(req).then(send, (err: unknown) => {
+        if (cutOff.has(req.socket)) return;
+        const reason = err instanceof Error ? err.message : String(err);
+        // The sender went away mid-body: nobody is left to answer.
+        if (req.destroyed || res.headersSent) {
+          opts.log(`${remote} ${req.method} ${req.url} aborted: ${reason}`);
+          res.destroy();
+        } else send({ status: 500, body: { error: `internal error: ${oneLine(reason)}` } });
       });
-      res.end(req.method === 'HEAD' ? undefined : text);
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === HEALTH_PATH && status === 200) return;
-      const what = typeof body.error === 'string' ? body.error : `${String(body.result)} ${String(body.workflowId)}`;
-      opts.log(`${remote} ${req.method} ${path} ${status} ${what}`);
-    };
-    handle(req).then(send, (err: unknown) => {
-      const reason = err instanceof Error ? err.message : String(err);
-      // The sender went away mid-body: nobody is left to answer.
-      if (req.destroyed || res.headersSent) {
-        opts.log(`${remote} ${req.method} ${req.url} aborted: ${reason}`);
-        res.destroy();
-      } else send({ status: 500, body: { error: `internal error: ${oneLine(reason)}` } });
-    });
+    },
+  );
+
+  // What Node does by default (answer 408/431/400 unless a response has begun, then close), plus the log line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    // The sender went away: the request handler (if one runs) logs it as aborted.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    cutOff.add(socket);
+    const req = inFlight.get(socket);
+    const what = req ? `${req.method} ${(req.url ?? '/').split('?')[0]}` : '- -';
+    const [status, text, error] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [
+            408,
+            'Request Timeout',
+            `request timeout: headers must arrive within ${headersTimeout / 1000} s and the whole request within ${requestTimeout / 1000} s`,
+          ]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'request headers too large']
+          : [400, 'Bad Request', `bad request: ${err.code ?? err.message}`];
+    opts.log(`${socket.remoteAddress ?? 'unknown'} ${what} ${status} ${error}`);
+    const response = (socket as net.Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (!response?.headersSent) {
+      const json = JSON.stringify({ error });
+      socket.write(
+        `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+      );
+    }
+    socket.destroy();
   });
-  // A sender that trickles its request must not hold a connection for minutes.
-  server.requestTimeout = 15_000;
-  server.headersTimeout = 10_000;
   return server;
 }

@@ -15,6 +15,8 @@ import { ReleaseSchema } from '../domain/release';
 import {
   approveSignal,
   cancelSignal,
+  abandonRollbackSignal,
+  retryRollbackSignal,
   controlPlaneStatusQuery,
   controlPlaneWorkflowId,
   deferUpdate,
@@ -72,6 +74,7 @@ export type SreCommand =
   | { name: 'forget'; target: FleetTarget; controlPlaneId: string; request: OperatorRequest }
   | { name: 'defer'; target: ControlPlaneTarget; request: DeferRequest }
   | { name: 'upgrade-now'; target: ControlPlaneTarget; request: OperatorRequest }
+  | { name: 'retry-rollback' | 'abandon-rollback'; target: ControlPlaneTarget; request: OperatorRequest }
   | { name: 'list'; stage?: UpgradeStageName; releaseId?: string; json: boolean }
   | { name: 'schedule'; action: 'ensure'; every: string }
   | { name: 'schedule'; action: 'delete' };
@@ -88,6 +91,8 @@ export const SRE_USAGE = `usage: npm run sre -- <command> [options]
   unfreeze --fleet <release-id> [--reason <text>] [--by <name>]
   defer <control-plane> --days <n> [--reason <text>] [--by <name>]
   upgrade-now <control-plane> --reason <text> [--by <name>]
+  retry-rollback <control-plane> [--reason <text>] [--by <name>]   a blocked rollback: try the restore again now
+  abandon-rollback <control-plane> --reason <text> [--by <name>]   a blocked rollback: stop; you restore it by hand
   forget <control-plane> --fleet <release-id> [--reason <text>] [--by <name>]
                                            the rollout stops counting that control plane as in flight
   reconcile --fleet <release-id> [--reason <text>] [--by <name>]
@@ -136,6 +141,8 @@ const COMMANDS: Record<Exclude<SreCommand['name'], 'help'>, CommandSpec> = {
   unfreeze: { target: 'fleet', flags: REQUEST_FLAGS },
   defer: { target: 'control-plane', flags: [...REQUEST_FLAGS, 'days'], required: ['days'] },
   'upgrade-now': { target: 'control-plane', flags: REQUEST_FLAGS, required: ['reason'] },
+  'retry-rollback': { target: 'control-plane', flags: REQUEST_FLAGS },
+  'abandon-rollback': { target: 'control-plane', flags: REQUEST_FLAGS, required: ['reason'] },
   forget: { target: 'both', flags: REQUEST_FLAGS },
   reconcile: { target: 'fleet', flags: REQUEST_FLAGS },
   list: { target: 'none', flags: ['stage', 'release', 'json'] },
@@ -236,6 +243,9 @@ export function parseSreArgs(argv: string[], ctx: ParseContext): SreCommand {
     case 'unfreeze':
     case 'reconcile':
       return { name: command, target: target as FleetTarget, request };
+    case 'retry-rollback':
+    case 'abandon-rollback':
+      return { name: command, target: target as ControlPlaneTarget, request };
     case 'freeze':
       return {
         name: command,
@@ -362,6 +372,13 @@ export function formatUpgradeStatus(s: UpgradeStatus): string[] {
   ];
   if (s.reason) lines.push(`reason:     ${s.reason}`);
   lines.push(`paused:     ${s.paused ? `yes ${who(s.pause)}` : 'no'}`);
+  if (s.rollbackBlocked)
+    lines.push(
+      `ROLLBACK BLOCKED since ${when(s.rollbackBlocked.since)} (${s.rollbackBlocked.rounds} round(s)): restoring ` +
+        `${s.rollbackBlocked.component}: ${s.rollbackBlocked.why} — retry-rollback or abandon-rollback`,
+    );
+  for (const d of s.rollbackDecisions ?? [])
+    lines.push(`rollback:   ${d.decision} ${d.component} ${who(d)} at ${when(d.at)}`);
   if (s.cancel) lines.push(`cancelled:  ${who(s.cancel)}`);
   if (s.window) {
     lines.push(`window:     ${s.window.localText}`, `            ${s.window.utcText}`);
@@ -510,6 +527,8 @@ const SIGNALS = {
   approve: approveSignal,
   unfreeze: unfreezeSignal,
   reconcile: reconcileSignal,
+  'retry-rollback': retryRollbackSignal,
+  'abandon-rollback': abandonRollbackSignal,
 } as const;
 
 const everyText = (minutes: number) =>
@@ -593,6 +612,8 @@ export async function runSreCommand(client: Client, cmd: SreCommand, io: SreIo):
         case 'approve':
         case 'unfreeze':
         case 'reconcile':
+        case 'retry-rollback':
+        case 'abandon-rollback':
           await handle.signal(SIGNALS[cmd.name], cmd.request);
           io.out(`${workflowId}: sent ${cmd.name} ${who(cmd.request)}`);
           return;

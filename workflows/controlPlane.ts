@@ -23,11 +23,17 @@ import { compareVersions } from '../domain/versions';
 import { controlPlaneMarkdown } from './markdown';
 import {
   cancelSignal,
+  abandonRollbackSignal,
+  retryRollbackSignal,
   controlPlaneStatusQuery,
   deferUpdate,
   fleetWorkflowId,
   grantSignal,
   offerSignal,
+  parseDefer,
+  parseGrant,
+  parseReleaseOffer,
+  parseWithdrawal,
   pauseSignal,
   resumeSignal,
   upgradeNowUpdate,
@@ -44,7 +50,7 @@ import {
   type WhyNotReason,
   type Withdrawal,
 } from './messages';
-import { errorMessage, toRequest } from './operatorRequests';
+import { checkUpdatePayload, errorMessage, onSignal, parseOperatorRequest, toRequest } from './operatorRequests';
 import * as SA from './searchAttributes';
 import { UpgradeAttempt } from './upgrade';
 
@@ -204,6 +210,15 @@ export class ControlPlaneWorkflow {
     this.refresh();
   }
 
+  /** `retry-rollback` / `abandon-rollback`: answers a blocked rollback; ignored (with a log line) otherwise. */
+  answerRollback(decision: 'retry' | 'abandon', arg: unknown): void {
+    // The attempt is ending (rolling back), so not `active()`.
+    const cur = this.current;
+    if (!cur?.answerRollback(decision, arg))
+      log.warn(`${decision}-rollback ignored: no rollback is blocked`, { controlPlaneId: this.controlPlaneId });
+    this.refresh();
+  }
+
   /** The fleet withdrew its release (cancelled, or superseded by a newer rollout): only where nothing changed yet. */
   withdraw(w: Withdrawal): void {
     const r = toRequest(w);
@@ -281,6 +296,7 @@ export class ControlPlaneWorkflow {
         evidence: { since: this.carried.hold.at },
       });
     if (cur) return [...reasons, ...cur.whyNot()];
+    if (this.current?.status.rollbackBlocked) return [...reasons, ...this.current.whyNot()];
     if (this.carried.pending) return reasons;
     const last = this.carried.recent.at(-1);
     if (!last) return [...reasons, { code: 'no-release-offered', detail: 'no release has been offered yet' }];
@@ -471,31 +487,65 @@ export class ControlPlaneWorkflow {
   }
 }
 
-/** The handlers: each is a line that hands the message to the state class. */
+/**
+ * The handlers: each is a line that hands the message to the state class. Each reads its payload first: a signal whose
+ * payload does not parse is ignored with a warning naming the field and the value (a handler that throws would fail
+ * every workflow task of the run); an update is rejected with that message.
+ */
 function registerHandlers(wf: ControlPlaneWorkflow): void {
   setHandler(controlPlaneStatusQuery, () => wf.status(), {
     description: 'Installed versions, the upgrade in progress or pending, recent attempts, and why not (reasons).',
   });
-  setHandler(offerSignal, (o) => wf.offer(o), {
-    description: 'Fleet / catch-up → control plane: a release to bring here (the newest wins; one at a time).',
-  });
-  setHandler(withdrawSignal, (w) => wf.withdraw(w), {
-    description: 'Fleet → control plane: the release is withdrawn (where nothing has changed yet).',
-  });
-  setHandler(grantSignal, (g) => wf.grant(g.releaseId), { description: 'Fleet → control plane: a slot is yours.' });
-  setHandler(pauseSignal, (a) => wf.pause(a), {
-    description: 'Hold before the next step (the running step finishes). Payload: {"reason": "...", "by": "..."}',
-  });
-  setHandler(resumeSignal, (a) => wf.resume(a), { description: 'Continue after a pause. {"reason","by"}' });
-  setHandler(cancelSignal, (a) => wf.cancel(a), {
-    description: 'Stop the upgrade; roll back what changed (not after the last verification). {"reason","by"}',
-  });
+  onSignal(
+    offerSignal,
+    parseReleaseOffer,
+    (o) => wf.offer(o),
+    'Fleet / catch-up → control plane: a release to bring here (the newest wins; one at a time).',
+  );
+  onSignal(
+    withdrawSignal,
+    parseWithdrawal,
+    (w) => wf.withdraw(w),
+    'Fleet → control plane: the release is withdrawn (where nothing has changed yet).',
+  );
+  onSignal(grantSignal, parseGrant, (g) => wf.grant(g.releaseId), 'Fleet → control plane: a slot is yours.');
+  onSignal(
+    pauseSignal,
+    parseOperatorRequest,
+    (a) => wf.pause(a),
+    'Hold before the next step (the running step finishes). Payload: {"reason": "...", "by": "..."}',
+  );
+  onSignal(resumeSignal, parseOperatorRequest, (a) => wf.resume(a), 'Continue after a pause. {"reason","by"}');
+  onSignal(
+    cancelSignal,
+    parseOperatorRequest,
+    (a) => wf.cancel(a),
+    'Stop the upgrade; roll back what changed (not after the last verification). {"reason","by"}',
+  );
+  onSignal(
+    retryRollbackSignal,
+    parseOperatorRequest,
+    (a) => wf.answerRollback('retry', a),
+    'A blocked rollback: try the restore again now. {"reason","by"}',
+  );
+  onSignal(
+    abandonRollbackSignal,
+    parseOperatorRequest,
+    (a) => wf.answerRollback('abandon', a),
+    'A blocked rollback: stop restoring that component (an SRE restores it by hand). {"reason","by"}',
+  );
   setHandler(deferUpdate, (req: DeferRequest) => wf.attemptFor('defer').defer(req), {
-    validator: (req: DeferRequest) => wf.attemptFor('defer').validateDefer(req),
+    validator: (req: DeferRequest) => {
+      checkUpdatePayload(req, parseDefer);
+      wf.attemptFor('defer').validateDefer(req);
+    },
     description: 'Customer deferral: {"days": N, "reason", "by"}. LTS: 2 deferrals of up to 7 days; security: none.',
   });
   setHandler(upgradeNowUpdate, (req: OperatorRequest) => wf.attemptFor('start now').upgradeNow(req), {
-    validator: (_req: OperatorRequest) => wf.attemptFor('start now').validateUpgradeNow(),
+    validator: (req: OperatorRequest) => {
+      checkUpdatePayload(req, parseOperatorRequest);
+      wf.attemptFor('start now').validateUpgradeNow();
+    },
     description: 'SRE override: skip the wait for the window (the customer gets a starting notice). {"reason","by"}',
   });
 }

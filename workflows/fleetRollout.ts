@@ -31,6 +31,12 @@ import {
   forgetSignal,
   freezeSignal,
   grantSignal,
+  parseForget,
+  parseFreeze,
+  parseSlotAsk,
+  parseSlotReturn,
+  parseSupersede,
+  parseUpgradeReport,
   pauseSignal,
   reconcileSignal,
   reportSignal,
@@ -51,7 +57,7 @@ import {
   type UpgradeReport,
 } from './messages';
 import * as metrics from './metrics';
-import { errorMessage, toRequest } from './operatorRequests';
+import { errorMessage, onSignal, parseOperatorRequest, toRequest } from './operatorRequests';
 import * as SA from './searchAttributes';
 
 const FAILURES_KEPT = 25;
@@ -442,10 +448,12 @@ export class FleetRollout {
     this.refresh();
   }
 
+  /** `req` is checked (parseFreeze): `until` is an ISO instant. */
   freeze(req: FreezeRequest): void {
-    const until = typeof req?.until === 'string' ? Date.parse(req.until) : NaN;
-    if (Number.isNaN(until)) {
-      log.warn('freeze ignored: until is not an ISO instant', { until: req?.until });
+    const until = Date.parse(req.until);
+    if (Number.isNaN(until) || until <= Date.now()) {
+      const why = Number.isNaN(until) ? 'not an ISO instant' : `in the past (it is ${nowIso()})`;
+      log.warn(`freeze signal ignored: until = ${JSON.stringify(req.until)}: ${why}`, { until: req.until });
       return;
     }
     this.status.freeze = { ...toRequest(req), until: new Date(until).toISOString(), at: nowIso() };
@@ -465,6 +473,10 @@ export class FleetRollout {
 
   supersede(releaseId: string): void {
     if (this.stopping()) return;
+    if (releaseId === this.release.id) {
+      log.warn(`supersede signal ignored: releaseId = ${JSON.stringify(releaseId)}: this rollout's own release`);
+      return;
+    }
     if (!supersedes(this.release.kind)) {
       // A newer LTS release of the line does not move every version an older security release affects (say, a line
       // that is not LTS): those control planes keep this rollout; the ones it covers are offered it and switch.
@@ -713,34 +725,65 @@ function registerHandlers(f: FleetRollout): void {
   setHandler(fleetStatusQuery, () => f.status, {
     description: 'Stage, eligibility, waves, in flight, outcomes, failures, lost, halted/paused/frozen and why.',
   });
-  setHandler(askSlotSignal, (r) => f.askSlot(r), { description: 'Control plane → fleet: may I start changing?' });
-  setHandler(returnSlotSignal, (r) => f.returnSlot(r.controlPlaneId), {
-    description: 'Control plane → fleet: I no longer hold or want a slot.',
-  });
-  setHandler(reportSignal, (r) => f.report(r), {
-    description: 'Control plane → fleet: my attempt ended (outcome, whether anything changed, why).',
-  });
-  setHandler(forgetSignal, (r) => f.forget(r), {
-    description: 'SRE: stop counting this control plane in flight (counted lost). {"controlPlaneId","reason","by"}',
-  });
-  setHandler(reconcileSignal, () => f.askReconcile(), { description: 'SRE: reconcile with the control planes now.' });
-  setHandler(pauseSignal, (a) => f.pause(a), {
-    description: 'Start nothing new (no listing, no slots); changing upgrades finish. Payload {"reason","by"}',
-  });
-  setHandler(resumeSignal, () => f.resume(), { description: 'Undo pause.' });
-  setHandler(approveSignal, (a) => f.approve(a), {
-    description: 'An SRE accepts the failures so far and lets a halted rollout go on. Payload {"reason","by"}',
-  });
-  setHandler(freezeSignal, (r) => f.freeze(r), {
-    description: 'Incident/holiday freeze: no new starts until `until`. Payload {"until": ISO, "reason", "by"}',
-  });
-  setHandler(unfreezeSignal, () => f.unfreeze(), { description: 'End a freeze early.' });
-  setHandler(cancelSignal, (a) => f.cancel(a), {
-    description: 'Cancel the rollout: the release is withdrawn where nothing changed yet; changing ones finish.',
-  });
-  setHandler(supersedeSignal, (r) => f.supersede(r.releaseId), {
-    description: 'A newer release of the same line takes over control planes that have not started changing.',
-  });
+  // Every signal reads its payload first: one that does not parse is ignored with a warning naming the field and the
+  // value (a handler that throws would fail every workflow task of the run).
+  onSignal(askSlotSignal, parseSlotAsk, (r) => f.askSlot(r), 'Control plane → fleet: may I start changing?');
+  onSignal(
+    returnSlotSignal,
+    parseSlotReturn,
+    (r) => f.returnSlot(r.controlPlaneId),
+    'Control plane → fleet: I no longer hold or want a slot.',
+  );
+  onSignal(
+    reportSignal,
+    parseUpgradeReport,
+    (r) => f.report(r),
+    'Control plane → fleet: my attempt ended (outcome, whether anything changed, why).',
+  );
+  onSignal(
+    forgetSignal,
+    parseForget,
+    (r) => f.forget(r),
+    'SRE: stop counting this control plane in flight (counted lost). {"controlPlaneId","reason","by"}',
+  );
+  onSignal(
+    reconcileSignal,
+    parseOperatorRequest,
+    () => f.askReconcile(),
+    'SRE: reconcile with the control planes now.',
+  );
+  onSignal(
+    pauseSignal,
+    parseOperatorRequest,
+    (a) => f.pause(a),
+    'Start nothing new (no listing, no slots); changing upgrades finish. Payload {"reason","by"}',
+  );
+  onSignal(resumeSignal, parseOperatorRequest, () => f.resume(), 'Undo pause.');
+  onSignal(
+    approveSignal,
+    parseOperatorRequest,
+    (a) => f.approve(a),
+    'An SRE accepts the failures so far and lets a halted rollout go on. Payload {"reason","by"}',
+  );
+  onSignal(
+    freezeSignal,
+    parseFreeze,
+    (r) => f.freeze(r),
+    'Incident/holiday freeze: no new starts until `until`. Payload {"until": ISO, "reason", "by"}',
+  );
+  onSignal(unfreezeSignal, parseOperatorRequest, () => f.unfreeze(), 'End a freeze early.');
+  onSignal(
+    cancelSignal,
+    parseOperatorRequest,
+    (a) => f.cancel(a),
+    'Cancel the rollout: the release is withdrawn where nothing changed yet; changing ones finish.',
+  );
+  onSignal(
+    supersedeSignal,
+    parseSupersede,
+    (r) => f.supersede(r.releaseId),
+    'A newer release of the same line takes over control planes that have not started changing.',
+  );
 }
 
 export async function fleetRollout(input: FleetRolloutInput): Promise<FleetUpgradeResult> {

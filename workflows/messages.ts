@@ -10,6 +10,8 @@ import {
   type WindowPlan,
 } from '../domain/model';
 import type { RolloutPolicy, Wave } from '../domain/rollout';
+import { isVersion } from '../domain/versions';
+import { PayloadError, requestFields, type JsonObject, type PayloadReader } from './operatorRequests';
 
 export const TASK_QUEUE_DEFAULT = 'nightshift';
 
@@ -37,6 +39,10 @@ export interface OperatorRequest {
 export const pauseSignal = defineSignal<[(OperatorRequest | string)?]>('pause');
 export const resumeSignal = defineSignal<[(OperatorRequest | string)?]>('resume');
 export const cancelSignal = defineSignal<[(OperatorRequest | string)?]>('cancel');
+/** A blocked rollback: try the restore again now. */
+export const retryRollbackSignal = defineSignal<[(OperatorRequest | string)?]>('retry-rollback');
+/** A blocked rollback: stop trying to restore this component (an SRE restores it by hand); recorded with who and why. */
+export const abandonRollbackSignal = defineSignal<[(OperatorRequest | string)?]>('abandon-rollback');
 
 /** A newer release of the same line replaces this one where nothing has changed yet. Fleet → fleet, fleet → child. */
 export interface SupersedeRequest {
@@ -257,6 +263,10 @@ export interface UpgradeStatus {
   /** An SRE's upgradeNow: who, why, when. */
   override?: OperatorRequest & { at: string };
   supersededBy?: string;
+  /** A restore that keeps failing: the workflow retries it and waits for `retry-rollback` or `abandon-rollback`. */
+  rollbackBlocked?: { component: string; why: string; since: string; rounds: number };
+  /** SREs' answers to a blocked rollback, with who and why. */
+  rollbackDecisions?: (OperatorRequest & { decision: 'retry' | 'abandon'; component: string; at: string })[];
   /** Emails and alerts that could not be delivered after changes began (the upgrade went on without them). */
   deliveryFailures?: string[];
 }
@@ -354,6 +364,7 @@ export const WHY_NOT_CODES = [
   'last-upgrade-failed',
   'superseded',
   'cancelled',
+  'rollback-blocked',
 ] as const;
 export type WhyNotCode = (typeof WHY_NOT_CODES)[number];
 
@@ -466,4 +477,191 @@ export interface FleetRolloutCarried {
   /** Control planes already told that the release is withdrawn (cancel/supersede fan-out in progress). */
   withdrawn: string[];
   pagedFor?: string;
+}
+
+// ==== Payload checks: signals and updates arrive as raw JSON (Web UI, CLI, other versions of this code) ====
+// Each returns the payload typed, or throws a PayloadError naming the field and the value (workflows/operatorRequests.ts
+// has the reader, and what a handler does with a payload that does not parse).
+
+export const UPGRADE_OUTCOMES = [
+  'completed',
+  'skipped',
+  'cancelled',
+  'superseded',
+  'rolled-back',
+  'failed',
+  'failed-before-change',
+] as const satisfies readonly UpgradeOutcome[];
+export const OFFER_SOURCES = ['fleet', 'catch-up', 'follow-up', 'sre'] as const satisfies readonly OfferSource[];
+/** The waves (domain/rollout's WAVES, which this bundle does not import: it brings zod). */
+export const WAVE_NAMES = ['canary', 'main'] as const satisfies readonly Wave[];
+/** Compile-time: each list above names every member of its type. */
+type Covers<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : false;
+type Assert<T extends true> = T;
+export type ListsCoverTheirTypes = [
+  Assert<Covers<UpgradeOutcome, (typeof UPGRADE_OUTCOMES)[number]>>,
+  Assert<Covers<OfferSource, (typeof OFFER_SOURCES)[number]>>,
+  Assert<Covers<Wave, (typeof WAVE_NAMES)[number]>>,
+];
+const RELEASE_KIND_NAMES = ['lts', 'security'] as const satisfies readonly Release['kind'][];
+/** As ReleaseSchema (domain/release.ts) spells a release id. */
+const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const RELEASE_ID_EXPECTED = 'a release id: letters, digits, dot, dash, underscore (max 63), e.g. lts-5.8.2';
+
+const shape = (fields: string) => `expected an object {${fields}}`;
+
+function version(r: PayloadReader, o: JsonObject, key: string, path: string): string {
+  const v = r.string(o, key, path, 'a semantic version such as 5.8.2');
+  if (!isVersion(v)) throw new PayloadError(`${path}.${key}`, v, 'a semantic version such as 5.8.2');
+  return v;
+}
+
+/** A release as offered to a control plane: what the workflow and its activities rely on. */
+export function parseRelease(raw: unknown, r: PayloadReader, path = 'release'): Release {
+  const known = ['id', 'kind', 'targets', 'affected', 'notesUrl', 'publishedAt', 'ltsLines', 'rollout'];
+  const o = r.object(raw, path, shape('"id", "kind", "targets", "notesUrl", …'), known);
+  r.string(o, 'id', path, RELEASE_ID_EXPECTED, RELEASE_ID);
+  const kind = r.oneOf(o, 'kind', path, RELEASE_KIND_NAMES);
+  const targets = r.object(o.targets, `${path}.targets`, shape('"dashboard": "5.8.2", "gateway": "5.8.2"'), [
+    'dashboard',
+    'gateway',
+  ]);
+  version(r, targets, 'dashboard', `${path}.targets`);
+  version(r, targets, 'gateway', `${path}.targets`);
+  r.string(o, 'notesUrl', path, 'the release notes URL');
+  const affected = r.optionalString(o, 'affected', path, 'a semver range such as ">=5.3.0 <5.3.9"');
+  if (kind === 'security' && affected === undefined)
+    throw new PayloadError(`${path}.affected`, o.affected, 'a security release names the affected version range');
+  r.optionalString(o, 'publishedAt', path);
+  const lines = o.ltsLines;
+  if (lines !== undefined && (!Array.isArray(lines) || lines.some((l) => typeof l !== 'string')))
+    throw new PayloadError(`${path}.ltsLines`, lines, 'a list of release lines such as ["5.3", "5.8"]');
+  const rollout = o.rollout;
+  if (rollout !== undefined && (rollout === null || typeof rollout !== 'object' || Array.isArray(rollout)))
+    throw new PayloadError(`${path}.rollout`, rollout, 'a rollout policy object, or leave it out');
+  return o as unknown as Release;
+}
+
+/** `offer` (fleet, catch-up, follow-up, SRE → control plane). */
+export function parseReleaseOffer(raw: unknown, r: PayloadReader): ReleaseOffer {
+  const o = r.object(raw, '', shape('"release", "source", "offeredAt", "fleet"?, "statusOnly"?'), [
+    'release',
+    'fleet',
+    'source',
+    'offeredAt',
+    'statusOnly',
+  ]);
+  const release = parseRelease(o.release, r);
+  const source = r.oneOf(o, 'source', '', OFFER_SOURCES);
+  const offeredAt = r.instant(o, 'offeredAt', '');
+  let fleet: ReleaseOffer['fleet'];
+  if (o.fleet !== undefined && o.fleet !== null) {
+    const f = r.object(o.fleet, 'fleet', shape('"workflowId": "fleet/<releaseId>", "wave": "canary" | "main"'), [
+      'workflowId',
+      'wave',
+    ]);
+    fleet = { workflowId: r.string(f, 'workflowId', 'fleet'), wave: r.oneOf(f, 'wave', 'fleet', WAVE_NAMES) };
+  }
+  const statusOnly = r.optionalBoolean(o, 'statusOnly', '');
+  return { release, source, offeredAt, ...(fleet ? { fleet } : {}), ...(statusOnly ? { statusOnly } : {}) };
+}
+
+/** `withdraw` (fleet → control plane). */
+export function parseWithdrawal(raw: unknown, r: PayloadReader): Withdrawal {
+  const o = r.object(raw, '', shape('"releaseId", "supersededBy"?, "reason"?, "by"?'), [
+    'releaseId',
+    'supersededBy',
+    'reason',
+    'by',
+  ]);
+  const releaseId = r.string(o, 'releaseId', '', RELEASE_ID_EXPECTED, RELEASE_ID);
+  const supersededBy = r.optionalString(o, 'supersededBy', '', 'the newer release id, or leave it out');
+  return { releaseId, ...(supersededBy !== undefined ? { supersededBy } : {}), ...requestFields(o, r) };
+}
+
+/** `grant` (fleet → control plane). */
+export function parseGrant(raw: unknown, r: PayloadReader): { releaseId: string; grantedAt?: string } {
+  const o = r.object(raw, '', shape('"releaseId", "grantedAt"'), ['releaseId', 'grantedAt']);
+  const releaseId = r.string(o, 'releaseId', '', RELEASE_ID_EXPECTED, RELEASE_ID);
+  const grantedAt = r.optionalString(o, 'grantedAt', '');
+  return { releaseId, ...(grantedAt !== undefined ? { grantedAt } : {}) };
+}
+
+/** `report` (control plane → fleet). */
+export function parseUpgradeReport(raw: unknown, r: PayloadReader): UpgradeReport {
+  const o = r.object(raw, '', shape('"controlPlaneId", "releaseId", "outcome", "changed", "reason"?, "at"'), [
+    'controlPlaneId',
+    'releaseId',
+    'outcome',
+    'changed',
+    'reason',
+    'skipReason',
+    'at',
+  ]);
+  const controlPlaneId = r.string(o, 'controlPlaneId', '');
+  const releaseId = r.string(o, 'releaseId', '');
+  const outcome = r.oneOf(o, 'outcome', '', UPGRADE_OUTCOMES);
+  const changed = r.boolean(o, 'changed', '');
+  const reason = r.optionalString(o, 'reason', '');
+  const skipReason = r.oneOf(o, 'skipReason', '', SKIP_REASONS, true);
+  const at = r.optionalString(o, 'at', '') ?? '';
+  return {
+    controlPlaneId,
+    releaseId,
+    outcome,
+    changed,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(skipReason !== undefined ? { skipReason } : {}),
+    at,
+  };
+}
+
+/** `ask-slot` (control plane → fleet). */
+export function parseSlotAsk(raw: unknown, r: PayloadReader): SlotAsk {
+  const o = r.object(raw, '', shape('"controlPlaneId", "releaseId", "until": ISO instant'), [
+    'controlPlaneId',
+    'releaseId',
+    'until',
+  ]);
+  return {
+    controlPlaneId: r.string(o, 'controlPlaneId', ''),
+    releaseId: r.string(o, 'releaseId', ''),
+    until: r.instant(o, 'until', ''),
+  };
+}
+
+/** `return-slot` (control plane → fleet). */
+export function parseSlotReturn(raw: unknown, r: PayloadReader): { controlPlaneId: string; releaseId: string } {
+  const o = r.object(raw, '', shape('"controlPlaneId", "releaseId"'), ['controlPlaneId', 'releaseId']);
+  return { controlPlaneId: r.string(o, 'controlPlaneId', ''), releaseId: r.string(o, 'releaseId', '') };
+}
+
+/** `forget` (SRE → fleet). */
+export function parseForget(raw: unknown, r: PayloadReader): OperatorRequest & { controlPlaneId: string } {
+  const o = r.object(raw, '', shape('"controlPlaneId", "reason"?, "by"?'), ['controlPlaneId', 'reason', 'by']);
+  return { controlPlaneId: r.string(o, 'controlPlaneId', ''), ...requestFields(o, r) };
+}
+
+/** `supersede` (a newer rollout of the line → fleet). */
+export function parseSupersede(raw: unknown, r: PayloadReader): SupersedeRequest {
+  const o = r.object(raw, '', shape('"releaseId", "targets"'), ['releaseId', 'targets']);
+  const releaseId = r.string(o, 'releaseId', '', RELEASE_ID_EXPECTED, RELEASE_ID);
+  if (o.targets !== undefined && o.targets !== null)
+    r.object(o.targets, 'targets', shape('"dashboard", "gateway"'), ['dashboard', 'gateway']);
+  return { releaseId, targets: o.targets as SupersedeRequest['targets'] };
+}
+
+/** `freeze` (SRE → fleet). */
+export function parseFreeze(raw: unknown, r: PayloadReader): FreezeRequest {
+  const o = r.object(raw, '', shape('"until": ISO instant, "reason"?, "by"?'), ['until', 'reason', 'by']);
+  return { until: r.instant(o, 'until', ''), ...requestFields(o, r) };
+}
+
+/** `defer` (update: customer deferral). The number of days allowed is checked by the attempt (it depends on the release). */
+export function parseDefer(raw: unknown, r: PayloadReader): DeferRequest {
+  const o = r.object(raw, '', shape('"days": N, "reason"?, "by"?'), ['days', 'reason', 'by']);
+  const days = o.days;
+  if (typeof days !== 'number' || !Number.isInteger(days))
+    throw new PayloadError('days', days, 'a whole number of days');
+  return { days, ...requestFields(o, r) };
 }

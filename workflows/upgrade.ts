@@ -63,6 +63,14 @@ const notifyOptions: ActivityOptions = {
 };
 /** SRE alerts: retried for half an hour, then given up (logged in the status): an alert never holds an upgrade. */
 const alerting: ActivityOptions = { ...quick, scheduleToCloseTimeout: '30 minutes' };
+/** Pre-flight probes and snapshots: retried for a quarter of an hour, then the attempt fails before any change. */
+const preflightOptions: ActivityOptions = { ...quick, scheduleToCloseTimeout: '15 minutes' };
+/** Patch: after pre-flight and any pause, the window is checked once more right before the first change. */
+export const PATCH_WINDOW_BEFORE_CHANGE = 'window-checked-before-first-change';
+/** Patch: a restore that keeps failing blocks (retried, paged once) until it succeeds or an SRE abandons it. */
+export const PATCH_ROLLBACK_BLOCKS = 'rollback-blocks-until-answered';
+/** A blocked rollback tries its restore again this often by itself. */
+const ROLLBACK_RETRY_EVERY_MS = 10 * 60 * 1000;
 /** Patch: the notice period counts from the notice's delivery, not from when the window was planned. */
 export const PATCH_NOTICE_FROM_DELIVERY = 'notice-lead-from-delivery';
 /** Patch: a health page's trigger is never abandoned, and its resolve waits until the trigger has settled. */
@@ -146,6 +154,11 @@ export class UpgradeAttempt {
   private waitingForSlot = false;
   private slotGranted = false;
   private healthPage?: string;
+  private preflightDone = false;
+  /** An SRE's answer to a blocked rollback, waiting to be taken. */
+  private rollbackAnswer?: { decision: 'retry' | 'abandon'; req: OperatorRequest };
+  private rollbackPaged = false;
+  private degradedRestores: string[] = [];
   /** The health page's trigger while its activity runs: the resolve is sent only after it has settled. */
   private pageInFlight?: Promise<void>;
   /** Set once every change is verified: from here on nothing undoes the upgrade. */
@@ -322,6 +335,12 @@ export class UpgradeAttempt {
         until: s.window.startAt,
       });
     }
+    if (s.rollbackBlocked)
+      reasons.push({
+        code: 'rollback-blocked',
+        detail: `rolling back, blocked: restoring ${s.rollbackBlocked.component} keeps failing: ${s.rollbackBlocked.why}; send retry-rollback or abandon-rollback`,
+        evidence: { since: s.rollbackBlocked.since, rounds: s.rollbackBlocked.rounds },
+      });
     if (s.stage === 'waiting-for-slot')
       reasons.push({
         code: 'waiting-for-slot',
@@ -365,7 +384,20 @@ export class UpgradeAttempt {
       const ready = await this.waitForWindow();
       if (ready !== 'start') return this.stopIneligible(ready);
       const slot = await this.acquireSlot();
-      if (slot === 'granted') break;
+      if (slot === 'granted') {
+        if (!patched(PATCH_WINDOW_BEFORE_CHANGE)) break;
+        // Pre-flight, then any pause, then the window once more: the first change starts inside it or not at all.
+        await this.preflight();
+        await this.holdIfPaused();
+        if (this.status.override || Date.now() <= this.latestStart()) break;
+        await this.giveSlotBack();
+        this.notBefore = this.status.window!.closesAt;
+        await this.planWindow(
+          'rescheduled',
+          'Your maintenance window closed before we could begin, so we have moved your upgrade to your next window. Nothing was changed.',
+        );
+        continue;
+      }
       if (slot === 'fleet-gone') return this.stopFleetGone();
       this.notBefore = this.status.window!.closesAt;
       await this.planWindow(
@@ -654,6 +686,12 @@ export class UpgradeAttempt {
       return 'granted';
     }
     step('no slot before the latest start in this window');
+    await this.giveSlotBack();
+    return 'no-slot';
+  }
+
+  private async giveSlotBack(): Promise<void> {
+    if (!this.fleetId) return;
     await CancellationScope.nonCancellable(() =>
       act(fleetMessage, 'Give the slot back').returnFleetSlot({
         fleetWorkflowId: this.fleetId!,
@@ -661,7 +699,6 @@ export class UpgradeAttempt {
         releaseId: this.release.id,
       }),
     );
-    return 'no-slot';
   }
 
   /**
@@ -686,25 +723,31 @@ export class UpgradeAttempt {
   }
 
   private async change(): Promise<void> {
+    if (!this.preflightDone) await this.preflight();
+    metrics.upgradeStarted();
+    for (const change of this.status.changes) await this.changeOne(change);
+    this.verified = true;
+  }
+
+  /** Every component healthy, and a snapshot of each one to change; bounded in time (then it fails before change). */
+  private async preflight(): Promise<void> {
     this.setStage('preflight');
     const pre = this.stepStart('pre-flight health and snapshot');
     const components = this.cp!.components.map((c) => c.component);
-    const reports = await act(quick, 'Pre-flight health of every component').probeComponents(components);
+    const reports = await act(preflightOptions, 'Pre-flight health of every component').probeComponents(components);
     const unhealthy = reports.filter((r) => r.status !== 'pass');
     if (unhealthy.length > 0) {
       const what = unhealthy.map((r) => `${r.component.id}: ${r.status}${r.error ? ` (${r.error})` : ''}`).join(', ');
       pre(`unhealthy before any change: ${what}`, true);
       throw ApplicationFailure.nonRetryable(`pre-flight: not healthy before the upgrade: ${what}`, 'PreflightFailed');
     }
-    const snaps = await act(quick, 'Snapshot what rollback needs').snapshotComponents(
+    const snaps = await act(preflightOptions, 'Snapshot what rollback needs').snapshotComponents(
       this.status.changes.map((c) => c.component),
     );
     for (const s of snaps) this.snapshots.set(s.component.id, s);
     for (const c of this.cp!.components) this.status.versionsBefore[c.component.id] = c.version;
     pre(`all ${reports.length} components pass; ${snaps.length} snapshots taken`);
-    metrics.upgradeStarted();
-    for (const change of this.status.changes) await this.changeOne(change);
-    this.verified = true;
+    this.preflightDone = true;
   }
 
   private async changeOne(change: ComponentChange): Promise<void> {
@@ -882,32 +925,125 @@ export class UpgradeAttempt {
   private async compensate(): Promise<{ failedRestores: string[]; degraded: string[] }> {
     this.setStage('rolling-back');
     const failedRestores: string[] = [];
-    const degraded: string[] = [];
+    const degraded: string[] = (this.degradedRestores = []);
     for (const change of [...this.touched].reverse()) {
       const snap = this.snapshots.get(change.component.id);
       if (!snap) continue;
       const label = componentLabel(change.component);
       const step = this.stepStart(`roll back ${label} to ${snap.version}`);
-      try {
-        const startedAt = Date.now();
-        await act(rollout, `Roll back ${label} to ${snap.version}`).restoreComponent(snap);
-        const v = await act(verify, `Verify ${label} on ${snap.version}`).verifyComponent({
-          component: change.component,
-          expectedVersion: snap.version,
-        });
-        this.status.versionsNow[change.component.id] = snap.version;
-        metrics.stepDuration('rollback', Date.now() - startedAt);
-        if (v.outcome === 'warn') {
-          const why = `restored to ${snap.version}, but health is ${v.summary ?? 'warn'}`;
-          degraded.push(`${label} ${why}`);
-          step(why, false, v.evidence);
-        } else step(`restored and verified; ${soakText(v)}`, false, v.evidence);
-      } catch (err) {
-        failedRestores.push(`${label}: ${errorMessage(err)}`);
-        step(errorMessage(err), true, evidenceOf(err));
+      for (let round = 1; ; round++) {
+        const restored = await this.restoreOne(change, snap, label, step);
+        if (restored === 'done') break;
+        if (!patched(PATCH_ROLLBACK_BLOCKS)) {
+          failedRestores.push(`${label}: ${restored.error}`);
+          break;
+        }
+        const answer = await this.rollbackBlocked(label, restored.error, round);
+        if (answer.decision === 'abandon') {
+          const by = answer.req.by ? ` by ${answer.req.by}` : '';
+          const why = answer.req.reason ? `: ${answer.req.reason}` : '';
+          failedRestores.push(`${label}: restore abandoned${by}${why} (last error: ${restored.error})`);
+          step(`abandoned${by}${why}`, true);
+          break;
+        }
       }
+      if (this.status.rollbackBlocked) this.unblockRollback();
     }
+    await this.resolveRollbackPage(failedRestores.length === 0);
     return { failedRestores, degraded };
+  }
+
+  /** One restore of one component, verified; never throws but for cancellation. */
+  private async restoreOne(
+    change: ComponentChange,
+    snap: ComponentSnapshot,
+    label: string,
+    step: (detail?: string, failed?: boolean, evidence?: ProbeRecord[]) => void,
+  ): Promise<'done' | { error: string }> {
+    const degraded = this.degradedRestores;
+    try {
+      const startedAt = Date.now();
+      await act(rollout, `Roll back ${label} to ${snap.version}`).restoreComponent(snap);
+      const v = await act(verify, `Verify ${label} on ${snap.version}`).verifyComponent({
+        component: change.component,
+        expectedVersion: snap.version,
+      });
+      this.status.versionsNow[change.component.id] = snap.version;
+      metrics.stepDuration('rollback', Date.now() - startedAt);
+      if (v.outcome === 'warn') {
+        const why = `restored to ${snap.version}, but health is ${v.summary ?? 'warn'}`;
+        degraded.push(`${label} ${why}`);
+        step(why, false, v.evidence);
+      } else step(`restored and verified; ${soakText(v)}`, false, v.evidence);
+      return 'done';
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      step(errorMessage(err), true, evidenceOf(err));
+      return { error: errorMessage(err) };
+    }
+  }
+
+  /**
+   * The restore of `label` keeps failing: show it, page once, and wait for an SRE's `retry-rollback` or
+   * `abandon-rollback`, trying again by itself every ten minutes meanwhile. Never gives up alone.
+   */
+  private async rollbackBlocked(
+    label: string,
+    error: string,
+    rounds: number,
+  ): Promise<{ decision: 'retry' | 'abandon'; req: OperatorRequest }> {
+    this.status.rollbackBlocked = {
+      component: label,
+      why: error,
+      since: this.status.rollbackBlocked?.since ?? nowIso(),
+      rounds,
+    };
+    this.ctx.changed();
+    if (!this.rollbackPaged) {
+      this.rollbackPaged = true;
+      await this.bestEffort('SRE page for the blocked rollback', () =>
+        this.alert(
+          'critical',
+          `${this.ctx.controlPlaneId}: ROLLBACK BLOCKED restoring ${label}: ${error}. nightshift keeps retrying every 10 min; send retry-rollback to try now, or abandon-rollback to restore it by hand.`,
+          { component: label, error },
+          'trigger',
+          `${this.key}/rollback`,
+        ),
+      );
+    }
+    const answered = await condition(() => this.rollbackAnswer !== undefined, ROLLBACK_RETRY_EVERY_MS);
+    const answer = answered
+      ? this.rollbackAnswer!
+      : { decision: 'retry' as const, req: { by: 'nightshift', reason: 'periodic retry' } };
+    this.rollbackAnswer = undefined;
+    return answer;
+  }
+
+  private unblockRollback(): void {
+    this.status.rollbackBlocked = undefined;
+    this.ctx.changed();
+  }
+
+  private async resolveRollbackPage(restored: boolean): Promise<void> {
+    if (!this.rollbackPaged) return;
+    const summary = `${this.ctx.controlPlaneId}: rollback ${restored ? 'finished' : 'ended incomplete; see its own alert'}`;
+    await this.bestEffort('resolve of the rollback page', () =>
+      this.alert('critical', summary, {}, 'resolve', `${this.key}/rollback`),
+    );
+  }
+
+  /** `retry-rollback` / `abandon-rollback`: only while a rollback is blocked; recorded with who and why. */
+  answerRollback(decision: 'retry' | 'abandon', arg: unknown): boolean {
+    const blocked = this.status.rollbackBlocked;
+    if (!blocked || this.rollbackAnswer) return false;
+    const req = toRequest(arg);
+    this.rollbackAnswer = { decision, req };
+    this.status.rollbackDecisions = [
+      ...(this.status.rollbackDecisions ?? []),
+      { ...req, decision, component: blocked.component, at: nowIso() },
+    ];
+    this.ctx.changed();
+    return true;
   }
 
   private async rollBack(): Promise<{ failedRestores: string[]; degraded: string[] }> {

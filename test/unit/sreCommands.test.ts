@@ -101,6 +101,8 @@ describe('npm run sre: arguments', () => {
     [['defer', 'cp-1', '--days', '0'], '--days = "0": defer by at least 1 day'],
     [['pause', 'cp-1', '--days', '2'], 'pause: --days does not apply here'],
     [['upgrade-now', 'cp-1'], 'upgrade-now: --reason is required'],
+    [['abandon-rollback', 'cp-1'], 'abandon-rollback: --reason is required'],
+    [['retry-rollback', '--fleet', 'lts-5.8.2'], 'retry-rollback: --fleet does not apply here'],
     [['upgrade-now', 'cp-1', '--reason', ' '], '--reason = " ": say why'],
     [['freeze', '--fleet', 'lts-5.8.2', '--reason', 'x', '--until', 'tomorrow'], '--until = "tomorrow": not an ISO'],
     [['freeze', '--fleet', 'lts-5.8.2', '--reason', 'x', '--until', '2026-01-01T00:00:00Z'], 'not in the future'],
@@ -398,6 +400,21 @@ describe('npm run sre: commands', () => {
         op: 'signal',
         name: 'freeze',
         args: [{ reason: 'black friday', by: 'ada', until: '2026-11-26T12:00:00.000Z' }],
+      },
+    ]);
+  });
+
+  it('answers a blocked rollback with retry-rollback and abandon-rollback', async () => {
+    const { client, calls } = fakeClient({});
+    await run(client, parse('retry-rollback', 'cp-1', '--by', 'jo'));
+    await run(client, parse('abandon-rollback', 'cp-1', '--reason', 'restoring by hand', '--by', 'jo'));
+    expect(calls).toEqual([
+      { workflowId: 'control-plane/cp-1', op: 'signal', name: 'retry-rollback', args: [{ by: 'jo' }] },
+      {
+        workflowId: 'control-plane/cp-1',
+        op: 'signal',
+        name: 'abandon-rollback',
+        args: [{ reason: 'restoring by hand', by: 'jo' }],
       },
     ]);
   });

@@ -22,17 +22,27 @@ import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import type { AlerterPort, AlertOptions, EmailMessage, NotifierPort } from '../../activities/ports';
-import type { SreAlert } from '../../domain/model';
+import type {
+  AlerterPort,
+  AlertOptions,
+  EmailMessage,
+  HealthPort,
+  NotifierPort,
+  PlatformPort,
+  Progress,
+} from '../../activities/ports';
+import type { ComponentRef, ComponentSnapshot, HealthReport, SreAlert } from '../../domain/model';
 import type { Release } from '../../domain/release';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import {
+  abandonRollbackSignal,
   cancelSignal,
   controlPlaneStatusQuery,
   controlPlaneWorkflowId,
   deferUpdate,
   pauseSignal,
   resumeSignal,
+  retryRollbackSignal,
   upgradeNowUpdate,
   type AttemptRecord,
   type ControlPlaneInput,
@@ -110,6 +120,38 @@ class TestAlerter implements AlerterPort {
   }
 }
 
+/** The Tyk health probes, with a switch: `heldProbes` holds a control plane's probes until the test lets them go. */
+class TestHealth implements HealthPort {
+  readonly heldProbes = new Map<string, Promise<void>>();
+  constructor(private readonly inner: HealthPort) {}
+
+  async probe(component: ComponentRef, signal?: AbortSignal): Promise<HealthReport> {
+    const hold = this.heldProbes.get(component.controlPlaneId);
+    if (hold) await hold;
+    return this.inner.probe(component, signal);
+  }
+}
+
+/** The platform, with a switch: `restoreDown` makes every restore of a control plane fail (its API is down). */
+class TestPlatform implements PlatformPort {
+  readonly name = 'simulated';
+  readonly restoreDown = new Set<string>();
+  constructor(private readonly inner: PlatformPort) {}
+  currentVersion(c: ComponentRef) {
+    return this.inner.currentVersion(c);
+  }
+  snapshot(c: ComponentRef) {
+    return this.inner.snapshot(c);
+  }
+  upgrade(...args: Parameters<PlatformPort['upgrade']>) {
+    return this.inner.upgrade(...args);
+  }
+  async restore(c: ComponentRef, snap: ComponentSnapshot, progress: Progress, signal: AbortSignal) {
+    if (this.restoreDown.has(c.controlPlaneId)) throw new Error('platform API unavailable (test): 503');
+    return this.inner.restore(c, snap, progress, signal);
+  }
+}
+
 let bundle: WorkflowBundle;
 let env: TestWorkflowEnvironment;
 let worker: Worker;
@@ -118,6 +160,8 @@ let harness: FleetHarness;
 let messenger: TemporalMessenger;
 let notifier: TestNotifier;
 let alerter: TestAlerter;
+let health: TestHealth;
+let platform: TestPlatform;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -179,6 +223,12 @@ beforeAll(async () => {
       controlPlane('cp-two-same'),
       controlPlane('cp-can'),
       controlPlane('cp-late-notice'),
+      controlPlane('cp-restore-blocked', { simulate: { faults: { gateway: 'fail-after-upgrade' } } }),
+      controlPlane('cp-restore-abandoned', { simulate: { faults: { gateway: 'fail-after-upgrade' } } }),
+      controlPlane('cp-cancel-mid-rollout', { simulate: { faults: { gateway: 'slow-rollout' } } }),
+      controlPlane('cp-pause-preflight', {
+        window: { timeZone: 'America/New_York', start: '02:00', durationMinutes: 240, weekly: { days: [sixDaysOut] } },
+      }),
       controlPlane('cp-warn-slow-page', warnGateway),
     ],
   });
@@ -187,6 +237,10 @@ beforeAll(async () => {
   harness.deps.notifier = notifier;
   alerter = new TestAlerter(harness.deps.alerter);
   harness.deps.alerter = alerter;
+  health = new TestHealth(harness.deps.health);
+  harness.deps.health = health;
+  platform = new TestPlatform(harness.deps.platform);
+  harness.deps.platform = platform;
 });
 
 beforeEach(async () => {
@@ -208,6 +262,8 @@ afterEach(async () => {
   notifier.losingReply.clear();
   notifier.heldUntil.clear();
   alerter.heldTriggers.clear();
+  health.heldProbes.clear();
+  platform.restoreDown.clear();
   worker?.shutdown();
   await workerRun;
   await env?.teardown();
@@ -840,6 +896,128 @@ describe('controlPlane (time-skipping server)', () => {
     const pageEvents = harness.alerts('cp-warn-slow-page').filter((a) => a.dedupKey === page);
     expect(pageEvents.map((a) => a.action)).toEqual(['trigger', 'resolve']);
     await record('cp-warn-slow-page', 'page-held-then-cancelled.v2', scheduled('restoreComponent'));
+  });
+
+  it('a cancel during a component rollout restores it only after that rollout activity has stopped', async () => {
+    const handle = await offer('cp-cancel-mid-rollout');
+    const skipping = skipIntoWindow(handle);
+    await waitFor(handle, (s) => s.upgrade?.stage === 'gateway' && s.upgrade.steps.at(-1)?.status === 'running');
+    await handle.signal(cancelSignal, { reason: 'stop now', by: 'sre-jo' });
+    await skipping;
+    const done = await attemptsEnded(handle);
+    expect(lastAttempt(done)).toMatchObject({ outcome: 'cancelled', changed: true });
+    expect(await changesMade('cp-cancel-mid-rollout', 'restoreComponent')).toEqual([
+      ['gateway', '5.3.4'],
+      ['dashboard', '5.3.4'],
+    ]);
+    // In the history: the Gateway's restore was scheduled after its rollout activity had closed (cancelled).
+    const events = (await runsOf('cp-cancel-mid-rollout')).flatMap((r) => r.events);
+    const isGateway = (e: (typeof events)[number], type: string) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      if (a?.activityType?.name !== type) return false;
+      const input = defaultPayloadConverter.fromPayload<{ component?: { id: string } }>(a.input!.payloads![0]!);
+      return input.component?.id === 'gateway';
+    };
+    const rollout = events.find((e) => isGateway(e, 'upgradeComponent'))!;
+    const restore = events.find((e) => isGateway(e, 'restoreComponent'))!;
+    const closed = events.find((e) =>
+      [
+        e.activityTaskCanceledEventAttributes,
+        e.activityTaskCompletedEventAttributes,
+        e.activityTaskFailedEventAttributes,
+        e.activityTaskTimedOutEventAttributes,
+      ].some((a) => a?.scheduledEventId?.toString() === rollout.eventId?.toString()),
+    );
+    expect(closed).toBeDefined();
+    expect(Number(restore.eventId)).toBeGreaterThan(Number(closed!.eventId));
+    // Long after the slow rollout would have finished, the Gateway is still on its old version.
+    await new Promise((r) => setTimeout(r, 7000));
+    expect(await versions('cp-cancel-mid-rollout', ['dashboard', 'gateway'])).toEqual(['5.3.4', '5.3.4']);
+  });
+
+  it('paused during pre-flight and resumed after the window closed: rescheduled with a notice, nothing changed', async () => {
+    let letGo!: () => void;
+    health.heldProbes.set('cp-pause-preflight', new Promise<void>((resolve) => (letGo = resolve)));
+    const handle = await offer('cp-pause-preflight');
+    const planned = (await waitingForWindow(handle)).upgrade!.window!;
+    await env.sleep(Date.parse(planned.startAt) - (await env.currentTimeMs()) - MINUTE);
+    // A held activity keeps the server from skipping time: this skip ends once pre-flight is over.
+    const skipping = env.sleep(2 * MINUTE);
+    await waitFor(handle, (s) => s.upgrade?.stage === 'preflight');
+    await handle.signal(pauseSignal, { reason: 'hold on', by: 'sre-jo' });
+    letGo();
+    await waitFor(handle, stepDone('pre-flight'));
+    await skipping;
+    // The window closes while it is paused; the SRE resumes afterwards.
+    await env.sleep(Date.parse(planned.closesAt) - (await env.currentTimeMs()) + MINUTE);
+    await handle.signal(resumeSignal, { by: 'sre-jo' });
+    const moved = await waitFor(
+      handle,
+      (s) => s.upgrade?.stage === 'waiting-for-window' && s.upgrade.window!.startAt !== planned.startAt,
+    );
+    expect(Date.parse(moved.upgrade!.window!.startAt)).toBeGreaterThan(Date.parse(planned.closesAt));
+    expect(await changesMade('cp-pause-preflight', 'upgradeComponent')).toEqual([]);
+    expect(await noticeKinds('cp-pause-preflight')).toEqual(['scheduled', 'rescheduled']);
+    expect(await versions('cp-pause-preflight')).toEqual(['5.3.4', '5.3.4', '5.3.4']);
+    await record('cp-pause-preflight', 'window-closed-while-paused.v2');
+  });
+
+  it('a restore that keeps failing blocks, pages once, retries, and finishes on retry-rollback', async () => {
+    platform.restoreDown.add('cp-restore-blocked');
+    const handle = await offer('cp-restore-blocked');
+    await skipIntoWindow(handle);
+    const blocked = await advanceUntil(handle, (s) => !!s.upgrade?.rollbackBlocked, MINUTE, 60);
+    expect(blocked.upgrade!.stage).toBe('rolling-back');
+    expect(blocked.upgrade!.rollbackBlocked).toMatchObject({ component: 'gateway', rounds: 1 });
+    expect(blocked.upgrade!.rollbackBlocked!.why).toContain('platform API unavailable');
+    expect(blocked.whyNot.map((r) => r.code)).toContain('rollback-blocked');
+    // Half an hour later it is still trying by itself, and has paged once.
+    await env.sleep(35 * MINUTE);
+    const later = await waitFor(handle, (s) => (s.upgrade?.rollbackBlocked?.rounds ?? 0) >= 3);
+    expect(later.upgrade!.stage).toBe('rolling-back');
+    const key = `${controlPlaneWorkflowId('cp-restore-blocked')}/a1`;
+    const pages = () => harness.alerts('cp-restore-blocked').filter((a) => a.dedupKey === `${key}/rollback`);
+    expect(pages().map((a) => [a.action, a.severity])).toEqual([['trigger', 'critical']]);
+    expect(await versions('cp-restore-blocked', ['dashboard', 'gateway'])).toEqual(['5.8.2', '5.8.2']);
+
+    platform.restoreDown.delete('cp-restore-blocked');
+    await handle.signal(retryRollbackSignal, { reason: 'the API is back', by: 'sre-jo' });
+    const done = await attemptsEnded(handle, 1, MINUTE);
+    expect(lastAttempt(done)).toMatchObject({ outcome: 'rolled-back', changed: true });
+    expect(await versions('cp-restore-blocked', ['dashboard', 'gateway'])).toEqual(['5.3.4', '5.3.4']);
+    expect(pages().map((a) => a.action)).toEqual(['trigger', 'resolve']);
+    await record('cp-restore-blocked', 'rollback-blocked-then-retried.v2', scheduled('restoreComponent'));
+  });
+
+  it('abandon-rollback ends a blocked restore, recorded with who and why; the other components are restored', async () => {
+    platform.restoreDown.add('cp-restore-abandoned');
+    const handle = await offer('cp-restore-abandoned');
+    await skipIntoWindow(handle);
+    await advanceUntil(handle, (s) => !!s.upgrade?.rollbackBlocked, MINUTE, 60);
+    // Only the Gateway's restore is down from here: the Dashboard's may go through once the Gateway is abandoned.
+    platform.restoreDown.delete('cp-restore-abandoned');
+    const inner = platform.restore.bind(platform);
+    platform.restore = async (c, snap, progress, signal) => {
+      if (c.id === 'gateway') throw new Error('platform API unavailable (test): 503');
+      return inner(c, snap, progress, signal);
+    };
+    try {
+      await handle.signal(abandonRollbackSignal, { reason: 'restoring it by hand', by: 'sre-kim' });
+      const decided = await waitFor(handle, (s) => (s.upgrade?.rollbackDecisions?.length ?? 0) === 1);
+      expect(decided.upgrade!.rollbackDecisions![0]).toMatchObject({
+        decision: 'abandon',
+        component: 'gateway',
+        by: 'sre-kim',
+        reason: 'restoring it by hand',
+      });
+      const done = await attemptsEnded(handle, 1, MINUTE);
+      expect(lastAttempt(done)).toMatchObject({ outcome: 'failed', changed: true });
+      expect(await versions('cp-restore-abandoned', ['dashboard', 'gateway'])).toEqual(['5.3.4', '5.8.2']);
+      const incomplete = harness.alerts('cp-restore-abandoned').find((a) => a.summary.includes('ROLLBACK INCOMPLETE'));
+      expect(incomplete?.summary).toContain('restore abandoned by sre-kim: restoring it by hand');
+    } finally {
+      platform.restore = inner;
+    }
   });
 
   it('the notice period counts from delivery: a notice delivered late moves the upgrade to a later window', async () => {

@@ -427,7 +427,7 @@ describe('SimulatedPlatform against the fleet', () => {
     const bad = await put({ fault: 'on-fire' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toBe(
-      'fault = "on-fire": must be null or one of fail-after-upgrade, warn-after-upgrade, upgrade-error, unreachable, degraded',
+      'fault = "on-fire": must be null or one of fail-after-upgrade, warn-after-upgrade, upgrade-error, unreachable, degraded, slow-rollout',
     );
     // A Dashboard failing after its upgrade stops answering: liveness says unreachable, never fail.
     expect((await put({ fault: 'fail-after-upgrade' })).status).toBe(200);

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Release } from '../../../domain/release';
 import { signReleaseEvent } from '../../../integrations/releaseEventAuth';
 import { createWebhookServer } from '../../../integrations/webhookServer';
@@ -116,7 +116,15 @@ describe('release-event webhook', () => {
       [{}, body, /^unsigned/],
       [signed(body, { secret: 'not-the-secret-at-all' }), body, /^bad signature$/],
       [signed(body), tampered, /^bad signature$/],
-      [signed(body, { timestamp: nowSeconds() - 3600 }), body, /^stale: signed 36\d\ds from now, tolerance 300s$/],
+      [signed(body, { timestamp: nowSeconds() - 3600 }), body, /^stale: signed 36\d\d s ago, tolerance 300 s$/],
+      [
+        signed(body, { timestamp: nowSeconds() + 3600 }),
+        body,
+        /^not yet valid: signed 3\d\d\d s from now, tolerance 300 s/,
+      ],
+      // Forged: a well-formed signature made without the secret, and one that is not a signature at all.
+      [{ ...signed(body), 'x-nightshift-signature': `v1=${'ab'.repeat(32)}` }, body, /^bad signature$/],
+      [{ ...signed(body), 'x-nightshift-signature': 'v1=not-hex' }, body, /^bad signature: x-nightshift-signature/],
     ];
     for (const [headers, sent, reason] of cases) {
       const res = await request(port, { headers, body: sent });
@@ -124,7 +132,7 @@ describe('release-event webhook', () => {
       expect(res.json.error).toMatch(reason);
     }
     expect(started).toEqual([]);
-    expect(logs).toHaveLength(4);
+    expect(logs).toHaveLength(cases.length);
     for (const line of logs) expect(line).toMatch(/^127\.0\.0\.1 POST \/release-events 401 \S/);
   });
 
@@ -202,8 +210,151 @@ describe('release-event webhook', () => {
     expect(logs).toHaveLength(2); // the health check is not logged
   });
 
+  it('refuses a replay of the same signed request within the window with 409; a newly signed delivery is a duplicate (200)', async () => {
+    const headers = signed(body);
+    const first = await request(port, { headers, body });
+    expect(first.status).toBe(202);
+    const replay = await request(port, { headers, body });
+    expect(replay.status).toBe(409);
+    expect(replay.json.error).toMatch(/^replayed: this signed request was received at \S+Z; sign each delivery anew$/);
+    expect(started).toHaveLength(1);
+    // The same event signed again (another timestamp) is a new delivery: the rollout exists already.
+    next = async () => ({ workflowId: 'fleet/lts-5.8.2', runId: 'run-1', result: 'already-running' });
+    const again = await request(port, { headers: signed(body, { timestamp: nowSeconds() - 1 }), body });
+    expect(again.status).toBe(200);
+    expect(started).toHaveLength(2);
+    expect(logs[1]).toMatch(/ 409 replayed: /);
+  });
+
+  it('lets the sender retry the same signed request after a 503 (nothing was started)', async () => {
+    next = async () => {
+      throw new Error('14 UNAVAILABLE: No connection established');
+    };
+    const headers = signed(body);
+    expect((await request(port, { headers, body })).status).toBe(503);
+    next = async () => ({ workflowId: 'fleet/lts-5.8.2', runId: 'run-1', result: 'started' });
+    expect((await request(port, { headers, body })).status).toBe(202);
+  });
+
+  it('refuses the second of two identical signed requests sent at once', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    next = async () => {
+      await held;
+      return { workflowId: 'fleet/lts-5.8.2', runId: 'run-1', result: 'started' };
+    };
+    const headers = signed(body);
+    const a = request(port, { headers, body });
+    await new Promise((r) => setTimeout(r, 100));
+    const b = request(port, { headers, body });
+    // The second is answered while the first still waits for its start.
+    const early = await Promise.race([b, new Promise((r) => setTimeout(() => r('no answer yet'), 1000))]);
+    release();
+    expect(early).toMatchObject({ status: 409 });
+    expect((await a).status).toBe(202);
+    await b;
+    expect(started).toHaveLength(1);
+  });
+});
+
+describe('release-event webhook: slow senders', () => {
+  let server: http.Server;
+  let port: number;
+  let started: Release[];
+  let logs: string[];
+
+  beforeEach(async () => {
+    started = [];
+    logs = [];
+    server = createWebhookServer({
+      secrets: [secret],
+      log: (line) => logs.push(line),
+      start: async (release) => {
+        started.push(release);
+        return { workflowId: 'fleet/lts-5.8.2', runId: 'run-1', result: 'started' };
+      },
+      headersTimeoutMs: 400,
+      requestTimeoutMs: 800,
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterEach(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  /**
+   * Opens a raw connection, writes `first`, then `drip` every 100 ms; resolves with what the server answered and
+   * after how long it closed the connection.
+   */
+  function slowSender(first: string, drip: string): Promise<{ answer: string; closedAfterMs: number }> {
+    return new Promise((resolve, reject) => {
+      const t0 = Date.now();
+      let answer = '';
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(first));
+      const timer = setInterval(() => {
+        if (!socket.destroyed && drip) socket.write(drip);
+      }, 100);
+      const giveUp = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`still open after 5 s; answered ${JSON.stringify(answer)}`));
+      }, 5000);
+      socket.on('data', (d: Buffer) => (answer += d.toString('utf8')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearInterval(timer);
+        clearTimeout(giveUp);
+        resolve({ answer, closedAfterMs: Date.now() - t0 });
+      });
+    });
+  }
+
+  it('cuts off a sender that trickles its headers (slowloris) at the headers timeout, with a 408 and a log line', async () => {
+    const r = await slowSender('POST /release-events HTTP/1.1\r\nHost: webhook\r\n', 'X-Padding: x\r\n');
+    expect(r.answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(r.closedAfterMs).toBeLessThan(2000);
+    expect(started).toEqual([]);
+    expect(logs).toEqual([expect.stringMatching(/^127\.0\.0\.1 - - 408 request timeout/)]);
+  });
+
+  it('cuts off a sender that trickles a signed body at the request timeout', async () => {
+    const headers = signed(body);
+    const head =
+      'POST /release-events HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('') +
+      '\r\n';
+    const r = await slowSender(head + body.slice(0, 10), ' ');
+    expect(r.answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(r.closedAfterMs).toBeLessThan(2500);
+    expect(started).toEqual([]);
+    expect(logs).toEqual([expect.stringMatching(/^127\.0\.0\.1 .*408 request timeout/)]);
+  });
+
+  it('closes a connection that sends nothing at all', async () => {
+    const r = await slowSender('', '');
+    expect(r.closedAfterMs).toBeLessThan(2000);
+    expect(started).toEqual([]);
+  });
+
+  it('cuts off an oversized body that keeps coming, without buffering it', async () => {
+    const head = 'POST /release-events HTTP/1.1\r\nHost: webhook\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const chunk = `${(2000).toString(16)}\r\n${'x'.repeat(2000)}\r\n`;
+    const r = await slowSender(head + chunk.repeat(40), chunk);
+    expect(r.answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(r.closedAfterMs).toBeLessThan(2500);
+    expect(started).toEqual([]);
+  });
+
   it('refuses to run without a secret', () => {
-    expect(() => createWebhookServer({ secrets: [], log: () => undefined, start: next })).toThrow(
+    const start = async (): Promise<FleetStartResult> => {
+      throw new Error('not called');
+    };
+    expect(() => createWebhookServer({ secrets: [], log: () => undefined, start })).toThrow(
       /at least one signing secret/,
     );
   });
