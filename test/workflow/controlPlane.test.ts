@@ -525,7 +525,7 @@ describe('controlPlane (time-skipping server)', () => {
     expect(done.runs).toBe(1);
     expect(done.state).toBe('idle');
     expect((await handle.describe()).typedSearchAttributes.get(UpgradeStage)).toBe('idle');
-    await record('cp-six-days', 'completed', scheduled('upgradeComponent'));
+    await record('cp-six-days', 'completed.v2', scheduled('upgradeComponent'));
   });
 
   it('holds at the window while paused and continues on resume', async () => {
