@@ -227,20 +227,25 @@ const FLEET_CASES: Case[] = [
   ['reconcile', [{ reason: {} }], 'reason', '{}'],
 ];
 
+/** The workflow logged exactly one warning, naming the signal, the field and the value. */
+async function expectOneWarning(workflowId: string, name: string, field: string, value: string): Promise<void> {
+  const warned = await until(
+    async () => warnings(workflowId),
+    (w) => w.length > 0,
+    5000,
+  ).catch(() => warnings(workflowId));
+  expect(warned).toEqual([expect.stringContaining(name)]);
+  expect(warned[0]).toContain(field);
+  expect(warned[0]).toContain(value);
+}
+
 describe('fleetRollout: malformed signals are ignored with a warning naming the field and the value', () => {
   it.each(FLEET_CASES)('%s %j: %s = %s', async (name, args, field, value) => {
     const { handle, releaseId } = await startFleet();
     await rawSignal(handle, name, withRelease(args, releaseId));
     expect(await signalProcessed(handle)).toEqual([]);
     fleetUnchanged(await fleetStatus(handle));
-    const warned = await until(
-      async () => warnings(handle.workflowId),
-      (w) => w.length > 0,
-      5000,
-    ).catch(() => warnings(handle.workflowId));
-    expect(warned).toEqual([expect.stringContaining(name)]);
-    expect(warned[0]).toContain(field);
-    expect(warned[0]).toContain(value);
+    await expectOneWarning(handle.workflowId, name, field, value);
     // It goes on: the next valid signal takes effect (a pause, or a freeze after a malformed pause).
     if (name === 'pause') {
       await rawSignal(handle, 'freeze', [{ until: FAR_FUTURE, reason: 'after the malformed one', by: 'sre-jo' }]);
@@ -368,14 +373,7 @@ describe('controlPlane: malformed signals are ignored with a warning naming the 
     await rawSignal(handle, name, args);
     expect(await signalProcessed(handle)).toEqual([]);
     cpUnchanged(await cpStatus(handle));
-    const warned = await until(
-      async () => warnings(handle.workflowId),
-      (w) => w.length > 0,
-      5000,
-    ).catch(() => warnings(handle.workflowId));
-    expect(warned).toEqual([expect.stringContaining(name)]);
-    expect(warned[0]).toContain(field);
-    expect(warned[0]).toContain(value);
+    await expectOneWarning(handle.workflowId, name, field, value);
     // It goes on: the next valid signal takes effect.
     await rawSignal(handle, 'pause', [{ reason: 'after the malformed one', by: 'sre-jo' }]);
     await until(
