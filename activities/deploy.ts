@@ -2,7 +2,20 @@ import { Context } from '@temporalio/activity';
 import type { ComponentRef, ComponentSnapshot, ConfigMigration } from '../domain/model';
 import type { ActivityDeps } from './deps';
 import { translating } from './errors';
-import type { PlatformChangeResult } from './ports';
+import type { ChangeRequester, PlatformChangeResult } from './ports';
+
+/** The workflow and activity attempt asking for a change, as the platform may record it. */
+function requester(): ChangeRequester | undefined {
+  const info = Context.current().info;
+  const execution = info.workflowExecution;
+  if (!execution) return undefined; // a standalone activity
+  return {
+    workflowId: execution.workflowId,
+    runId: execution.runId,
+    activityType: info.activityType,
+    attempt: info.attempt,
+  };
+}
 
 export function deployActivities({ platform }: ActivityDeps) {
   const progress = (detail: Record<string, unknown>) => Context.current().heartbeat(detail);
@@ -22,7 +35,11 @@ export function deployActivities({ platform }: ActivityDeps) {
       targetVersion: string;
       configMigrations?: ConfigMigration[];
     }): Promise<PlatformChangeResult> {
-      const options = input.configMigrations?.length ? { configMigrations: input.configMigrations } : undefined;
+      const by = requester();
+      const options = {
+        ...(by ? { requestedBy: by } : {}),
+        ...(input.configMigrations?.length ? { configMigrations: input.configMigrations } : {}),
+      };
       return translating(() =>
         platform.upgrade(input.component, input.targetVersion, progress, Context.current().cancellationSignal, options),
       );
@@ -31,7 +48,9 @@ export function deployActivities({ platform }: ActivityDeps) {
     /** Puts one component back as its snapshot describes and waits for that rollout. Idempotent. */
     async restoreComponent(snapshot: ComponentSnapshot): Promise<PlatformChangeResult> {
       return translating(() =>
-        platform.restore(snapshot.component, snapshot, progress, Context.current().cancellationSignal),
+        platform.restore(snapshot.component, snapshot, progress, Context.current().cancellationSignal, {
+          requestedBy: requester(),
+        }),
       );
     },
   };

@@ -30,7 +30,19 @@ export interface PlatformChangeResult {
   to: string;
 }
 
-export interface UpgradeOptions {
+/** Who asked for a change: the workflow and activity attempt (platforms may record it; the simulated fleet audits it). */
+export interface ChangeRequester {
+  workflowId: string;
+  runId: string;
+  activityType: string;
+  attempt: number;
+}
+
+export interface ChangeOptions {
+  requestedBy?: ChangeRequester;
+}
+
+export interface UpgradeOptions extends ChangeOptions {
   /**
    * Renamed configuration keys to rewrite in the same rollout as the version change (see domain/compatibility.ts).
    * Applying them is idempotent: a key already renamed is left alone.
@@ -61,6 +73,7 @@ export interface PlatformPort {
     snapshot: ComponentSnapshot,
     progress: Progress,
     signal: AbortSignal,
+    options?: ChangeOptions,
   ): Promise<PlatformChangeResult>;
 }
 

@@ -8,6 +8,10 @@
 //   PUT  /cp/<cp>/<component>/fault    {"fault":"warn-after-upgrade"} or {"fault":null}: inject or clear a fault
 //   GET  /state                        every component
 //
+// With `auditLog`, the fleet appends one JSON line per deploy request it received (time, component, from/to, whether
+// it started a rollout, and the workflow and activity attempt that asked) and one per rollout that finished: an
+// account of every change written by the fleet itself, which the chaos harness judges the workflows by.
+//
 // <component> is `dashboard`, `gateway` or a data plane's id. The gateway's configuration starts as the inventory's
 // `config`; the other components start with an empty one. Faults from the inventory (`simulate.faults`) or the
 // options make a component unhealthy after an upgrade, fail its rollouts, or stop answering.
@@ -29,7 +33,7 @@
 // it survives a restart: state persists to `stateFile` (atomically) on every change and is loaded at start.
 // SimulatedPlatform talks to the fleet only over HTTP, so the fleet may run in another process.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -38,6 +42,8 @@ import semver from 'semver';
 import { z } from 'zod';
 import {
   RolloutFailedError,
+  type ChangeOptions,
+  type ChangeRequester,
   type PlatformChangeResult,
   type PlatformPort,
   type Progress,
@@ -103,6 +109,15 @@ const ComponentStateSchema = z.object({
   deployGeneration: z.number().int(),
 });
 
+const RequesterSchema = z.object({
+  workflowId: z.string(),
+  runId: z.string(),
+  activityType: z.string(),
+  attempt: z.number().int(),
+});
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 const StateFileSchema = z.object({
   format: z.literal(1),
   components: z.array(ComponentStateSchema),
@@ -145,7 +160,42 @@ export interface SimulatedFleetOptions {
   checkDurationMs?: number;
   /** Extra faults keyed `<controlPlaneId>/<componentId>`; they override the inventory's. */
   faults?: Record<string, SimulatedFault>;
+  /** JSON-lines file the fleet appends every deploy request and every finished rollout to (see SimulatedAuditEntry). */
+  auditLog?: string;
 }
+
+/** One line of the audit log. */
+export type SimulatedAuditEntry =
+  | {
+      event: 'deploy';
+      at: string;
+      controlPlaneId: string;
+      componentId: string;
+      kind: ComponentKind;
+      /** The version running when the request came. */
+      from: string;
+      to: string;
+      /** Whether the request came with a configuration other than the one running. */
+      configChange: boolean;
+      /** `started`: a rollout began (superseding one in progress when `supersedes` is set); `no-op`: nothing to do. */
+      result: 'started' | 'no-op';
+      generation?: number;
+      supersedes?: number;
+      requestId?: string;
+      requestedBy?: ChangeRequester;
+    }
+  | {
+      event: 'finished';
+      /** When the rollout finished (its doneAt), not when the fleet noticed. */
+      at: string;
+      controlPlaneId: string;
+      componentId: string;
+      kind: ComponentKind;
+      generation: number;
+      outcome: 'succeeded' | 'failed';
+      /** The version running afterwards. */
+      version: string;
+    };
 
 function keyOf(controlPlaneId: string, componentId: string): string {
   return `${controlPlaneId}/${componentId}`;
@@ -431,15 +481,29 @@ export class SimulatedFleet {
     const parsedConfig = ConfigSchema.optional().safeParse(request?.config);
     if (!parsedConfig.success) throw new HttpError(400, 'config: must be a JSON object of configuration keys');
     const config = parsedConfig.data;
+    const parsedRequester = RequesterSchema.optional().safeParse((request as { requestedBy?: unknown }).requestedBy);
+    if (!parsedRequester.success)
+      throw new HttpError(400, 'requestedBy: must be {workflowId, runId, activityType, attempt}');
+    const now = Date.now();
+    const audit = {
+      at: new Date(now).toISOString(),
+      from: c.version,
+      to: version,
+      configChange: config !== undefined && !isDeepStrictEqual(config, c.config),
+      ...(requestId ? { requestId } : {}),
+      ...(parsedRequester.data ? { requestedBy: parsedRequester.data } : {}),
+    };
 
     // Like a Deployment spec: the same version and configuration again is not a new rollout.
     if (c.rollout?.toVersion === version && (!config || isDeepStrictEqual(config, c.rollout.config ?? c.config))) {
+      this.audit(c, { event: 'deploy', ...audit, result: 'no-op' });
       return { changed: false, message: `already rolling out to ${version}`, state: this.view(c) };
     }
     if (!c.rollout && c.version === version && (!config || isDeepStrictEqual(config, c.config))) {
+      this.audit(c, { event: 'deploy', ...audit, result: 'no-op' });
       return { changed: false, message: `already running ${version}`, state: this.view(c) };
     }
-    const now = Date.now();
+    const superseded = c.rollout?.generation;
     if (c.rollout) {
       // Like a Deployment whose image changes mid-rollout: the new spec supersedes the old one.
       c.lastRollout = { ...c.rollout, outcome: 'superseded', finishedAt: new Date(now).toISOString() };
@@ -457,6 +521,13 @@ export class SimulatedFleet {
       ).toISOString(),
     };
     this.persist();
+    this.audit(c, {
+      event: 'deploy',
+      ...audit,
+      result: 'started',
+      generation: c.deployGeneration,
+      ...(superseded !== undefined ? { supersedes: superseded } : {}),
+    });
     const withConfig = config && !isDeepStrictEqual(config, c.config) ? ' with a new configuration' : '';
     return { changed: true, message: `rolling out ${c.version} → ${version}${withConfig}`, state: this.view(c) };
   }
@@ -481,7 +552,29 @@ export class SimulatedFleet {
       c.lastRollout = { ...rollout, outcome: 'succeeded', finishedAt: rollout.doneAt };
     }
     c.rollout = null;
+    this.audit(c, {
+      event: 'finished',
+      at: rollout.doneAt,
+      generation: rollout.generation,
+      outcome: fails ? 'failed' : 'succeeded',
+      version: c.version,
+    });
     return true;
+  }
+
+  private audit(
+    c: StoredComponentState,
+    entry: DistributiveOmit<SimulatedAuditEntry, 'controlPlaneId' | 'componentId' | 'kind'>,
+  ): void {
+    const file = this.opts.auditLog;
+    if (!file) return;
+    const line: SimulatedAuditEntry = {
+      ...entry,
+      controlPlaneId: c.controlPlaneId,
+      componentId: c.componentId,
+      kind: c.kind,
+    } as SimulatedAuditEntry;
+    appendFileSync(file, `${JSON.stringify(line)}\n`, 'utf8');
   }
 
   private settleAll(): void {
@@ -694,6 +787,7 @@ export class SimulatedPlatform implements PlatformPort {
       before,
       progress,
       signal,
+      options,
     );
   }
 
@@ -703,11 +797,12 @@ export class SimulatedPlatform implements PlatformPort {
     snapshot: ComponentSnapshot,
     progress: Progress,
     signal: AbortSignal,
+    options: ChangeOptions = {},
   ): Promise<PlatformChangeResult> {
     const target = parseVersion(snapshot.version, 'snapshot.version');
     signal.throwIfAborted();
     const before = await this.componentState(component, signal);
-    return this.rollTo(component, target, snapshot.config, before, progress, signal);
+    return this.rollTo(component, target, snapshot.config, before, progress, signal, options);
   }
 
   /** Deploys `target` (with `config` when given, else the configuration it has) and waits for that rollout. */
@@ -718,6 +813,7 @@ export class SimulatedPlatform implements PlatformPort {
     before: SimulatedComponentState,
     progress: Progress,
     signal: AbortSignal,
+    options: ChangeOptions = {},
   ): Promise<PlatformChangeResult> {
     const configDone = !config || isDeepStrictEqual(config, before.config);
     if (before.version === target && !before.rollout && configDone) return { changed: false, from: target, to: target };
@@ -725,7 +821,12 @@ export class SimulatedPlatform implements PlatformPort {
     const deployed = await this.call<DeployResponse>(
       'POST',
       `${this.url(component)}/deploy`,
-      { version: target, requestId: randomUUID(), ...(config ? { config } : {}) },
+      {
+        version: target,
+        requestId: randomUUID(),
+        ...(config ? { config } : {}),
+        ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
+      },
       signal,
     );
     // A retry finds its own rollout still running (changed: false) and waits for that one.

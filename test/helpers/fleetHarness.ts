@@ -86,6 +86,11 @@ export class FleetHarness {
     fs.writeFileSync(this.inventoryPath, JSON.stringify(inv, null, 2));
   }
 
+  /** Empties the outbox and the alert log (a test that runs again on a fresh server starts from none). */
+  clearMessages(): void {
+    for (const file of [this.outboxPath, this.alertsPath]) if (fs.existsSync(file)) fs.truncateSync(file, 0);
+  }
+
   updateControlPlane(id: string, patch: Record<string, unknown>): void {
     this.replaceControlPlanes(this.inventory.controlPlanes.map((cp) => (cp.id === id ? { ...cp, ...patch } : cp)));
   }

@@ -31,6 +31,7 @@ import {
 import { UpgradeStage } from '../../workflows/searchAttributes';
 import { controlPlane, FleetHarness, LTS_RELEASE, org, weekdayIn } from '../helpers/fleetHarness';
 import { recordHistory } from '../helpers/recordHistory';
+import { bounded, runGuarded, throwIfAttemptAbandoned } from '../helpers/stallGuard';
 import { timeSkippingEnv } from '../helpers/temporalServers';
 
 const TASK_QUEUE = 'fleet-rollout-test';
@@ -122,13 +123,6 @@ beforeAll(async () => {
   baseDeps = { ...harness.deps };
 });
 
-// The Java time-skipping server can stall for good when a signal is still being processed as a client starts waiting
-// for a result (which unlocks time skipping): every later call to that server then hangs. Seen in the cancel test, run
-// after another test, on every run until the test waited for the fleet to take the cancel (`taken` below) before
-// awaiting the result. As in the retired fleetUpgrade suite, a test that fails runs once more, on a fresh server with
-// its control planes put back on their inventory versions; the first failure stays in the log.
-jest.retryTimes(1, { logErrorsBeforeRetry: true });
-
 // A fresh time-skipping server per test: time is global to a server, and the control-plane workflows live on after
 // their upgrade (waiting for the next offer), so one test's timers would otherwise fire in another's.
 beforeEach(async () => {
@@ -149,11 +143,83 @@ async function startWorker(): Promise<void> {
   workerRun = worker.run();
 }
 
-afterEach(async () => {
+afterEach(closeServer);
+
+async function closeServer(): Promise<void> {
   worker?.shutdown();
   await workerRun;
   await env?.teardown();
+}
+
+/** What the running test drove, for the message of a failure. */
+let driven: { fleet?: WorkflowHandle<typeof fleetRollout>; controlPlanes: string[] } = { controlPlanes: [] };
+beforeEach(() => {
+  driven = { controlPlanes: [] };
 });
+
+/**
+ * A test on the time-skipping server, without blanket retries: it runs again (once, on a fresh server, with the
+ * fixtures and the message logs put back) only when the server is proven stalled. See test/helpers/stallGuard.ts.
+ */
+function serverIt(name: string, body: () => Promise<void>, budgetMs = 150_000): void {
+  it(
+    name,
+    () =>
+      runGuarded(
+        {
+          env: () => env,
+          budgetMs,
+          freshServer: async () => {
+            await closeServer();
+            harness.clearMessages();
+            await resetVersions();
+            env = await timeSkippingEnv();
+            deps = { ...deps, messenger: new TemporalMessenger(env.client, { taskQueue: TASK_QUEUE }) };
+            await startWorker();
+          },
+          diagnose,
+        },
+        body,
+      ),
+    2 * budgetMs + 60_000,
+  );
+}
+
+/** The fleet's status and every control plane's state, each read with a short deadline. */
+async function diagnose(): Promise<string> {
+  const lines: string[] = [];
+  if (driven.fleet) {
+    const s = await bounded(env, 3000, () => driven.fleet!.query(fleetStatusQuery)).catch((e: Error) => e.message);
+    lines.push(
+      `fleet ${driven.fleet.workflowId}: ` +
+        (typeof s === 'string'
+          ? s
+          : JSON.stringify({ stage: s.stage, inFlight: s.inFlight, outcomes: s.outcomes, halted: s.halted })),
+    );
+  }
+  for (const id of driven.controlPlanes.slice(0, 20)) {
+    const s = await bounded(env, 3000, () => cpStatus(id)).catch((e: Error) => e.message);
+    if (typeof s === 'string' && /deadline/i.test(s)) {
+      lines.push(`  ${id}: ${s} (stopping: the server does not answer)`);
+      break;
+    }
+    lines.push(
+      `  ${id}: ` +
+        (typeof s === 'string'
+          ? s
+          : JSON.stringify({
+              upgrade: s.upgrade && {
+                releaseId: s.upgrade.releaseId,
+                stage: s.upgrade.stage,
+                paused: s.upgrade.paused,
+              },
+              recent: s.recent.map((r) => `${r.releaseId}:${r.outcome}`),
+              whyNot: s.whyNot?.map((w) => w.code),
+            })),
+    );
+  }
+  return lines.join('\n');
+}
 
 afterAll(async () => {
   await harness?.close();
@@ -181,7 +247,8 @@ async function resetVersions(): Promise<void> {
 function useFleet(prefix: string): string[] {
   const cps = ALL.filter((cp) => String(cp.id).startsWith(prefix));
   harness.writeInventory({ orgs: [org()], controlPlanes: cps });
-  return cps.map((cp) => String(cp.id));
+  driven.controlPlanes = cps.map((cp) => String(cp.id));
+  return driven.controlPlanes;
 }
 
 function rollout(overrides: RolloutPolicyInput = {}) {
@@ -192,15 +259,17 @@ function release(id: string, version = '5.8.2'): Release {
   return { ...LTS_RELEASE, id, targets: { dashboard: version, gateway: version } };
 }
 
-function startFleet(
+async function startFleet(
   rel: Release,
   policy: RolloutPolicyInput = {},
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof fleetRollout>> {
-  return env.client.workflow.start(fleetRollout, {
+  const handle = await env.client.workflow.start(fleetRollout, {
     workflowId: fleetWorkflowId(rel.id),
     taskQueue: TASK_QUEUE,
     args: [{ release: rel, rollout: rollout(policy) }],
   });
+  driven.fleet = handle;
+  return handle;
 }
 
 const cpHandle = (id: string) => env.client.workflow.getHandle(controlPlaneWorkflowId(id));
@@ -216,7 +285,8 @@ async function until<T>(read: () => Promise<T>, predicate: (v: T) => boolean, ti
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {
-    last = await read().catch(() => undefined);
+    throwIfAttemptAbandoned();
+    last = await bounded(env, 10_000, read).catch(() => undefined);
     if (last !== undefined && predicate(last)) return last;
     if (Date.now() > deadline) throw new Error(`never matched; last: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -236,16 +306,18 @@ async function outcome(h: WorkflowHandle<typeof fleetRollout>, ms = 90_000): Ret
   let timer: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      void Promise.all([h.query(fleetStatusQuery).catch(String), env.currentTimeMs().catch(() => NaN)]).then(
-        ([s, now]) =>
-          reject(
-            new Error(
-              `no result after ${ms / 1000}s of real time (server time ${new Date(now).toISOString()}): ` +
-                JSON.stringify(
-                  typeof s === 'string' ? s : { stage: s.stage, inFlight: s.inFlight, outcomes: s.outcomes },
-                ),
-            ),
+      void Promise.all([
+        bounded(env, 5000, () => h.query(fleetStatusQuery)).catch(String),
+        bounded(env, 5000, () => env.currentTimeMs()).catch(() => NaN),
+      ]).then(([s, now]) =>
+        reject(
+          new Error(
+            `no result after ${ms / 1000}s of real time (server time ${new Date(now).toISOString()}): ` +
+              JSON.stringify(
+                typeof s === 'string' ? s : { stage: s.stage, inFlight: s.inFlight, outcomes: s.outcomes },
+              ),
           ),
+        ),
       );
     }, ms);
   });
@@ -267,6 +339,7 @@ const waitingForWindow = (id: string, releaseId: string) =>
 /** Moves server time forward in steps until `done` holds. */
 async function advanceUntil(done: () => Promise<boolean>, step = 3 * 60 * MINUTE, maxSteps = 200): Promise<void> {
   for (let i = 0; i < maxSteps; i++) {
+    throwIfAttemptAbandoned();
     await new Promise((r) => setTimeout(r, 50));
     if (await done().catch(() => false)) return;
     await env.sleep(step);
@@ -298,78 +371,84 @@ function peakOverlap(intervals: (readonly [number, number])[]): number {
 }
 
 describe('fleetRollout (time-skipping server)', () => {
-  it('upgrades the canary wave first, bakes, then the rest, never more than maxConcurrent changing at once', async () => {
-    useFleet('w-');
-    // Real-time spans from a control plane's first component change to its last: they overlap at most maxConcurrent.
-    const spans = new Map<string, [number, number]>();
-    const platform = deps.platform;
-    const upgrade = platform.upgrade.bind(platform);
-    platform.upgrade = async (c, ...rest) => {
-      const started = Date.now();
+  serverIt(
+    'upgrades the canary wave first, bakes, then the rest, never more than maxConcurrent changing at once',
+    async () => {
+      useFleet('w-');
+      // Real-time spans from a control plane's first component change to its last: they overlap at most maxConcurrent.
+      const spans = new Map<string, [number, number]>();
+      const platform = deps.platform;
+      const upgrade = platform.upgrade.bind(platform);
+      platform.upgrade = async (c, ...rest) => {
+        const started = Date.now();
+        try {
+          return await upgrade(c, ...rest);
+        } finally {
+          const span = spans.get(c.controlPlaneId);
+          spans.set(c.controlPlaneId, [span?.[0] ?? started, Date.now()]);
+        }
+      };
       try {
-        return await upgrade(c, ...rest);
+        const handle = await startFleet(LTS_RELEASE, { bakeMinutes: 120, maxConcurrent: 2 });
+        const result = await outcome(handle);
+
+        expect(result.outcome).toBe('completed');
+        const s = result.status;
+        // Ineligible control planes (offered untracked, so their status says why not) are in the dev-server test and in
+        // the continue-as-new race test below.
+        expect(s.eligibility).toEqual({ listed: 5, eligible: 5, skipped: {} });
+        expect(s.waves.canary).toMatchObject({ listed: true, started: 2, finished: 2, failed: 0 });
+        expect(s.waves.main).toMatchObject({ listed: true, started: 3, finished: 3, failed: 0 });
+        expect(s.outcomes).toEqual({ completed: 5 });
+        expect(s.inFlight).toEqual({ waitingForWindow: 0, waitingForSlot: 0, changing: 0 });
+        expect(s.failureCount).toBe(0);
+        expect(s.lostCount ?? 0).toBe(0);
+
+        const canaries = await Promise.all(['w-canary-1', 'w-canary-2'].map((id) => attempt(id, LTS_RELEASE.id)));
+        const mains = await Promise.all(['w-main-1', 'w-main-2', 'w-main-3'].map((id) => attempt(id, LTS_RELEASE.id)));
+        for (const a of [...canaries, ...mains]) expect(a).toMatchObject({ outcome: 'completed', changed: true });
+        const lastCanaryEnd = Math.max(...canaries.map((a) => Date.parse(a!.endedAt)));
+        // The main wave is offered only after the canary wave finished and baked for 120 minutes.
+        for (const a of mains) expect(Date.parse(a!.startedAt)).toBeGreaterThanOrEqual(lastCanaryEnd + 120 * MINUTE);
+        expect(spans.size).toBe(5);
+        expect(peakOverlap([...spans.values()])).toBe(2); // reached, never exceeded
+        for (const id of ['w-main-1', 'w-canary-2']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
+        await recordHistory(handle, 'fleet-completed');
       } finally {
-        const span = spans.get(c.controlPlaneId);
-        spans.set(c.controlPlaneId, [span?.[0] ?? started, Date.now()]);
+        platform.upgrade = upgrade;
       }
-    };
-    try {
-      const handle = await startFleet(LTS_RELEASE, { bakeMinutes: 120, maxConcurrent: 2 });
+    },
+  );
+
+  serverIt(
+    'holds slots during a freeze; a control plane whose window closes meanwhile reschedules and tells the customer',
+    async () => {
+      useFleet('f-');
+      const rel = release('lts-5.8.2-freeze');
+      const handle = await startFleet(rel);
+      const planned = await waitingForWindow('f-frozen', rel.id);
+      const firstWindow = planned.upgrade!.window!;
+      const freezeUntil = new Date(Date.parse(firstWindow.closesAt) + 60 * MINUTE).toISOString();
+      await handle.signal(freezeSignal, { until: freezeUntil, reason: 'incident INC-42', by: 'sre-kim' });
+      const frozen = await handle.query(fleetStatusQuery);
+      expect(frozen.freeze).toMatchObject({ until: freezeUntil, reason: 'incident INC-42', by: 'sre-kim' });
+
       const result = await outcome(handle);
-
       expect(result.outcome).toBe('completed');
-      const s = result.status;
-      // Ineligible control planes (offered untracked, so their status says why not) are in the dev-server test and in
-      // the continue-as-new race test below.
-      expect(s.eligibility).toEqual({ listed: 5, eligible: 5, skipped: {} });
-      expect(s.waves.canary).toMatchObject({ listed: true, started: 2, finished: 2, failed: 0 });
-      expect(s.waves.main).toMatchObject({ listed: true, started: 3, finished: 3, failed: 0 });
-      expect(s.outcomes).toEqual({ completed: 5 });
-      expect(s.inFlight).toEqual({ waitingForWindow: 0, waitingForSlot: 0, changing: 0 });
-      expect(s.failureCount).toBe(0);
-      expect(s.lostCount ?? 0).toBe(0);
+      expect(result.status.freeze).toBeUndefined();
+      expect(result.status.outcomes).toEqual({ completed: 1 });
+      const a = await attempt('f-frozen', rel.id);
+      expect(a).toMatchObject({ outcome: 'completed', changed: true });
+      // It changed only after the freeze, in its next window.
+      expect(Date.parse(a!.endedAt)).toBeGreaterThan(Date.parse(freezeUntil));
+      expect(await noticeKinds('f-frozen', rel.id)).toEqual(['scheduled', 'rescheduled', 'completed']);
+      const rescheduled = (await harness.notices('f-frozen')).find((n) => n.noticeKind === 'rescheduled')!;
+      expect(rescheduled.text).toContain('next window');
+      await recordHistory(handle, 'fleet-frozen');
+    },
+  );
 
-      const canaries = await Promise.all(['w-canary-1', 'w-canary-2'].map((id) => attempt(id, LTS_RELEASE.id)));
-      const mains = await Promise.all(['w-main-1', 'w-main-2', 'w-main-3'].map((id) => attempt(id, LTS_RELEASE.id)));
-      for (const a of [...canaries, ...mains]) expect(a).toMatchObject({ outcome: 'completed', changed: true });
-      const lastCanaryEnd = Math.max(...canaries.map((a) => Date.parse(a!.endedAt)));
-      // The main wave is offered only after the canary wave finished and baked for 120 minutes.
-      for (const a of mains) expect(Date.parse(a!.startedAt)).toBeGreaterThanOrEqual(lastCanaryEnd + 120 * MINUTE);
-      expect(spans.size).toBe(5);
-      expect(peakOverlap([...spans.values()])).toBe(2); // reached, never exceeded
-      for (const id of ['w-main-1', 'w-canary-2']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
-      await recordHistory(handle, 'fleet-completed');
-    } finally {
-      platform.upgrade = upgrade;
-    }
-  });
-
-  it('holds slots during a freeze; a control plane whose window closes meanwhile reschedules and tells the customer', async () => {
-    useFleet('f-');
-    const rel = release('lts-5.8.2-freeze');
-    const handle = await startFleet(rel);
-    const planned = await waitingForWindow('f-frozen', rel.id);
-    const firstWindow = planned.upgrade!.window!;
-    const freezeUntil = new Date(Date.parse(firstWindow.closesAt) + 60 * MINUTE).toISOString();
-    await handle.signal(freezeSignal, { until: freezeUntil, reason: 'incident INC-42', by: 'sre-kim' });
-    const frozen = await handle.query(fleetStatusQuery);
-    expect(frozen.freeze).toMatchObject({ until: freezeUntil, reason: 'incident INC-42', by: 'sre-kim' });
-
-    const result = await outcome(handle);
-    expect(result.outcome).toBe('completed');
-    expect(result.status.freeze).toBeUndefined();
-    expect(result.status.outcomes).toEqual({ completed: 1 });
-    const a = await attempt('f-frozen', rel.id);
-    expect(a).toMatchObject({ outcome: 'completed', changed: true });
-    // It changed only after the freeze, in its next window.
-    expect(Date.parse(a!.endedAt)).toBeGreaterThan(Date.parse(freezeUntil));
-    expect(await noticeKinds('f-frozen', rel.id)).toEqual(['scheduled', 'rescheduled', 'completed']);
-    const rescheduled = (await harness.notices('f-frozen')).find((n) => n.noticeKind === 'rescheduled')!;
-    expect(rescheduled.text).toContain('next window');
-    await recordHistory(handle, 'fleet-frozen');
-  });
-
-  it('halts when a canary fails: the main wave waits, the SRE is paged once, approve lets it go on', async () => {
+  serverIt('halts when a canary fails: the main wave waits, the SRE is paged once, approve lets it go on', async () => {
     useFleet('h-');
     const rel = release('lts-5.8.2-halt');
     const handle = await startFleet(rel, { bakeMinutes: 30, failureBudget: { maxFailures: 5 } });
@@ -403,28 +482,31 @@ describe('fleetRollout (time-skipping server)', () => {
     await recordHistory(handle, 'fleet-halted-approved');
   });
 
-  it('halts on the failure budget mid-wave: control planes whose window opens wait for a slot until approved', async () => {
-    useFleet('b-');
-    const rel = release('lts-5.8.2-budget');
-    const handle = await startFleet(rel, { maxConcurrent: 1, failureBudget: { maxFailures: 0 } });
-    await advanceUntil(async () => (await handle.query(fleetStatusQuery)).halted !== undefined, 10 * MINUTE);
-    // Let server time run into the late window of the other two (no pending result() skips past it).
-    const ok = await waitingForWindow('b-ok-1', rel.id);
-    await env.sleep(Date.parse(ok.upgrade!.window!.startAt) - (await env.currentTimeMs()) + 10 * MINUTE);
-    const held = await until(fleetStatus(handle), (s) => s.inFlight.waitingForSlot === 2);
-    expect(held.halted!.reason).toMatch(/1 upgrades rolled back or failed \(budget 0\)/);
-    expect(held.inFlight.changing).toBe(0);
-    expect((await cpStatus('b-ok-2')).upgrade?.stage).toBe('waiting-for-slot');
-    expect(await harness.version('b-ok-2', 'dashboard')).toBe('5.3.4');
+  serverIt(
+    'halts on the failure budget mid-wave: control planes whose window opens wait for a slot until approved',
+    async () => {
+      useFleet('b-');
+      const rel = release('lts-5.8.2-budget');
+      const handle = await startFleet(rel, { maxConcurrent: 1, failureBudget: { maxFailures: 0 } });
+      await advanceUntil(async () => (await handle.query(fleetStatusQuery)).halted !== undefined, 10 * MINUTE);
+      // Let server time run into the late window of the other two (no pending result() skips past it).
+      const ok = await waitingForWindow('b-ok-1', rel.id);
+      await env.sleep(Date.parse(ok.upgrade!.window!.startAt) - (await env.currentTimeMs()) + 10 * MINUTE);
+      const held = await until(fleetStatus(handle), (s) => s.inFlight.waitingForSlot === 2);
+      expect(held.halted!.reason).toMatch(/1 upgrades rolled back or failed \(budget 0\)/);
+      expect(held.inFlight.changing).toBe(0);
+      expect((await cpStatus('b-ok-2')).upgrade?.stage).toBe('waiting-for-slot');
+      expect(await harness.version('b-ok-2', 'dashboard')).toBe('5.3.4');
 
-    await handle.signal(approveSignal, { by: 'sre-jo' });
-    await taken(handle, (s) => s.halted === undefined);
-    const result = await outcome(handle);
-    expect(result.status.outcomes).toEqual({ 'rolled-back': 1, completed: 2 });
-    expect(await harness.version('b-ok-1', 'dashboard')).toBe('5.8.2');
-  });
+      await handle.signal(approveSignal, { by: 'sre-jo' });
+      await taken(handle, (s) => s.halted === undefined);
+      const result = await outcome(handle);
+      expect(result.status.outcomes).toEqual({ 'rolled-back': 1, completed: 2 });
+      expect(await harness.version('b-ok-1', 'dashboard')).toBe('5.8.2');
+    },
+  );
 
-  it('counts harm only: failures before any change do not spend the failure budget', async () => {
+  serverIt('counts harm only: failures before any change do not spend the failure budget', async () => {
     useFleet('p-');
     const rel = release('lts-5.8.2-harm');
     const handle = await startFleet(rel, { failureBudget: { maxFailures: 0 } });
@@ -449,7 +531,7 @@ describe('fleetRollout (time-skipping server)', () => {
     }
   });
 
-  it('halts on failures before any change only when failureBudget.maxBeforeChange says so', async () => {
+  serverIt('halts on failures before any change only when failureBudget.maxBeforeChange says so', async () => {
     useFleet('q-');
     const rel = release('lts-5.8.2-before-change');
     const handle = await startFleet(rel, { maxConcurrent: 1, failureBudget: { maxFailures: 0, maxBeforeChange: 0 } });
@@ -476,7 +558,7 @@ describe('fleetRollout (time-skipping server)', () => {
     expect(await harness.version('q-2', 'gateway')).toBe('5.3.4');
   });
 
-  it('cancel withdraws the release where nothing changed yet and tells those customers', async () => {
+  serverIt('cancel withdraws the release where nothing changed yet and tells those customers', async () => {
     useFleet('x-');
     const rel = release('lts-5.8.2-cancel');
     const handle = await startFleet(rel);
@@ -502,7 +584,7 @@ describe('fleetRollout (time-skipping server)', () => {
     await recordHistory(handle, 'fleet-cancelled');
   });
 
-  it('a Temporal cancellation of the fleet behaves like the cancel signal', async () => {
+  serverIt('a Temporal cancellation of the fleet behaves like the cancel signal', async () => {
     useFleet('t-');
     const rel = release('lts-5.8.2-tcancel');
     const handle = await startFleet(rel);
@@ -515,7 +597,7 @@ describe('fleetRollout (time-skipping server)', () => {
     expect(result.status.outcomes).toEqual({ cancelled: 2 });
   });
 
-  it('a security rollout is not superseded wholesale: a supersede signal leaves it running', async () => {
+  serverIt('a security rollout is not superseded wholesale: a supersede signal leaves it running', async () => {
     useFleet('v-');
     const rel: Release = { ...release('sec-5.8.3', '5.8.3'), kind: 'security', affected: '>=5.8.0 <5.8.3' };
     const handle = await startFleet(rel);
@@ -531,36 +613,39 @@ describe('fleetRollout (time-skipping server)', () => {
     expect(await harness.version('v-1', 'gateway')).toBe('5.8.3');
   });
 
-  it('a terminated control-plane workflow is counted lost by reconciliation, with one alert; the rollout finishes', async () => {
-    useFleet('l-');
-    const rel = release('lts-5.8.2-lost');
-    const handle = await startFleet(rel, { reconcileMinutes: 5 });
-    await waitingForWindow('l-far', rel.id);
-    await waitingForWindow('l-near', rel.id);
-    await cpHandle('l-far').terminate('operator terminated it by mistake');
-    await env.sleep(6 * MINUTE);
-    const s = await until(fleetStatus(handle), (x) => (x.lostCount ?? 0) === 1);
-    expect(s.lost).toEqual([
-      expect.objectContaining({ controlPlaneId: 'l-far', reason: 'control-plane workflow is TERMINATED' }),
-    ]);
-    expect(s.outcomes).toEqual({ lost: 1 });
-    expect(s.inFlight).toEqual({ waitingForWindow: 1, waitingForSlot: 0, changing: 0 });
-    expect(s.reconciledAt).toBeDefined();
+  serverIt(
+    'a terminated control-plane workflow is counted lost by reconciliation, with one alert; the rollout finishes',
+    async () => {
+      useFleet('l-');
+      const rel = release('lts-5.8.2-lost');
+      const handle = await startFleet(rel, { reconcileMinutes: 5 });
+      await waitingForWindow('l-far', rel.id);
+      await waitingForWindow('l-near', rel.id);
+      await cpHandle('l-far').terminate('operator terminated it by mistake');
+      await env.sleep(6 * MINUTE);
+      const s = await until(fleetStatus(handle), (x) => (x.lostCount ?? 0) === 1);
+      expect(s.lost).toEqual([
+        expect.objectContaining({ controlPlaneId: 'l-far', reason: 'control-plane workflow is TERMINATED' }),
+      ]);
+      expect(s.outcomes).toEqual({ lost: 1 });
+      expect(s.inFlight).toEqual({ waitingForWindow: 1, waitingForSlot: 0, changing: 0 });
+      expect(s.reconciledAt).toBeDefined();
 
-    const result = await outcome(handle);
-    expect(result.outcome).toBe('completed');
-    expect(result.status.outcomes).toEqual({ lost: 1, completed: 1 });
-    expect(result.status.lostCount).toBe(1);
-    // One alert for the lost control plane, however many reconciliations ran after it.
-    const lostAlerts = harness.alerts('fleet').filter((a) => a.dedupKey === `${fleetWorkflowId(rel.id)}/lost`);
-    expect(lostAlerts).toHaveLength(1);
-    expect(lostAlerts[0]).toMatchObject({ severity: 'error' });
-    expect(lostAlerts[0]!.summary).toContain('l-far: control-plane workflow is TERMINATED');
-    expect(await harness.version('l-near', 'gateway')).toBe('5.8.2');
-    await recordHistory(handle, 'fleet-lost-reconciled');
-  });
+      const result = await outcome(handle);
+      expect(result.outcome).toBe('completed');
+      expect(result.status.outcomes).toEqual({ lost: 1, completed: 1 });
+      expect(result.status.lostCount).toBe(1);
+      // One alert for the lost control plane, however many reconciliations ran after it.
+      const lostAlerts = harness.alerts('fleet').filter((a) => a.dedupKey === `${fleetWorkflowId(rel.id)}/lost`);
+      expect(lostAlerts).toHaveLength(1);
+      expect(lostAlerts[0]).toMatchObject({ severity: 'error' });
+      expect(lostAlerts[0]!.summary).toContain('l-far: control-plane workflow is TERMINATED');
+      expect(await harness.version('l-near', 'gateway')).toBe('5.8.2');
+      await recordHistory(handle, 'fleet-lost-reconciled');
+    },
+  );
 
-  it('`forget` settles a control plane by hand, with who and why', async () => {
+  serverIt('`forget` settles a control plane by hand, with who and why', async () => {
     useFleet('g-');
     const rel = release('lts-5.8.2-forget');
     const handle = await startFleet(rel);
@@ -576,87 +661,98 @@ describe('fleetRollout (time-skipping server)', () => {
     expect(result.status.outcomes).toEqual({ lost: 1, completed: 1 });
   });
 
-  it('reports come before best-effort email: a completion email that keeps failing still frees the slot', async () => {
-    useFleet('e-');
-    const notifier = deps.notifier;
-    const send = notifier.send.bind(notifier);
-    let refused = 0;
-    notifier.send = async (m) => {
-      if (m.noticeKind === 'completed' && m.properties.control_plane_id === 'e-mail-fails') {
-        refused++;
-        throw new Error('HubSpot answered 503 Service Unavailable');
+  serverIt(
+    'reports come before best-effort email: a completion email that keeps failing still frees the slot',
+    async () => {
+      useFleet('e-');
+      const notifier = deps.notifier;
+      const send = notifier.send.bind(notifier);
+      let refused = 0;
+      notifier.send = async (m) => {
+        if (m.noticeKind === 'completed' && m.properties.control_plane_id === 'e-mail-fails') {
+          refused++;
+          throw new Error('HubSpot answered 503 Service Unavailable');
+        }
+        return send(m);
+      };
+      try {
+        const rel = release('lts-5.8.2-email');
+        const handle = await startFleet(rel, { maxConcurrent: 1 });
+        const result = await outcome(handle);
+        expect(result.outcome).toBe('completed');
+        expect(result.status.outcomes).toEqual({ completed: 2 });
+        for (const id of ['e-mail-fails', 'e-other']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
+        const other = await attempt('e-other', rel.id);
+        expect(other).toMatchObject({ outcome: 'completed', changed: true });
+        // The fleet is done while e-mail-fails still retries its email: its report had freed the one slot.
+        const mailing = await cpStatus('e-mail-fails');
+        expect(mailing.upgrade).toMatchObject({ releaseId: rel.id, outcome: 'completed' });
+        expect(refused).toBeGreaterThan(1);
+        // The email is given up after a day; the attempt ends completed, the failure shown, no email sent.
+        await env.sleep(DAY);
+        const mine = await until(
+          () => attempt('e-mail-fails', rel.id),
+          (x) => x !== undefined,
+        );
+        expect(mine).toMatchObject({ outcome: 'completed', changed: true });
+        expect(Date.parse(other!.endedAt)).toBeLessThan(Date.parse(mine!.endedAt));
+        expect(await noticeKinds('e-mail-fails', rel.id)).toEqual(['scheduled']);
+        expect(await noticeKinds('e-other', rel.id)).toEqual(['scheduled', 'completed']);
+      } finally {
+        notifier.send = send;
       }
-      return send(m);
-    };
-    try {
-      const rel = release('lts-5.8.2-email');
-      const handle = await startFleet(rel, { maxConcurrent: 1 });
+    },
+  );
+
+  serverIt(
+    'starts no child workflows, and its history grows little per control plane across many inventory pages',
+    async () => {
+      const ids = useFleet('m-');
+      const rel = release('lts-5.8.2-many');
+      // Reconciliation costs a few events per interval, whatever the fleet size: daily here, so the count is per control plane.
+      const handle = await startFleet(rel, { pageSize: 10, maxConcurrent: 10, reconcileMinutes: 24 * 60 });
       const result = await outcome(handle);
       expect(result.outcome).toBe('completed');
-      expect(result.status.outcomes).toEqual({ completed: 2 });
-      for (const id of ['e-mail-fails', 'e-other']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
-      const other = await attempt('e-other', rel.id);
-      expect(other).toMatchObject({ outcome: 'completed', changed: true });
-      // The fleet is done while e-mail-fails still retries its email: its report had freed the one slot.
-      const mailing = await cpStatus('e-mail-fails');
-      expect(mailing.upgrade).toMatchObject({ releaseId: rel.id, outcome: 'completed' });
-      expect(refused).toBeGreaterThan(1);
-      // The email is given up after a day; the attempt ends completed, the failure shown, no email sent.
-      await env.sleep(DAY);
-      const mine = await until(
-        () => attempt('e-mail-fails', rel.id),
-        (x) => x !== undefined,
+      expect(result.status.eligibility.listed).toBe(ids.length);
+      expect(result.status.outcomes).toEqual({ completed: ids.length });
+      expect(result.status.runs).toBe(0);
+      const types = await eventTypes(handle);
+      expect(types.filter((t) => t.includes('CHILD_WORKFLOW'))).toEqual([]);
+      const offers = types.filter((t) => t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');
+      expect(offers.length).toBeGreaterThanOrEqual(6);
+      const perControlPlane = types.length / ids.length;
+      console.log(
+        `fleetRollout history: ${types.length} events for ${ids.length} control planes (${perControlPlane.toFixed(1)} each)`,
       );
-      expect(mine).toMatchObject({ outcome: 'completed', changed: true });
-      expect(Date.parse(other!.endedAt)).toBeLessThan(Date.parse(mine!.endedAt));
-      expect(await noticeKinds('e-mail-fails', rel.id)).toEqual(['scheduled']);
-      expect(await noticeKinds('e-other', rel.id)).toEqual(['scheduled', 'completed']);
-    } finally {
-      notifier.send = send;
-    }
-  });
+      expect(perControlPlane).toBeLessThan(12);
+      await recordHistory(handle, 'fleet-many-batches');
+    },
+    240_000,
+  );
 
-  it('starts no child workflows, and its history grows little per control plane across many inventory pages', async () => {
-    const ids = useFleet('m-');
-    const rel = release('lts-5.8.2-many');
-    // Reconciliation costs a few events per interval, whatever the fleet size: daily here, so the count is per control plane.
-    const handle = await startFleet(rel, { pageSize: 10, maxConcurrent: 10, reconcileMinutes: 24 * 60 });
-    const result = await outcome(handle);
-    expect(result.outcome).toBe('completed');
-    expect(result.status.eligibility.listed).toBe(ids.length);
-    expect(result.status.outcomes).toEqual({ completed: ids.length });
-    expect(result.status.runs).toBe(0);
-    const types = await eventTypes(handle);
-    expect(types.filter((t) => t.includes('CHILD_WORKFLOW'))).toEqual([]);
-    const offers = types.filter((t) => t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');
-    expect(offers.length).toBeGreaterThanOrEqual(6);
-    const perControlPlane = types.length / ids.length;
-    console.log(
-      `fleetRollout history: ${types.length} events for ${ids.length} control planes (${perControlPlane.toFixed(1)} each)`,
-    );
-    expect(perControlPlane).toBeLessThan(12);
-    await recordHistory(handle, 'fleet-many-batches');
-  }, 240_000);
+  serverIt(
+    'continues as new while control planes are in flight; their reports reach the new run',
+    async () => {
+      const ids = useFleet('n-');
+      const rel = release('lts-5.8.2-can');
+      const handle = await startFleet(rel, { maxConcurrent: 10, pageSize: 10, continueAsNewAfterEvents: 500 });
+      const result = await outcome(handle);
+      expect(result.outcome).toBe('completed');
+      const s: FleetStatus = result.status;
+      expect(s.runs).toBeGreaterThanOrEqual(1);
+      expect(s.eligibility.listed).toBe(ids.length);
+      expect(s.outcomes).toEqual({ completed: ids.length });
+      expect(s.waves.main).toMatchObject({ started: ids.length, finished: ids.length });
+      for (const id of ['n-001', 'n-035', 'n-070']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
+      const firstRun = env.client.workflow.getHandle(fleetWorkflowId(rel.id), handle.firstExecutionRunId);
+      expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW');
+      expect(s.maxHistoryLength).toBeLessThan(700);
+      await recordHistory(firstRun, 'fleet-continued-as-new');
+    },
+    240_000,
+  );
 
-  it('continues as new while control planes are in flight; their reports reach the new run', async () => {
-    const ids = useFleet('n-');
-    const rel = release('lts-5.8.2-can');
-    const handle = await startFleet(rel, { maxConcurrent: 10, pageSize: 10, continueAsNewAfterEvents: 500 });
-    const result = await outcome(handle);
-    expect(result.outcome).toBe('completed');
-    const s: FleetStatus = result.status;
-    expect(s.runs).toBeGreaterThanOrEqual(1);
-    expect(s.eligibility.listed).toBe(ids.length);
-    expect(s.outcomes).toEqual({ completed: ids.length });
-    expect(s.waves.main).toMatchObject({ started: ids.length, finished: ids.length });
-    for (const id of ['n-001', 'n-035', 'n-070']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
-    const firstRun = env.client.workflow.getHandle(fleetWorkflowId(rel.id), handle.firstExecutionRunId);
-    expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW');
-    expect(s.maxHistoryLength).toBeLessThan(700);
-    await recordHistory(firstRun, 'fleet-continued-as-new');
-  }, 240_000);
-
-  it('a control plane whose fleet is gone stops (one notice) instead of asking for a slot forever', async () => {
+  serverIt('a control plane whose fleet is gone stops (one notice) instead of asking for a slot forever', async () => {
     useFleet('o-');
     const rel = release('lts-5.8.2-orphan');
     const handle = await startFleet(rel);
@@ -695,43 +791,46 @@ describe('fleetRollout (time-skipping server)', () => {
   // and continues as new in the same workflow task, abandoning the reportToFleet activity it just scheduled (the
   // outbox carries the message to the next run, which sends it again). On the time-skipping server that abandoned
   // activity keeps time locked for good; here it is checked in the control plane's history.
-  it('an ineligible control plane reports to its fleet without abandoning the report activity at continue-as-new', async () => {
-    useFleet('z-');
-    const rel = release('lts-5.8.2-ineligible');
-    const handle = await startFleet(rel);
-    // The control planes settle first (no timer involved), then the fleet's result: awaiting a result while their
-    // reports still reach the fleet can stall the time-skipping server (see the cancel test).
-    const settled = async (id: string) =>
-      until(
-        () => cpStatus(id),
-        (x) => x.recent.length > 0 && x.state === 'idle' && x.runs > 0,
-      );
-    await Promise.all(['z-hybrid', 'z-opted-out'].map(settled));
-    const result = await outcome(handle);
-    expect(result.outcome).toBe('completed');
-    expect(result.status.eligibility).toEqual({ listed: 2, eligible: 0, skipped: { hybrid: 1, 'not-opted-in': 1 } });
-    for (const [id, code] of [
-      ['z-hybrid', 'hybrid'],
-      ['z-opted-out', 'not-opted-in'],
-    ] as const) {
-      const st = await settled(id);
-      expect(st.recent.at(-1)).toMatchObject({ releaseId: rel.id, outcome: 'skipped', skipReason: code });
-      expect(st.whyNot[0]!.code).toBe(code);
-      // Every run that continued as new had no activity still scheduled.
-      const abandoned: string[] = [];
-      let runId: string | undefined;
-      for (;;) {
-        const types = await eventTypes(env.client.workflow.getHandle(controlPlaneWorkflowId(id), runId));
-        const scheduled = types.filter((t) => t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED').length;
-        const closed = types.filter((t) => /ACTIVITY_TASK_(COMPLETED|FAILED|TIMED_OUT|CANCELED)$/.test(t)).length;
-        const history = await env.client.workflow.getHandle(controlPlaneWorkflowId(id), runId).fetchHistory();
-        const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-        if (types.at(-1) === 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW' && scheduled !== closed)
-          abandoned.push(`run ${runId ?? '(latest)'}: ${scheduled - closed} activity left scheduled`);
-        runId = started?.continuedExecutionRunId ?? undefined;
-        if (!runId) break;
+  serverIt(
+    'an ineligible control plane reports to its fleet without abandoning the report activity at continue-as-new',
+    async () => {
+      useFleet('z-');
+      const rel = release('lts-5.8.2-ineligible');
+      const handle = await startFleet(rel);
+      // The control planes settle first (no timer involved), then the fleet's result: awaiting a result while their
+      // reports still reach the fleet can stall the time-skipping server (see the cancel test).
+      const settled = async (id: string) =>
+        until(
+          () => cpStatus(id),
+          (x) => x.recent.length > 0 && x.state === 'idle' && x.runs > 0,
+        );
+      await Promise.all(['z-hybrid', 'z-opted-out'].map(settled));
+      const result = await outcome(handle);
+      expect(result.outcome).toBe('completed');
+      expect(result.status.eligibility).toEqual({ listed: 2, eligible: 0, skipped: { hybrid: 1, 'not-opted-in': 1 } });
+      for (const [id, code] of [
+        ['z-hybrid', 'hybrid'],
+        ['z-opted-out', 'not-opted-in'],
+      ] as const) {
+        const st = await settled(id);
+        expect(st.recent.at(-1)).toMatchObject({ releaseId: rel.id, outcome: 'skipped', skipReason: code });
+        expect(st.whyNot[0]!.code).toBe(code);
+        // Every run that continued as new had no activity still scheduled.
+        const abandoned: string[] = [];
+        let runId: string | undefined;
+        for (;;) {
+          const types = await eventTypes(env.client.workflow.getHandle(controlPlaneWorkflowId(id), runId));
+          const scheduled = types.filter((t) => t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED').length;
+          const closed = types.filter((t) => /ACTIVITY_TASK_(COMPLETED|FAILED|TIMED_OUT|CANCELED)$/.test(t)).length;
+          const history = await env.client.workflow.getHandle(controlPlaneWorkflowId(id), runId).fetchHistory();
+          const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+          if (types.at(-1) === 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW' && scheduled !== closed)
+            abandoned.push(`run ${runId ?? '(latest)'}: ${scheduled - closed} activity left scheduled`);
+          runId = started?.continuedExecutionRunId ?? undefined;
+          if (!runId) break;
+        }
+        expect(abandoned).toEqual([]);
       }
-      expect(abandoned).toEqual([]);
-    }
-  });
+    },
+  );
 });

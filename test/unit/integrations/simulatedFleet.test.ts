@@ -790,3 +790,59 @@ describe('SimulatedFleet state file', () => {
     await expect(startFleet({ stateFile })).rejects.toThrow(`simulated fleet state ${stateFile} is invalid`);
   });
 });
+
+describe('SimulatedFleet audit log', () => {
+  it('records every deploy request (who asked, from/to, started or no-op) and every finished rollout', async () => {
+    const auditLog = join(dir, 'audit.jsonl');
+    const fleet = await startFleet({ auditLog });
+    const platform = new SimulatedPlatform(fleet.baseUrl, { pollMs: 20 });
+    const gw = ref('cp-faulty', 'dp-eu'); // upgrade-error: the rollout fails
+    const dash = ref('cp-plain', 'dashboard');
+    const by = { workflowId: 'control-plane/cp-plain', runId: 'run-1', activityType: 'upgradeComponent', attempt: 1 };
+    await platform.upgrade(dash, '5.8.2', noProgress, never(), { requestedBy: by });
+    await platform.upgrade(dash, '5.8.2', noProgress, never(), { requestedBy: { ...by, attempt: 2 } });
+    await expect(platform.upgrade(gw, '5.8.2', noProgress, never())).rejects.toThrow(RolloutFailedError);
+    const snapshot = { component: dash, version: '5.3.4', takenAt: new Date().toISOString(), config: {} };
+    await platform.restore(dash, snapshot, noProgress, never(), { requestedBy: { ...by, activityType: 'restore' } });
+    // The same spec again, straight to the admin API: a no-op, recorded as one.
+    await fetch(`${fleet.componentUrl('cp-plain', 'dashboard')}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ version: '5.3.4' }),
+    });
+    await stop(fleet);
+
+    const lines = readFileSync(auditLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const brief = lines.map((l) =>
+      l.event === 'deploy'
+        ? `${l.controlPlaneId}/${l.componentId} deploy ${l.from}->${l.to} ${l.result} by ${l.requestedBy?.activityType ?? '-'}#${l.requestedBy?.attempt ?? '-'}`
+        : `${l.controlPlaneId}/${l.componentId} finished ${l.outcome} on ${l.version}`,
+    );
+    expect(brief).toEqual([
+      'cp-plain/dashboard deploy 5.3.4->5.8.2 started by upgradeComponent#1',
+      'cp-plain/dashboard finished succeeded on 5.8.2',
+      // The retry (attempt 2) found the version running and asked for nothing.
+      'cp-faulty/dp-eu deploy 5.3.4->5.8.2 started by -#-',
+      'cp-faulty/dp-eu finished failed on 5.3.4',
+      'cp-plain/dashboard deploy 5.8.2->5.3.4 started by restore#1',
+      'cp-plain/dashboard finished succeeded on 5.3.4',
+      'cp-plain/dashboard deploy 5.3.4->5.3.4 no-op by -#-',
+    ]);
+    expect(lines[0]).toMatchObject({ requestedBy: by, generation: 1, kind: 'dashboard', configChange: false });
+    // A finished entry carries when the rollout finished, not when the fleet noticed.
+    expect(Date.parse(lines[1].at) - Date.parse(lines[0].at)).toBeGreaterThanOrEqual(ROLLOUT_MS - 5);
+  });
+
+  it('refuses a deploy whose requestedBy is malformed, naming the field', async () => {
+    const fleet = await startFleet();
+    const res = await fetch(`${fleet.componentUrl('cp-plain', 'gateway')}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ version: '5.8.2', requestedBy: { workflowId: 7 } }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toContain('requestedBy');
+    await stop(fleet);
+  });
+});
