@@ -14,6 +14,7 @@ function requester(): ChangeRequester | undefined {
     runId: execution.runId,
     activityType: info.activityType,
     attempt: info.attempt,
+    scheduledAt: new Date(info.currentAttemptScheduledTimestampMs).toISOString(),
   };
 }
 

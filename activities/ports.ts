@@ -36,6 +36,11 @@ export interface ChangeRequester {
   runId: string;
   activityType: string;
   attempt: number;
+  /**
+   * When the server scheduled this attempt (ISO, server time: on a time-skipping test server this is the workflow's
+   * clock, which the windows are planned in, while the platform's own clock is real time).
+   */
+  scheduledAt: string;
 }
 
 export interface ChangeOptions {

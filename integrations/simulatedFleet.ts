@@ -114,6 +114,7 @@ const RequesterSchema = z.object({
   runId: z.string(),
   activityType: z.string(),
   attempt: z.number().int(),
+  scheduledAt: z.string(),
 });
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -483,7 +484,7 @@ export class SimulatedFleet {
     const config = parsedConfig.data;
     const parsedRequester = RequesterSchema.optional().safeParse((request as { requestedBy?: unknown }).requestedBy);
     if (!parsedRequester.success)
-      throw new HttpError(400, 'requestedBy: must be {workflowId, runId, activityType, attempt}');
+      throw new HttpError(400, 'requestedBy: must be {workflowId, runId, activityType, attempt, scheduledAt}');
     const now = Date.now();
     const audit = {
       at: new Date(now).toISOString(),

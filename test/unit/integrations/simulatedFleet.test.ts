@@ -798,7 +798,13 @@ describe('SimulatedFleet audit log', () => {
     const platform = new SimulatedPlatform(fleet.baseUrl, { pollMs: 20 });
     const gw = ref('cp-faulty', 'dp-eu'); // upgrade-error: the rollout fails
     const dash = ref('cp-plain', 'dashboard');
-    const by = { workflowId: 'control-plane/cp-plain', runId: 'run-1', activityType: 'upgradeComponent', attempt: 1 };
+    const by = {
+      workflowId: 'control-plane/cp-plain',
+      runId: 'run-1',
+      activityType: 'upgradeComponent',
+      attempt: 1,
+      scheduledAt: '2026-12-03T02:00:00.000Z',
+    };
     await platform.upgrade(dash, '5.8.2', noProgress, never(), { requestedBy: by });
     await platform.upgrade(dash, '5.8.2', noProgress, never(), { requestedBy: { ...by, attempt: 2 } });
     await expect(platform.upgrade(gw, '5.8.2', noProgress, never())).rejects.toThrow(RolloutFailedError);
