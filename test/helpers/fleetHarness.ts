@@ -57,6 +57,8 @@ export class FleetHarness {
       policy?: UpgradePolicy;
       rollouts?: RolloutDirectoryPort;
       messenger?: MessengerPort;
+      /** The simulated fleet's own audit log of every deploy request and finished rollout (JSON lines). */
+      auditLog?: string;
     } = {},
   ): Promise<void> {
     this.writeInventory(this.inventory);
@@ -66,6 +68,7 @@ export class FleetHarness {
       stateFile: path.join(this.dir, 'fleet-state.json'),
       rolloutMs: opts.rolloutMs ?? 100,
       checkDurationMs: TEST_CHECK_DURATION_MS,
+      ...(opts.auditLog ? { auditLog: opts.auditLog } : {}),
     });
     this.platform = new SimulatedPlatform(this.fleet.baseUrl, { pollMs: 20 });
     this.deps = {
