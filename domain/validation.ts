@@ -20,16 +20,43 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
   return cur;
 }
 
+/** A key that reads plainly after a dot; any other (empty, spaces, `=`, dots, line breaks) is shown quoted. */
+const PLAIN_KEY = /^[A-Za-z_$][\w$-]*$/;
+
 function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
-    '',
-  );
+  return path.reduce<string>((acc, key) => {
+    if (typeof key === 'number') return `${acc}[${key}]`;
+    const name = String(key);
+    if (!PLAIN_KEY.test(name)) return `${acc}[${JSON.stringify(name)}]`;
+    return acc ? `${acc}.${name}` : name;
+  }, '');
 }
 
+/**
+ * A value as JSON, cut short. YAML can give what JSON cannot: a structure that contains itself (anchors and aliases),
+ * NaN and Infinity (`.nan`, `.inf`), sets and maps (`%YAML 1.1`): those are shown too, never thrown on.
+ */
 function show(value: unknown): string {
   if (value === undefined) return 'missing';
-  const s = JSON.stringify(value);
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  let s: string;
+  try {
+    const seen = new WeakSet<object>();
+    s =
+      JSON.stringify(value, (_key, v: unknown) => {
+        if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+        if (typeof v === 'bigint') return v.toString();
+        if (v instanceof Set) return [...v];
+        if (v instanceof Map) return Object.fromEntries(v);
+        if (v !== null && typeof v === 'object') {
+          if (seen.has(v)) return '[circular]';
+          seen.add(v);
+        }
+        return v;
+      }) ?? String(value);
+  } catch {
+    s = Object.prototype.toString.call(value);
+  }
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 

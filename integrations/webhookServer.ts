@@ -35,6 +35,24 @@ type Reply = { status: number; body: Record<string, unknown>; headers?: Record<s
 
 const oneLine = (text: string) => text.replace(/\s*\n\s*-?\s*/g, '; ').replace(/:;/g, ':');
 
+/**
+ * The path of a request target: `/release-events?x` (origin form; `//…` is a path here, not a host) or
+ * `http://host/release-events` (absolute form). Undefined when it is neither (`http://[::1`).
+ */
+function pathOf(target: string): string | undefined {
+  try {
+    return (target.startsWith('/') ? new URL(`http://webhook${target}`) : new URL(target, 'http://webhook')).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A value a sender gave, as JSON, cut short for an answer or a log line. */
+function excerpt(text: string, max = 80): string {
+  const json = JSON.stringify(text);
+  return json.length > max ? `${json.slice(0, max - 4)}..."` : json;
+}
+
 /** Reads the body up to `limit` bytes; resolves undefined when it is larger (and stops buffering it). */
 function readBody(req: http.IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
@@ -61,6 +79,13 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<string | un
   });
 }
 
+/** The start of what a sender sent that the HTTP parser refused (its first line), to name it in the answer. */
+function rawExcerpt(err: NodeJS.ErrnoException & { rawPacket?: unknown }): string {
+  if (!Buffer.isBuffer(err.rawPacket) || err.rawPacket.length === 0) return '';
+  const firstLine = err.rawPacket.subarray(0, 200).toString('latin1').split(/\r?\n/)[0]!;
+  return ` in ${excerpt(firstLine, 60)}`;
+}
+
 export function createWebhookServer(opts: WebhookServerOptions): http.Server {
   if (opts.secrets.length === 0) throw new Error('webhook: at least one signing secret is required');
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -70,7 +95,12 @@ export function createWebhookServer(opts: WebhookServerOptions): http.Server {
   const replays = new ReplayGuard();
 
   async function handle(req: http.IncomingMessage): Promise<Reply> {
-    const path = new URL(req.url ?? '/', 'http://webhook').pathname;
+    const path = pathOf(req.url ?? '/');
+    if (path === undefined)
+      return {
+        status: 400,
+        body: { error: `request target = ${excerpt(req.url ?? '')}: not a path such as /release-events` },
+      };
     if (path === HEALTH_PATH) {
       if (req.method === 'GET' || req.method === 'HEAD') return { status: 200, body: { ok: true } };
       return { status: 405, body: { error: `${req.method} not allowed on ${path}` }, headers: { allow: 'GET, HEAD' } };
@@ -188,7 +218,7 @@ export function createWebhookServer(opts: WebhookServerOptions): http.Server {
           ]
         : err.code === 'HPE_HEADER_OVERFLOW'
           ? [431, 'Request Header Fields Too Large', 'request headers too large']
-          : [400, 'Bad Request', `bad request: ${err.code ?? err.message}`];
+          : [400, 'Bad Request', `bad request: ${err.code ?? err.message}${rawExcerpt(err)}`];
     opts.log(`${socket.remoteAddress ?? 'unknown'} ${what} ${status} ${error}`);
     const response = (socket as net.Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
     if (!response?.headersSent) {

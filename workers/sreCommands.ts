@@ -181,7 +181,8 @@ export function parseSreArgs(argv: string[], ctx: ParseContext): SreCommand {
   const { values: v, positionals } = parseFlags(argv, OPTIONS);
   const [name, subject, ...extra] = positionals;
   if (v.help || name === undefined || name === 'help') return { name: 'help' };
-  if (!(name in COMMANDS))
+  // Own keys only: `toString` or `__proto__` is not a command (`in` would find them on Object.prototype).
+  if (!Object.hasOwn(COMMANDS, name))
     throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')}`);
   const command = name as keyof typeof COMMANDS;
   const spec = COMMANDS[command];

@@ -54,7 +54,10 @@ export class PayloadError extends Error {
 
 export type JsonObject = Record<string, unknown>;
 
-const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+/** A key that reads plainly after a dot; any other (empty, spaces, `=`, dots, line breaks) is shown quoted. */
+const PLAIN_KEY = /^[A-Za-z_$][\w$-]*$/;
+const join = (path: string, key: string) =>
+  !PLAIN_KEY.test(key) ? `${path}[${JSON.stringify(key)}]` : path ? `${path}.${key}` : key;
 
 /**
  * Reads one payload. `strict` (updates: the caller sees the answer) rejects unknown fields; otherwise (signals) they
