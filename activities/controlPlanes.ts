@@ -1,7 +1,7 @@
 // Messages between the fleet rollouts and the control-plane workflows, sent from activities so that they are retried
 // until accepted and so that no per-run Temporal limit (pending children, signals to external workflows) applies.
 // The adapter behind MessengerPort is integrations/temporalMessenger.ts (the Temporal client).
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { assessEligibility } from '../domain/eligibility';
 import type { Release } from '../domain/release';
 import { WAVES, waveOf, type RolloutPolicy, type Wave } from '../domain/rollout';
@@ -157,6 +157,29 @@ export function verdictOf(probe: ControlPlaneProbe, releaseId: string): InFlight
   return { controlPlaneId, verdict: 'lost', reason: `control plane has no upgrade of ${releaseId}: it ${doing}` };
 }
 
+/** How often a batch activity heartbeats (the fleet gives them a 30-second heartbeat timeout). */
+const BATCH_HEARTBEAT_MS = 5_000;
+
+/**
+ * Runs `work` while heartbeating: a worker killed in the middle of a batch is noticed after the heartbeat timeout and
+ * the batch retried (offers and withdrawals are idempotent), instead of after the whole startToClose.
+ */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    return work(); // called outside an activity (unit tests)
+  }
+  const timer = setInterval(() => ctx.heartbeat(), BATCH_HEARTBEAT_MS);
+  try {
+    ctx.heartbeat();
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function controlPlaneActivities(deps: ActivityDeps) {
   const { inventory } = deps;
   return {
@@ -167,55 +190,57 @@ export function controlPlaneActivities(deps: ActivityDeps) {
      */
     async offerFleetPage(input: OfferPageInput): Promise<OfferPageResult> {
       const messenger = needMessenger(deps, 'offerFleetPage');
-      return translating(async () => {
-        const page = await inventory.listControlPlanes({ cursor: input.cursor, limit: input.pageSize });
-        const tracked: { id: string; wave: Wave }[] = [];
-        const untracked: { id: string; wave: Wave }[] = [];
-        const reasons: Record<string, number> = {};
-        for (const { controlPlane: cp } of page.items) {
-          const decision = assessEligibility(cp, input.release);
-          const reason = decision.eligible ? 'eligible' : decision.reason;
-          const wave = waveOf(cp, input.rollout);
-          if (input.countEligibility) reasons[reason] = (reasons[reason] ?? 0) + 1;
-          if (decision.eligible || TRACK_ANYWAY.has(reason)) {
-            if (wave === input.wave) tracked.push({ id: cp.id, wave });
-          } else if (input.countEligibility) untracked.push({ id: cp.id, wave });
-        }
-        const offeredAt = new Date().toISOString();
-        const send = (group: { id: string; wave: Wave }[], wave: Wave, statusOnly = false) =>
-          messenger.offer(
-            group.filter((g) => g.wave === wave).map((g) => g.id),
-            {
-              release: input.release,
-              fleet: { workflowId: input.fleetWorkflowId, wave },
-              source: 'fleet',
-              offeredAt,
-              ...(statusOnly ? { statusOnly: true } : {}),
-            },
-          );
-        const offered: string[] = [];
-        const failed: { id: string; error: string }[] = [];
-        const statusOffers = { offered: 0, failed: [] as { id: string; error: string }[] };
-        if (tracked.length > 0) {
-          const r = await send(tracked, input.wave);
-          offered.push(...r.offered);
-          failed.push(...r.failed);
-        }
-        for (const wave of WAVES) {
-          if (!untracked.some((u) => u.wave === wave)) continue;
-          const r = await send(untracked, wave, true);
-          statusOffers.offered += r.offered.length;
-          statusOffers.failed.push(...r.failed);
-        }
-        return {
-          offered,
-          failed,
-          reasons,
-          listed: page.items.length,
-          nextCursor: page.nextCursor,
-          ...(input.countEligibility ? { statusOffers } : {}),
-        };
-      });
+      return heartbeating(() =>
+        translating(async () => {
+          const page = await inventory.listControlPlanes({ cursor: input.cursor, limit: input.pageSize });
+          const tracked: { id: string; wave: Wave }[] = [];
+          const untracked: { id: string; wave: Wave }[] = [];
+          const reasons: Record<string, number> = {};
+          for (const { controlPlane: cp } of page.items) {
+            const decision = assessEligibility(cp, input.release);
+            const reason = decision.eligible ? 'eligible' : decision.reason;
+            const wave = waveOf(cp, input.rollout);
+            if (input.countEligibility) reasons[reason] = (reasons[reason] ?? 0) + 1;
+            if (decision.eligible || TRACK_ANYWAY.has(reason)) {
+              if (wave === input.wave) tracked.push({ id: cp.id, wave });
+            } else if (input.countEligibility) untracked.push({ id: cp.id, wave });
+          }
+          const offeredAt = new Date().toISOString();
+          const send = (group: { id: string; wave: Wave }[], wave: Wave, statusOnly = false) =>
+            messenger.offer(
+              group.filter((g) => g.wave === wave).map((g) => g.id),
+              {
+                release: input.release,
+                fleet: { workflowId: input.fleetWorkflowId, wave },
+                source: 'fleet',
+                offeredAt,
+                ...(statusOnly ? { statusOnly: true } : {}),
+              },
+            );
+          const offered: string[] = [];
+          const failed: { id: string; error: string }[] = [];
+          const statusOffers = { offered: 0, failed: [] as { id: string; error: string }[] };
+          if (tracked.length > 0) {
+            const r = await send(tracked, input.wave);
+            offered.push(...r.offered);
+            failed.push(...r.failed);
+          }
+          for (const wave of WAVES) {
+            if (!untracked.some((u) => u.wave === wave)) continue;
+            const r = await send(untracked, wave, true);
+            statusOffers.offered += r.offered.length;
+            statusOffers.failed.push(...r.failed);
+          }
+          return {
+            offered,
+            failed,
+            reasons,
+            listed: page.items.length,
+            nextCursor: page.nextCursor,
+            ...(input.countEligibility ? { statusOffers } : {}),
+          };
+        }),
+      );
     },
 
     /** Control plane → fleet: how the attempt ended. Not delivered when the fleet rollout is closed or missing. */
@@ -252,8 +277,10 @@ export function controlPlaneActivities(deps: ActivityDeps) {
     /** The fleet's reconciler: what became of the control planes it still counts in flight for `releaseId`. */
     async inspectControlPlanes(input: { releaseId: string; controlPlaneIds: string[] }): Promise<InFlightVerdict[]> {
       const messenger = needMessenger(deps, 'inspectControlPlanes');
-      return translating(async () =>
-        (await messenger.inspect(input.controlPlaneIds)).map((probe) => verdictOf(probe, input.releaseId)),
+      return heartbeating(() =>
+        translating(async () =>
+          (await messenger.inspect(input.controlPlaneIds)).map((probe) => verdictOf(probe, input.releaseId)),
+        ),
       );
     },
 
@@ -264,7 +291,7 @@ export function controlPlaneActivities(deps: ActivityDeps) {
     async withdrawRelease(input: { controlPlaneIds: string[]; withdrawal: Withdrawal }): Promise<WithdrawResult> {
       const messenger = needMessenger(deps, 'withdrawRelease');
       if (input.controlPlaneIds.length === 0) return { sent: [], gone: [] };
-      return translating(() => messenger.withdraw(input.controlPlaneIds, input.withdrawal));
+      return heartbeating(() => translating(() => messenger.withdraw(input.controlPlaneIds, input.withdrawal)));
     },
 
     /** Releases whose fleet rollout runs or rolled out to the end, newest first. */

@@ -59,6 +59,8 @@ export interface SentEmail {
   customProperties: Record<string, unknown>;
   contactProperties: Record<string, unknown>;
   statusId: string;
+  /** When it went out (epoch ms). */
+  at: number;
 }
 
 export interface FakeContact {
@@ -331,6 +333,7 @@ export async function startFakeHubSpot(opts: FakeHubSpotOptions = {}): Promise<F
         customProperties: isRecord(body.customProperties) ? body.customProperties : {},
         contactProperties: isRecord(body.contactProperties) ? body.contactProperties : {},
         statusId: status.statusId,
+        at: Date.now(),
       });
     if (fault?.immediate) return { status: 200, body: view(status, false) };
     return { status: 200, body: { statusId: status.statusId, status: 'PENDING', requestedAt } };
