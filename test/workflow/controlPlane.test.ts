@@ -29,9 +29,8 @@ import type {
   HealthPort,
   NotifierPort,
   PlatformPort,
-  Progress,
 } from '../../activities/ports';
-import type { ComponentRef, ComponentSnapshot, HealthReport, SreAlert } from '../../domain/model';
+import type { ComponentRef, HealthReport, SreAlert } from '../../domain/model';
 import type { Release } from '../../domain/release';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import {
@@ -51,6 +50,7 @@ import {
 } from '../../workflows/messages';
 import { UpgradeStage } from '../../workflows/searchAttributes';
 import { controlPlane, FleetHarness, LTS_RELEASE, org, weekdayIn } from '../helpers/fleetHarness';
+import { tookUpgradeNow, type WindowOverride } from '../helpers/invariants';
 import { recordHistory } from '../helpers/recordHistory';
 import { timeSkippingEnv } from '../helpers/temporalServers';
 import { workflowsPath } from '../../workers/worker';
@@ -146,9 +146,9 @@ class TestPlatform implements PlatformPort {
   upgrade(...args: Parameters<PlatformPort['upgrade']>) {
     return this.inner.upgrade(...args);
   }
-  async restore(c: ComponentRef, snap: ComponentSnapshot, progress: Progress, signal: AbortSignal) {
-    if (this.restoreDown.has(c.controlPlaneId)) throw new Error('platform API unavailable (test): 503');
-    return this.inner.restore(c, snap, progress, signal);
+  async restore(...args: Parameters<PlatformPort['restore']>) {
+    if (this.restoreDown.has(args[0].controlPlaneId)) throw new Error('platform API unavailable (test): 503');
+    return this.inner.restore(...args);
   }
 }
 
@@ -244,6 +244,8 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
+  // What the fleet runs now is each test's initial state; the changes from here on are judged after the test.
+  harness.markInvariants();
   env = await timeSkippingEnv();
   // The activities read deps.messenger when they run: point it at this test's server.
   messenger = new TemporalMessenger(env.client, { taskQueue: TASK_QUEUE });
@@ -264,10 +266,26 @@ afterEach(async () => {
   alerter.heldTriggers.clear();
   health.heldProbes.clear();
   platform.restoreDown.clear();
+  // The runs an SRE started with upgradeNow (their window is exempt), read while the server is up.
+  const overrides = await upgradeNowRuns(harness.changedSinceMark()).catch((err: Error) => err);
   worker?.shutdown();
   await workerRun;
   await env?.teardown();
+  if (overrides instanceof Error)
+    throw new Error(`could not read the histories for the invariants: ${overrides.message}`);
+  // Every change inside its window, after the notice and its lead; every component old or on the target.
+  harness.assertInvariants({ releases: [LTS_581, LTS_582, SECURITY], overrides });
 });
+
+/** Every run, of these control planes' workflows, that took an SRE's upgradeNow. */
+async function upgradeNowRuns(controlPlaneIds: string[]): Promise<WindowOverride[]> {
+  const found: WindowOverride[] = [];
+  for (const controlPlaneId of controlPlaneIds) {
+    const runs = await env.client.withDeadline(Date.now() + 10_000, () => runsOf(controlPlaneId));
+    for (const run of runs) if (tookUpgradeNow(run.events)) found.push({ controlPlaneId, runId: run.runId });
+  }
+  return found;
+}
 
 afterAll(async () => {
   await harness?.close();
@@ -997,9 +1015,9 @@ describe('controlPlane (time-skipping server)', () => {
     // Only the Gateway's restore is down from here: the Dashboard's may go through once the Gateway is abandoned.
     platform.restoreDown.delete('cp-restore-abandoned');
     const inner = platform.restore.bind(platform);
-    platform.restore = async (c, snap, progress, signal) => {
+    platform.restore = async (c, ...rest) => {
       if (c.id === 'gateway') throw new Error('platform API unavailable (test): 503');
-      return inner(c, snap, progress, signal);
+      return inner(c, ...rest);
     };
     try {
       await handle.signal(abandonRollbackSignal, { reason: 'restoring it by hand', by: 'sre-kim' });

@@ -105,7 +105,8 @@ const ALL = [
   controlPlane('q-1', unreachableDataPlane),
   controlPlane('q-2', { window: lateWindow }),
   controlPlane('e-mail-fails'),
-  // Its window opens three hours after e-mail-fails's (both every day; a day's notice).
+  // Its window opens three hours after e-mail-fails's upgrade may start (a day's notice ends an hour into the default
+  // daily window, see dailyWindow), so e-mail-fails takes the one slot first.
   controlPlane('e-other', {
     window: { ...twoHourWindow, start: berlinClock(Date.now() + 3 * 60 * MINUTE), durationMinutes: 240 },
   }),
@@ -127,6 +128,8 @@ beforeAll(async () => {
 // their upgrade (waiting for the next offer), so one test's timers would otherwise fire in another's.
 beforeEach(async () => {
   await resetVersions();
+  // What the fleet runs now is the test's initial state; the changes from here on are judged after the test.
+  harness.markInvariants();
   env = await timeSkippingEnv();
   deps = { ...baseDeps, messenger: new TemporalMessenger(env.client, { taskQueue: TASK_QUEUE }) };
   await startWorker();
@@ -143,7 +146,11 @@ async function startWorker(): Promise<void> {
   workerRun = worker.run();
 }
 
-afterEach(closeServer);
+afterEach(async () => {
+  await closeServer();
+  // Every change inside its window, after the notice and its lead; every component old or on the target.
+  harness.assertInvariants({ releases: driven.releases });
+});
 
 async function closeServer(): Promise<void> {
   worker?.shutdown();
@@ -151,10 +158,13 @@ async function closeServer(): Promise<void> {
   await env?.teardown();
 }
 
-/** What the running test drove, for the message of a failure. */
-let driven: { fleet?: WorkflowHandle<typeof fleetRollout>; controlPlanes: string[] } = { controlPlanes: [] };
+/** What the running test drove, for the message of a failure and the invariant check (the releases it offered). */
+let driven: { fleet?: WorkflowHandle<typeof fleetRollout>; controlPlanes: string[]; releases: Release[] } = {
+  controlPlanes: [],
+  releases: [],
+};
 beforeEach(() => {
-  driven = { controlPlanes: [] };
+  driven = { controlPlanes: [], releases: [] };
 });
 
 /**
@@ -173,6 +183,8 @@ function serverIt(name: string, body: () => Promise<void>, budgetMs = 150_000): 
             await closeServer();
             harness.clearMessages();
             await resetVersions();
+            // The stalled attempt's changes are not judged: it was abandoned, and its notices cleared.
+            harness.markInvariants();
             env = await timeSkippingEnv();
             deps = { ...deps, messenger: new TemporalMessenger(env.client, { taskQueue: TASK_QUEUE }) };
             await startWorker();
@@ -269,6 +281,7 @@ async function startFleet(
     args: [{ release: rel, rollout: rollout(policy) }],
   });
   driven.fleet = handle;
+  driven.releases.push(rel);
   return handle;
 }
 
