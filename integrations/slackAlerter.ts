@@ -53,7 +53,9 @@ export class SlackAlerter implements AlerterPort {
       throw new Error(`Slack webhook URL must be http(s), not ${url.protocol}`);
     this.#webhookUrl = url.href;
     this.where = `webhook at ${url.host}`;
-    this.#secretParts = [url.href, opts.webhookUrl, url.pathname].filter((part) => part.length > 1);
+    // Longest first. The last path segment is the webhook's own secret: an error page may echo it alone.
+    const token = url.pathname.split('/').at(-1) ?? '';
+    this.#secretParts = [url.href, opts.webhookUrl, url.pathname, token].filter((part) => part.length > 1);
     if (opts.temporalUi) this.temporalUi = opts.temporalUi;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.defaultRetryAfterMs = opts.defaultRetryAfterMs ?? 30_000;

@@ -11,6 +11,7 @@ import { DEFAULT_POLICY, type UpgradePolicy } from '../domain/policy';
 import { parseWith } from '../domain/validation';
 import { TASK_QUEUE_DEFAULT } from '../workflows/messages';
 import { parseMinutes } from './duration';
+import { parseEncryptionSettings } from '../integrations/encryptionCodec';
 
 const duration = z
   .string()
@@ -151,6 +152,23 @@ export const ConfigSchema = z.object({
         .filter((s) => s !== ''),
     )
     .default([]),
+
+  /** Payload encryption (integrations/encryptionCodec.ts): `id:base64key,...` (a secret) and the current key's id. */
+  NIGHTSHIFT_ENCRYPTION_KEYS: z.string().optional(),
+  NIGHTSHIFT_ENCRYPTION_KEY_ID: z.string().optional(),
+  /** `npm run codec-server`: where it listens, the Web UI origin it serves, and its bearer token (a secret). */
+  NIGHTSHIFT_CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
+  NIGHTSHIFT_CODEC_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8888),
+  NIGHTSHIFT_CODEC_SERVER_UI_ORIGIN: z
+    .string()
+    .refine(
+      (v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol) && new URL(v).origin === v.replace(/\/$/, ''),
+      'must be the Web UI origin: http(s)://host[:port], no path',
+    )
+    .transform((v) => v.replace(/\/$/, ''))
+    .default('http://localhost:8233'),
+  // Never fails validation (a failing rule would echo the secret); npm run codec-server checks its length.
+  NIGHTSHIFT_CODEC_SERVER_TOKEN: z.string().optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema> & { policy: UpgradePolicy };
@@ -162,6 +180,8 @@ export const SECRET_SETTINGS = [
   'NIGHTSHIFT_HUBSPOT_TOKEN',
   'NIGHTSHIFT_PAGERDUTY_ROUTING_KEY',
   'NIGHTSHIFT_SLACK_WEBHOOK_URL',
+  'NIGHTSHIFT_ENCRYPTION_KEYS',
+  'NIGHTSHIFT_CODEC_SERVER_TOKEN',
 ] as const;
 
 /** Read by the test suite, `npm run setup` and the demo, not by the worker: allowed in the environment. */
@@ -268,6 +288,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const source = configFile ? `configuration (environment and ${configFile})` : 'configuration (environment)';
   const parsed = parseWith(ConfigSchema.strip(), relevant, source);
   checkAdapters(parsed);
+  parseEncryptionSettings(parsed); // throws naming the variable and key id, never key material
   for (const [cert, key] of [['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const]) {
     if (Boolean(parsed[cert]) !== Boolean(parsed[key]))
       throw new Error(`configuration: set both ${cert} and ${key}, or neither`);

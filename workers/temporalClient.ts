@@ -2,6 +2,8 @@
 // TEMPORAL_* settings as the worker (workers/worker.ts connectWorker uses the same options).
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { encryptionDataConverter } from '../integrations/encryptionCodec';
 import type { Config } from './config';
 
 type TemporalSettings = Pick<
@@ -13,6 +15,16 @@ type TemporalSettings = Pick<
   | 'TEMPORAL_TLS_CA'
   | 'TEMPORAL_TLS_SERVER_NAME'
 >;
+
+type EncryptionSettings = Partial<Pick<Config, 'NIGHTSHIFT_ENCRYPTION_KEYS' | 'NIGHTSHIFT_ENCRYPTION_KEY_ID'>>;
+
+/**
+ * The data converter of every client and worker of a configuration: the AES-256-GCM codec when
+ * NIGHTSHIFT_ENCRYPTION_KEYS is set (integrations/encryptionCodec.ts), else undefined (the SDK's default).
+ */
+export function configuredDataConverter(config: EncryptionSettings): DataConverter | undefined {
+  return encryptionDataConverter(config);
+}
 
 /** mTLS when a client certificate is configured; server-only TLS for an API key or a custom CA; otherwise plain. */
 export function clientConnectionOptions(
@@ -47,7 +59,7 @@ export interface ConnectedClient {
  * first call instead, for a long-running process that must start while Temporal is down.
  */
 export async function connectClient(
-  config: TemporalSettings & Pick<Config, 'TEMPORAL_NAMESPACE'>,
+  config: TemporalSettings & Pick<Config, 'TEMPORAL_NAMESPACE'> & EncryptionSettings,
   opts: { lazy?: boolean } = {},
 ): Promise<ConnectedClient> {
   const connection = Connection.lazy(clientConnectionOptions(config));
@@ -60,7 +72,12 @@ export async function connectClient(
     }
   };
   if (!opts.lazy) await ensureConnected();
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const dataConverter = configuredDataConverter(config);
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    ...(dataConverter && { dataConverter }),
+  });
   return { client, ensureConnected, close: () => connection.close() };
 }
 

@@ -1,5 +1,6 @@
 // Wires configuration to adapters and adapters to activities, and builds the Temporal worker. Shared by
 // `npm run worker`, `npm start` and the integration tests, so they all run the same code.
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { createActivities, type ActivityDeps } from '../activities';
@@ -18,7 +19,7 @@ import { SlackAlerter } from '../integrations/slackAlerter';
 import { TemporalMessenger } from '../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
 import type { Config } from './config';
-import { clientConnectionOptions, connectClient } from './temporalClient';
+import { clientConnectionOptions, configuredDataConverter, connectClient } from './temporalClient';
 
 export interface Wiring {
   deps: ActivityDeps;
@@ -186,10 +187,19 @@ export async function wireAdapters(config: Config, log: (line: string) => void =
   };
 }
 
+/**
+ * The data converter of the configuration a connection was made for (connectWorker): workers created on it encode and
+ * decode payloads as the configuration's clients do (payload encryption), without every entry point passing it.
+ */
+const dataConverters = new WeakMap<NativeConnection, DataConverter>();
+
 /** The worker's connection: the same address, TLS / mTLS and API key choice as the operator client. */
 export async function connectWorker(config: Config): Promise<NativeConnection> {
   const { address, tls } = clientConnectionOptions(config);
-  return NativeConnection.connect({ address, tls, apiKey: config.TEMPORAL_API_KEY });
+  const dataConverter = configuredDataConverter(config); // a bad key setting fails before connecting
+  const connection = await NativeConnection.connect({ address, tls, apiKey: config.TEMPORAL_API_KEY });
+  if (dataConverter) dataConverters.set(connection, dataConverter);
+  return connection;
 }
 
 export function workflowsPath(): string {
@@ -201,14 +211,18 @@ export async function createWorker(opts: {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** Payload codecs (encryption); default: the one of the configuration connectWorker made the connection for. */
+  dataConverter?: DataConverter;
   extra?: Partial<WorkerOptions>;
 }): Promise<Worker> {
+  const dataConverter = opts.dataConverter ?? dataConverters.get(opts.connection);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowsPath: workflowsPath(),
     activities: createActivities(opts.deps),
+    ...(dataConverter && { dataConverter }),
     ...opts.extra,
   });
 }
