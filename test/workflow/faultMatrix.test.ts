@@ -451,9 +451,13 @@ async function judge(
 ): Promise<Cell> {
   const cp = cpId(row, fault);
   const problems: string[] = [];
-  const status = await bounded(env, 10_000, () =>
-    env.client.workflow.getHandle(controlPlaneWorkflowId(cp)).query(controlPlaneStatusQuery),
-  );
+  // The fleet hears first; the control plane's record of the attempt follows its best-effort alert and email.
+  const deadline = Date.now() + 30_000;
+  let status = await attemptStatus(cp);
+  while (!status.recent.some((r) => r.releaseId === RELEASE.id) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    status = await attemptStatus(cp);
+  }
   const attempt = status.recent.filter((r) => r.releaseId === RELEASE.id).at(-1);
   const outcome = attempt?.outcome ?? `none (${status.upgrade?.stage ?? 'idle'})`;
   const inj = injections.get(cp)!;
@@ -498,6 +502,30 @@ async function judge(
     }
   }
 
+  // A change the attempt under test asked for was under way when that attempt was given up.
+  const platformChange = row.activity === 'upgradeComponent' || row.activity === 'restoreComponent';
+  if (platformChange && (fault === 'timeout' || fault === 'worker-killed')) {
+    const first = audit.find(
+      (e) => e.event === 'deploy' && e.componentId === row.component && e.requestedBy?.activityType === row.activity,
+    );
+    if (first?.event !== 'deploy' || first.result !== 'started' || first.requestedBy?.attempt !== 1)
+      problems.push(
+        `attempt 1 of ${row.activity} did not start the ${row.component} rollout: ${JSON.stringify(first)}`,
+      );
+  }
+
+  // The customer is told how it ended (once told of the window); no email twice.
+  const notices = (await harness.notices(cp)).filter((n) => n.properties.release_id === RELEASE.id);
+  const kinds = notices.map((n) => n.noticeKind);
+  if (new Set(notices.map((n) => n.key)).size !== notices.length) problems.push(`an email sent twice: ${kinds}`);
+  const told =
+    outcome === 'completed'
+      ? kinds.at(-1) === 'completed'
+      : outcome === 'rolled-back'
+        ? kinds.at(-1) === 'rolled-back'
+        : !kinds.includes('scheduled') || kinds.at(-1) === 'cancelled';
+  if (!told) problems.push(`customer told ${JSON.stringify(kinds)} after ${outcome}`);
+
   // SREs hear of every upgrade that did not complete; a completed one pages nobody.
   const all = harness.alerts(cp);
   const alerts = all.filter((a) => a.action !== 'resolve');
@@ -513,6 +541,12 @@ async function judge(
   if ((outcome === 'rolled-back' || outcome === 'failed') !== (failure !== undefined))
     problems.push(`fleet failures list ${failure ? 'has' : 'lacks'} it after ${outcome}`);
   return { outcome, attempts: inj.attempts, alerts: alerts.length, problems };
+}
+
+function attemptStatus(cp: string) {
+  return bounded(env, 10_000, () =>
+    env.client.workflow.getHandle(controlPlaneWorkflowId(cp)).query(controlPlaneStatusQuery),
+  );
 }
 
 function checkFleetCounts(result: FleetUpgradeResult, cells: Cell[]): string[] {
