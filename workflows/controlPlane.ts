@@ -11,6 +11,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -56,6 +57,12 @@ import { UpgradeAttempt } from './upgrade';
 
 /** Attempts kept in the status and carried over continue-as-new. */
 const RECENT_KEPT = 10;
+/**
+ * Patch: a fleet's offer of a release this control plane already ran for that fleet is a duplicate (the fleet's
+ * offering activity was retried after a worker died) and is ignored, unanswered. Before, such a re-offer after a
+ * `cancel` started the cancelled upgrade again, and its second report was counted twice (found by npm run chaos).
+ */
+export const PATCH_FLEET_OFFER_ONCE = 'fleet-offer-once';
 /** A release that failed before any change is offered again by the catch-up schedule only after this long. */
 export const RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
 /**
@@ -114,6 +121,10 @@ export class ControlPlaneWorkflow {
     const cur = this.active();
     // The same release as the attempt in progress (even while it rolls back or sends its last email) or pending: one.
     if (this.current?.release.id === o.release.id || this.carried.pending?.release.id === o.release.id) return;
+    if (this.isRepeatedFleetOffer(o)) {
+      log.info('repeated fleet offer ignored', { releaseId: o.release.id, fleet: o.fleet?.workflowId });
+      return;
+    }
     // A listing's status-only offer (the fleet found this control plane ineligible) never displaces real work.
     if (o.statusOnly && (cur || this.carried.pending)) return;
     const declined = this.declineReason(o);
@@ -136,6 +147,14 @@ export class ControlPlaneWorkflow {
     this.carried.pending = o;
     if (cur?.supersede(o.release.id)) log.info('replacing the waiting upgrade', { by: o.release.id });
     this.refresh();
+  }
+
+  /** The fleet that offers it already had an attempt of this release here: its offering activity ran twice. */
+  private isRepeatedFleetOffer(o: ReleaseOffer): boolean {
+    if (o.source !== 'fleet' || !o.fleet) return false;
+    const fleetId = o.fleet.workflowId;
+    const ran = this.carried.recent.some((r) => r.releaseId === o.release.id && r.fleetWorkflowId === fleetId);
+    return ran && patched(PATCH_FLEET_OFFER_ONCE);
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -61,6 +62,15 @@ import { errorMessage, onSignal, parseOperatorRequest, toRequest } from './opera
 import * as SA from './searchAttributes';
 
 const FAILURES_KEPT = 25;
+/**
+ * Patch: a report that arrives before the fleet counts the control plane in (it reported while the activity that
+ * offered it was still running, or was being retried after a worker died) is kept and applied when the offer's result
+ * arrives. Before, it was dropped and the control plane was later settled as `lost`, with an alert (found by npm run
+ * chaos).
+ */
+export const PATCH_EARLY_REPORTS = 'early-reports-kept';
+/** Early reports kept at most (oldest dropped): reports for control planes this rollout never counts in are rare. */
+const EARLY_KEPT = 2000;
 const LOST_KEPT = 25;
 /** Control planes asked for their state per reconcile activity, and told of a withdrawal per activity. */
 const BATCH = 200;
@@ -236,7 +246,21 @@ export class FleetRollout {
   report(r: UpgradeReport): void {
     this.signals++;
     if (r.releaseId !== this.release.id) return;
+    if (!this.c.childWave[r.controlPlaneId] && patched(PATCH_EARLY_REPORTS)) {
+      this.keepEarly(r);
+      return;
+    }
     this.settle(r.controlPlaneId, r.outcome, r.reason);
+  }
+
+  /** A report from a control plane not (yet) counted in: kept until its offer's result counts it in. */
+  private keepEarly(r: UpgradeReport): void {
+    const early = { ...(this.c.early ?? {}) };
+    delete early[r.controlPlaneId];
+    early[r.controlPlaneId] = { outcome: r.outcome, ...(r.reason !== undefined ? { reason: r.reason } : {}) };
+    const ids = Object.keys(early);
+    for (const id of ids.slice(0, Math.max(0, ids.length - EARLY_KEPT))) delete early[id];
+    this.c.early = early;
   }
 
   private checkBudget(): void {
@@ -581,6 +605,12 @@ export class FleetRollout {
     this.c.childWave[id] = wave;
     this.setChild(id, 'w');
     this.status.waves[wave].started++;
+    const early = this.c.early?.[id];
+    if (early) {
+      const { [id]: _, ...rest } = this.c.early!;
+      this.c.early = rest;
+      this.settle(id, early.outcome, early.reason);
+    }
   }
 
   private async waitFor(done: () => boolean): Promise<void> {

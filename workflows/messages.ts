@@ -477,6 +477,8 @@ export interface FleetRolloutCarried {
   /** Control planes already told that the release is withdrawn (cancel/supersede fan-out in progress). */
   withdrawn: string[];
   pagedFor?: string;
+  /** Reports that came before their control plane was counted in (applied when it is), by control plane. */
+  early?: Record<string, { outcome: AttemptOutcome; reason?: string }>;
 }
 
 // ==== Payload checks: signals and updates arrive as raw JSON (Web UI, CLI, other versions of this code) ====

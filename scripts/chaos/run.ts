@@ -34,7 +34,7 @@ import { judge, type Verdict } from './verdict';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TASK_QUEUE = 'chaos';
-const ROUTING_KEY = 'chaos0routing0key0000000000000000';
+const ROUTING_KEY = 'chaos0routing0key000000000000000'; // 32 characters, as PagerDuty requires
 /** Notice leads the workers are given (development tier; staging keeps its default of 2 days). */
 const LEAD = { lts: '20s', security: '10s' };
 const LEAD_MINUTES = { lts: 20 / 60, security: 10 / 60 };
@@ -316,30 +316,37 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   };
 
   const operatorAction = async () => {
+    const r = random();
+    // Bounded: an update waits for a worker to run it, and workers are being killed.
+    const deadline = Date.now() + 10_000;
+    try {
+      await client.withDeadline(deadline, () => act(r));
+    } catch {
+      count('refused, not found or timed out');
+    }
+  };
+
+  /** One operator message to a random control plane (often one that has finished, or was never offered). */
+  const act = async (r: number) => {
     const id = cpIds[Math.floor(random() * cpIds.length)]!;
     const h = client.workflow.getHandle(controlPlaneWorkflowId(id));
     const who = { reason: 'chaos operator', by: 'chaos' };
-    const r = random();
-    try {
-      if (r < 0.35) {
-        await h.signal(pauseSignal, who);
-        pausedByUs.set(id, Date.now() + 5_000 + random() * 15_000);
-        count('pause');
-      } else if (r < 0.5) {
-        await h.signal(cancelSignal, who);
-        count('cancel signal');
-      } else if (r < 0.62) {
-        await h.cancel();
-        count('Temporal cancel');
-      } else if (r < 0.77) {
-        count('defer');
-        await h.executeUpdate(deferUpdate, { args: [{ days: 1, ...who }] });
-      } else {
-        await h.signal(resumeSignal, who);
-        count('resume');
-      }
-    } catch {
-      count('refused or not found');
+    if (r < 0.35) {
+      await h.signal(pauseSignal, who);
+      pausedByUs.set(id, Date.now() + 5_000 + random() * 15_000);
+      count('pause');
+    } else if (r < 0.5) {
+      await h.signal(cancelSignal, who);
+      count('cancel signal');
+    } else if (r < 0.62) {
+      await h.cancel();
+      count('Temporal cancel');
+    } else if (r < 0.77) {
+      count('defer');
+      await h.executeUpdate(deferUpdate, { args: [{ days: 1, ...who }] });
+    } else {
+      await h.signal(resumeSignal, who);
+      count('resume');
     }
   };
 
@@ -371,12 +378,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   /** Nothing changing, asking or paused anywhere: every control plane idle or waiting for a later window. */
   const settled = async (): Promise<boolean> => {
     const { cps, fleets } = await readStatuses();
-    // A fleet is settled once it has listed both waves and nothing of it changes or asks for a slot.
-    for (const f of fleets.values()) {
-      if (typeof f === 'string') return false;
-      if (!['completed', 'cancelled', 'superseded', 'main', 'draining'].includes(f.stage)) return false;
-      if (f.inFlight.changing > 0 || f.inFlight.waitingForSlot > 0) return false;
-    }
+    let settledNow = true;
     for (const [id, s] of cps) {
       if (typeof s === 'string') {
         if (/not found/i.test(s)) continue; // never offered anything (ineligible, listed untracked)
@@ -390,11 +392,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         if (u.rollbackBlocked) await h.signal(retryRollbackSignal, { reason: 'chaos end', by: 'chaos-sre' });
         else await h.signal(cancelSignal, { reason: 'chaos end: paused upgrade cancelled', by: 'chaos-sre' });
         count('sre answer at the end');
-        return false;
+        settledNow = false;
+        continue;
       }
       // Waiting is settled only for a window that opens well after the run (tomorrow's, or in six hours).
-      if (u.stage !== 'waiting-for-window') return false;
-      if (!u.window || Date.parse(u.window.startAt) < Date.now() + 30 * 60_000) return false;
+      if (u.stage !== 'waiting-for-window') settledNow = false;
+      else if (!u.window || Date.parse(u.window.startAt) < Date.now() + 30 * 60_000) settledNow = false;
+    }
+    if (!settledNow) return false;
+    // A fleet is settled once it has listed both waves and nothing of it changes or asks for a slot.
+    for (const f of fleets.values()) {
+      if (typeof f === 'string') return false;
+      if (!['completed', 'cancelled', 'superseded', 'main', 'draining'].includes(f.stage)) return false;
+      if (f.inFlight.changing > 0 || f.inFlight.waitingForSlot > 0) return false;
     }
     return true;
   };

@@ -112,6 +112,7 @@ const ALL = [
   }),
   controlPlane('o-orphan', { window: lateWindow }),
   controlPlane('v-1', { dashboard: { version: '5.8.1' }, gateway: { version: '5.8.1' }, dataPlanes: [] }),
+  controlPlane('r-1', { dataPlanes: [] }),
   ...many('m-', 60),
   ...many('n-', 70),
 ];
@@ -609,6 +610,46 @@ describe('fleetRollout (time-skipping server)', () => {
     expect(result.status.cancel!.reason).toBe('Temporal cancellation request');
     expect(result.status.outcomes).toEqual({ cancelled: 2 });
   });
+
+  serverIt(
+    'a report that comes before the offer is counted, and a repeated offer of the same fleet is ignored',
+    async () => {
+      // What a worker killed mid-page does (seen in npm run chaos): the control plane has the offer, is cancelled and
+      // reports while the fleet's offering activity has not returned; the retried activity then offers it again.
+      useFleet('r-');
+      const rel = release('lts-5.8.2-early');
+      let release_: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release_ = resolve));
+      const messenger = deps.messenger!;
+      const offer = messenger.offer.bind(messenger);
+      let offers = 0;
+      messenger.offer = async (ids, o) => {
+        const first = await offer(ids, o);
+        if (o.statusOnly || !ids.includes('r-1')) return first;
+        offers++;
+        await gate;
+        return offer(ids, o); // the retried attempt of the activity offers again
+      };
+      const handle = await startFleet(rel);
+      await waitingForWindow('r-1', rel.id);
+      await cpHandle('r-1').signal(cancelSignal, { reason: 'customer asked', by: 'sre-kim' });
+      await until(
+        () => attempt('r-1', rel.id),
+        (a) => a?.outcome === 'cancelled',
+      );
+      release_();
+      const result = await outcome(handle);
+      expect(offers).toBe(1);
+      expect(result.status.outcomes).toEqual({ cancelled: 1 });
+      expect(result.status.lostCount ?? 0).toBe(0);
+      const s = await cpStatus('r-1');
+      expect(s.upgrade).toBeUndefined(); // the repeated offer started nothing
+      expect(s.recent.filter((r) => r.releaseId === rel.id)).toHaveLength(1);
+      expect(await harness.version('r-1', 'gateway')).toBe('5.3.4');
+      await recordHistory(handle, 'fleet-early-report');
+      await recordHistory(cpHandle('r-1'), 'repeated-fleet-offer-ignored');
+    },
+  );
 
   serverIt('a security rollout is not superseded wholesale: a supersede signal leaves it running', async () => {
     useFleet('v-');
