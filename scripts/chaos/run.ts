@@ -228,6 +228,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const inventoryPath = path.join(dir, 'fleet.json');
   fs.writeFileSync(inventoryPath, JSON.stringify(inventory, null, 2));
   const auditLog = path.join(dir, 'audit.jsonl');
+  const alertLog = path.join(dir, 'alerts.jsonl');
 
   const address = `127.0.0.1:${await freePort()}`;
   const dbFile = path.join(dir, 'temporal.db');
@@ -259,7 +260,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     NIGHTSHIFT_HUBSPOT_TEMPLATES: templates,
     NIGHTSHIFT_HUBSPOT_TIMEOUT_MS: '3000',
     NIGHTSHIFT_ALERTER: 'pagerduty,log',
-    NIGHTSHIFT_ALERT_LOG: path.join(dir, 'alerts.jsonl'),
+    NIGHTSHIFT_ALERT_LOG: alertLog,
     NIGHTSHIFT_PAGERDUTY_URL: pageProxy.url,
     NIGHTSHIFT_PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
     NIGHTSHIFT_ALERT_TIMEOUT_MS: '3000',
@@ -502,6 +503,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       healthy,
       emails: hubspot.sentEmails,
       incidents: pagerDuty.opened.map((i) => ({ dedupKey: i.dedupKey, events: i.events })),
+      alertLog: fs.existsSync(alertLog)
+        ? fs
+            .readFileSync(alertLog, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { dedupKey: string; severity: string; controlPlaneId: string })
+        : [],
       controlPlanes: cps,
       fleets,
       settledAt,

@@ -31,6 +31,8 @@ export interface VerdictInput {
   healthy: Map<string, Set<string>>;
   emails: SentEmailRecord[];
   incidents: IncidentRecord[];
+  /** Every alert the workers raised, as the log channel recorded it (info alerts are not paged). */
+  alertLog: { dedupKey: string; severity: string; controlPlaneId: string }[];
   /** The status of every control plane's workflow at the end, or why it could not be read. */
   controlPlanes: Map<string, ControlPlaneStatus | string>;
   fleets: Map<string, FleetStatus | string>;
@@ -217,10 +219,14 @@ export function judge(input: VerdictInput): Verdict {
             `${cp.id}: ${r.releaseId} completed at ${r.endedAt}, then restored ${undo.componentId}`,
           );
       }
-      if (harmful) {
-        const paged = input.incidents.some((i) => i.dedupKey.includes(`${cp.id}/`) || i.dedupKey.endsWith(cp.id));
-        if (!paged) flag('missingAlerts', `${cp.id}: ${r.releaseId} ended ${r.outcome} after changes, no incident`);
-      }
+      // Harm (rolled back, failed) pages on-call; a cancel an operator asked for after changes is told (an `info`
+      // alert, which the PagerDuty channel does not page by its minimum severity).
+      const ours = (key: string) => key.includes(`${cp.id}/`) || key.endsWith(cp.id);
+      if (harmful && r.outcome !== 'cancelled') {
+        if (!input.incidents.some((i) => ours(i.dedupKey)))
+          flag('missingAlerts', `${cp.id}: ${r.releaseId} ended ${r.outcome} after changes, no incident`);
+      } else if (harmful && !input.alertLog.some((a) => ours(a.dedupKey)))
+        flag('missingAlerts', `${cp.id}: ${r.releaseId} cancelled after changes, no alert at all`);
     }
   }
 
