@@ -421,9 +421,15 @@ describe('fleetRollout (time-skipping server)', () => {
         const canaries = await Promise.all(['w-canary-1', 'w-canary-2'].map((id) => attempt(id, LTS_RELEASE.id)));
         const mains = await Promise.all(['w-main-1', 'w-main-2', 'w-main-3'].map((id) => attempt(id, LTS_RELEASE.id)));
         for (const a of [...canaries, ...mains]) expect(a).toMatchObject({ outcome: 'completed', changed: true });
-        const lastCanaryEnd = Math.max(...canaries.map((a) => Date.parse(a!.endedAt)));
-        // The main wave is offered only after the canary wave finished and baked for 120 minutes.
-        for (const a of mains) expect(Date.parse(a!.startedAt)).toBeGreaterThanOrEqual(lastCanaryEnd + 120 * MINUTE);
+        // The main wave is offered only after the canary wave finished and baked for 120 minutes. The fleet hears a
+        // canary finish from its report, which comes before the attempt's completion email (and its endedAt): the bake
+        // runs from the last report, so compare with the fleet's bakeUntil, and in real time, with the platform.
+        const bakeUntil = Date.parse(s.bakeUntil!);
+        for (const a of canaries) expect(bakeUntil).toBeGreaterThan(Date.parse(a!.startedAt) + 120 * MINUTE);
+        for (const a of mains) expect(Date.parse(a!.startedAt)).toBeGreaterThanOrEqual(bakeUntil);
+        const lastCanaryChange = Math.max(...['w-canary-1', 'w-canary-2'].map((id) => spans.get(id)![1]));
+        for (const id of ['w-main-1', 'w-main-2', 'w-main-3'])
+          expect(spans.get(id)![0]).toBeGreaterThanOrEqual(lastCanaryChange);
         expect(spans.size).toBe(5);
         expect(peakOverlap([...spans.values()])).toBe(2); // reached, never exceeded
         for (const id of ['w-main-1', 'w-canary-2']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
