@@ -2,7 +2,6 @@
 // the fake HubSpot sent and what the fake PagerDuty paged, against the inventory with the domain's window code. The
 // workflows' own status is used only to tell which attempts ended how (for the alerts expected and finished-then-
 // undone) and whether a workflow is still stuck.
-import { isDeepStrictEqual } from 'node:util';
 import type { Inventory } from '../../domain/inventory';
 import type { Release } from '../../domain/release';
 import { applyBlackouts, occurrences } from '../../domain/window';
@@ -71,6 +70,21 @@ export interface Verdict {
   violations: string[];
 }
 
+/** JSON value equality, key order aside (not isDeepStrictEqual: under Jest the objects come from two realms). */
+function sameJson(a: unknown, b: unknown): boolean {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canon)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>)
+              .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+              .map(([k, x]) => [k, canon(x)]),
+          )
+        : v;
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+}
+
 const isUpgrade = (e: SimulatedAuditEntry) =>
   e.event === 'deploy' && e.result === 'started' && e.requestedBy?.activityType === 'upgradeComponent';
 const isRestore = (e: SimulatedAuditEntry) =>
@@ -125,7 +139,7 @@ export function judge(input: VerdictInput): Verdict {
     for (const c of components) {
       if (c.rollout) flag('lost', `${cp.id}/${c.componentId}: a rollout is still in progress at the end`);
       const was = initial.get(c.componentId);
-      if (was && !isDeepStrictEqual(c.config, was.config))
+      if (was && !sameJson(c.config, was.config))
         flag('configChanged', `${cp.id}/${c.componentId}: configuration ${JSON.stringify(c.config)} ≠ initial`);
     }
     const asBefore = components.every((c) => c.version === initial.get(c.componentId)?.version);
