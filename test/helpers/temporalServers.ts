@@ -74,3 +74,21 @@ export async function devServerEnv(): Promise<TestWorkflowEnvironment> {
     },
   });
 }
+
+/**
+ * TestWorkflowEnvironment.createLocal, tried up to three times when the SDK gives up on the server's start: it waits a
+ * fixed 5 s for the dev server to listen (sdk-core's ephemeral_server), which a loaded CI machine can miss. Only that
+ * error is retried; anything else fails at once.
+ */
+export async function createLocalWithRetry(
+  options: Parameters<typeof TestWorkflowEnvironment.createLocal>[0],
+): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createLocal(options);
+    } catch (err) {
+      if (attempt >= 3 || !/did not start within/.test((err as Error).message)) throw err;
+      console.warn(`dev server did not start in the SDK's 5 s (attempt ${attempt}); starting another`);
+    }
+  }
+}

@@ -9,7 +9,8 @@ import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createLocalWithRetry } from '../helpers/temporalServers';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createCodecServer } from '../../integrations/codecServer';
@@ -117,7 +118,7 @@ describeUi('Temporal Web UI with the codec server', () => {
       log: (line) => codecLog.push(line),
     });
     await new Promise<void>((r) => codecServer.listen(codecPort, '127.0.0.1', r));
-    env = await TestWorkflowEnvironment.createLocal({
+    env = await createLocalWithRetry({
       server: {
         ...(paths.cli ? { executable: { type: 'existing-path' as const, path: paths.cli } } : {}),
         ui: true,

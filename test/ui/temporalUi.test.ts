@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createLocalWithRetry } from '../helpers/temporalServers';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadConfig } from '../../workers/config';
@@ -91,7 +92,7 @@ describeUi('Temporal Web UI', () => {
   beforeAll(async () => {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     const uiPort = await freePort();
-    env = await TestWorkflowEnvironment.createLocal({
+    env = await createLocalWithRetry({
       server: {
         ...(paths.cli ? { executable: { type: 'existing-path' as const, path: paths.cli } } : {}),
         ui: true,
