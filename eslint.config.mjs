@@ -4,6 +4,31 @@ import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
+const NEVER_SHIPPED = ['scripts', 'test'];
+
+/** One lint block per layer: imports of the folders it must not reach are errors (type imports included). */
+function layerRules(layers) {
+  return Object.entries(layers).map(([files, forbidden]) => {
+    const folders = [...forbidden, ...NEVER_SHIPPED];
+    return {
+      files: [files],
+      rules: {
+        '@typescript-eslint/no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              {
+                group: folders.flatMap((f) => [`../${f}`, `../${f}/*`, `../../${f}`, `../../${f}/*`]),
+                message: `${files.split('/')[0]}/ must not import ${folders.join(', ')} (docs/decisions/0013-layout-and-import-direction.md).`,
+              },
+            ],
+          },
+        ],
+      },
+    };
+  });
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.tools/**', '.data/**', 'coverage/**'] },
   js.configs.recommended,
@@ -34,7 +59,15 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: ['../activities', '../activities/*', '../integrations/*', '../workers/*'],
+              group: [
+                '../activities',
+                '../activities/*',
+                '../integrations/*',
+                '../worker/*',
+                '../client/*',
+                '../cli/*',
+                '../config/*',
+              ],
               message: 'Workflows may import only the types of activities; code comes from domain/.',
               allowTypeImports: true,
             },
@@ -50,6 +83,18 @@ export default tseslint.config(
       ],
     },
   },
+  // Imports point one way: domain <- activities <- workflows (types only); adapters (integrations/) depend on ports and
+  // message definitions, never on the worker, the client side or the CLI; config <- client <- worker <- cli. Nothing
+  // shipped imports tests or dev scripts. workflows/ has its own, stricter block above.
+  ...layerRules({
+    'domain/**/*.ts': ['activities', 'workflows', 'integrations', 'config', 'client', 'worker', 'cli'],
+    'activities/**/*.ts': ['integrations', 'config', 'client', 'worker', 'cli'],
+    'integrations/**/*.ts': ['config', 'client', 'worker', 'cli'],
+    'config/**/*.ts': ['client', 'worker', 'cli'],
+    'client/**/*.ts': ['worker', 'cli'],
+    'worker/**/*.ts': ['cli'],
+    'cli/**/*.ts': [],
+  }),
   {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: {

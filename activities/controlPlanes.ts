@@ -128,7 +128,7 @@ const TRACK_ANYWAY = new Set<string>(['config-incompatible']);
 function needMessenger(deps: ActivityDeps, activity: string): MessengerPort {
   if (deps.messenger) return deps.messenger;
   throw ApplicationFailure.nonRetryable(
-    `${activity} needs ActivityDeps.messenger (the Temporal messenger that workers/worker.ts wireAdapters builds ` +
+    `${activity} needs ActivityDeps.messenger (the Temporal messenger that worker/worker.ts wireAdapters builds ` +
       `from TEMPORAL_ADDRESS and TEMPORAL_TASK_QUEUE), and this worker was started without one`,
     NON_RETRYABLE.notConfigured,
   );

@@ -1,7 +1,16 @@
 // The ports the activities depend on. Adapters in integrations/ implement them: a simulated fleet, an outbox and a
 // file inventory for the embedded default; Kubernetes, HubSpot and webhooks in production.
 import type { ControlPlane, Org } from '../domain/inventory';
-import type { ComponentRef, ComponentSnapshot, ConfigMigration, HealthReport, SreAlert } from '../domain/model';
+import type {
+  ComponentRef,
+  ComponentSnapshot,
+  ConfigMigration,
+  EmailMessage,
+  HealthReport,
+  SreAlert,
+} from '../domain/model';
+
+export type { EmailMessage };
 
 export interface ControlPlaneRecord {
   controlPlane: ControlPlane;
@@ -85,17 +94,6 @@ export interface PlatformPort {
 export interface HealthPort {
   /** One probe of the component's health endpoint (Tyk /hello). Never throws: failures are reports. */
   probe(component: ComponentRef, signal?: AbortSignal): Promise<HealthReport>;
-}
-
-export interface EmailMessage {
-  /** Idempotency key: a message with a key already delivered is not sent again. */
-  key: string;
-  to: { email: string; name: string };
-  subject: string;
-  text: string;
-  /** Template variables for template-based channels (HubSpot custom properties). */
-  properties: Record<string, string>;
-  noticeKind: string;
 }
 
 /** What a channel says about one message once its outcome is final. */

@@ -236,3 +236,15 @@ export interface ComponentSnapshot {
   config?: Record<string, unknown>;
   data?: unknown;
 }
+
+/** One customer email, rendered from a notice request (domain/notices.ts) and sent by a notifier port. */
+export interface EmailMessage {
+  /** Idempotency key: a message with a key already delivered is not sent again. */
+  key: string;
+  to: { email: string; name: string };
+  subject: string;
+  text: string;
+  /** Template variables for template-based channels (HubSpot custom properties). */
+  properties: Record<string, string>;
+  noticeKind: string;
+}

@@ -2,9 +2,8 @@
 // into the same message. Plain text, one paragraph or bullet per line (mail clients wrap).
 // Activity-side only (uses luxon's time-zone database): workflows must not import it.
 import { DateTime } from 'luxon';
-import type { EmailMessage } from '../activities/ports';
 import type { ControlPlane, Org } from './inventory';
-import type { ComponentChange, NoticeKind, NoticeRequest, WindowPlan } from './model';
+import type { ComponentChange, EmailMessage, NoticeKind, NoticeRequest, WindowPlan } from './model';
 
 const SUBJECT_PREFIX: Record<NoticeKind, string> = {
   scheduled: '[Scheduled]',

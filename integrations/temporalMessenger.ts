@@ -21,7 +21,7 @@ import { ControlPlaneId, UpgradeStage } from '../workflows/searchAttributes';
 
 export const CONTROL_PLANE_WORKFLOW_TYPE = 'controlPlane';
 export const FLEET_ROLLOUT_WORKFLOW_TYPE = 'fleetRollout';
-/** Memo key of a fleet rollout holding its release (without the rollout policy); written by workers/startFleet.ts. */
+/** Memo key of a fleet rollout holding its release (without the rollout policy); written by client/startFleet.ts. */
 export const RELEASE_MEMO = 'release';
 /** UpgradeStage values a closed fleet rollout upserts when it did not roll its release out to the end. */
 const NOT_OPEN_STAGES = new Set(['cancelled', 'superseded']);

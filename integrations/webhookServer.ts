@@ -7,7 +7,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { Release } from '../domain/release';
 import type { RolloutPolicyInput } from '../domain/rollout';
-import type { FleetStartResult } from '../workers/startFleet';
+import type { FleetStartResult } from '../workflows/messages';
 import { ReplayGuard, verifyReleaseEvent } from './releaseEventAuth';
 
 export const RELEASE_EVENTS_PATH = '/release-events';

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { ControlPlaneSchema, type ControlPlane } from '../domain/inventory';
 import { DEFAULT_POLICY } from '../domain/policy';
 import type { Release } from '../domain/release';
-import { planFleet } from './plan';
+import { planFleet } from '../cli/plan';
 
 const ZONES = ['Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Australia/Adelaide', 'Pacific/Auckland', 'UTC'];
 const N = Number(process.env.BENCH_CONTROL_PLANES ?? 10_000);

@@ -3,7 +3,7 @@
 // PagerDuty go down for minutes at a time. Prints the verdict, judged from the simulated fleet's own audit log:
 // every figure under "must be 0" must be 0 (exit 1 otherwise). Flags: --control-planes N --kills N
 // --server-restarts N --workers N --seed N --max-minutes N --chaos-minutes N.
-import { parseFlags, UsageError, wholeNumber } from '../workers/cliArgs';
+import { parseFlags, UsageError, wholeNumber } from '../cli/cliArgs';
 import { runChaos } from './chaos/run';
 
 async function main(): Promise<void> {

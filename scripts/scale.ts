@@ -13,11 +13,11 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Release } from '../domain/release';
 import { SimulatedFleet } from '../integrations/simulatedFleet';
 import { InventorySchema } from '../domain/inventory';
-import { loadConfig } from '../workers/config';
-import { startDevServer } from '../workers/devServer';
-import { startFleetUpgrade } from '../workers/startFleet';
-import { connectClient } from '../workers/temporalClient';
-import { createWorker, wireAdapters } from '../workers/worker';
+import { loadConfig } from '../config/config';
+import { startDevServer } from './devServer';
+import { startFleetUpgrade } from '../client/startFleet';
+import { connectClient } from '../client/temporalClient';
+import { createWorker, wireAdapters } from '../worker/worker';
 import type { fleetRollout } from '../workflows';
 import { fleetStatusQuery, fleetWorkflowId, type FleetStatus } from '../workflows/messages';
 

@@ -16,11 +16,11 @@ import { parseWith } from '../domain/validation';
 import { loadInventoryFile } from '../integrations/fileInventory';
 import { SIGNATURE_HEADER, signReleaseEvent, TIMESTAMP_HEADER } from '../integrations/releaseEventAuth';
 import { createWebhookServer, RELEASE_EVENTS_PATH } from '../integrations/webhookServer';
-import { CATCH_UP_SCHEDULE_ID, ensureCatchUpScheduleExists } from '../workers/catchUpSchedule';
-import { loadConfig } from '../workers/config';
-import { reachable, startDevServer } from '../workers/devServer';
-import { startFleetUpgrade } from '../workers/startFleet';
-import { createWorker, wireAdapters } from '../workers/worker';
+import { CATCH_UP_SCHEDULE_ID, ensureCatchUpScheduleExists } from '../client/catchUpSchedule';
+import { loadConfig } from '../config/config';
+import { reachable, startDevServer } from './devServer';
+import { startFleetUpgrade } from '../client/startFleet';
+import { createWorker, wireAdapters } from '../worker/worker';
 import {
   controlPlaneStatusQuery,
   controlPlaneWorkflowId,

@@ -667,3 +667,14 @@ export function parseDefer(raw: unknown, r: PayloadReader): DeferRequest {
     throw new PayloadError('days', days, 'a whole number of days');
   return { days, ...requestFields(o, r) };
 }
+
+// What starting a release's fleet rollout came to (client/startFleet.ts; the webhook answers with it).
+export type FleetStartOutcome = 'started' | 'already-running' | 'already-finished';
+
+export interface FleetStartResult {
+  workflowId: string;
+  runId?: string;
+  result: FleetStartOutcome;
+  /** Execution status name of the existing run (RUNNING, COMPLETED, TERMINATED...), when it was not started now. */
+  status?: string;
+}

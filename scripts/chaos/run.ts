@@ -14,8 +14,8 @@ import { SimulatedFleet, simulatedHealthProbe, type SimulatedAuditEntry } from '
 import { startFakePagerDuty } from '../../test/helpers/fakeAlertReceivers';
 import { startFakeHubSpot } from '../../test/helpers/fakeHubspot';
 import { NOTICE_KINDS } from '../../domain/model';
-import { startDevServer } from '../../workers/devServer';
-import { startFleetUpgrade } from '../../workers/startFleet';
+import { startDevServer } from '../devServer';
+import { startFleetUpgrade } from '../../client/startFleet';
 import {
   cancelSignal,
   controlPlaneStatusQuery,
@@ -177,7 +177,7 @@ class WorkerPool {
   restartsAfterExit = 0;
   private start(i: number): void {
     const out = fs.openSync(path.join(this.logDir, `worker-${i}.log`), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/main.ts')], {
       cwd: ROOT,
       env: this.env,
       stdio: ['ignore', out, out],

@@ -15,7 +15,7 @@ import { LogAlerter } from '../../integrations/logAlerter';
 import { OutboxNotifier, readOutbox } from '../../integrations/outboxNotifier';
 import { SimulatedFleet, SimulatedPlatform, simulatedHealthProbe } from '../../integrations/simulatedFleet';
 import { InventorySchema, type Inventory } from '../../domain/inventory';
-import { workflowsPath } from '../../workers/worker';
+import { workflowsPath } from '../../worker/worker';
 import { checkInvariants, DeliveryRecorder, type DeliveredNotice, type WindowOverride } from './invariants';
 
 /** Tyk's check_duration of the simulated Gateways in these tests; the policy says the same. */

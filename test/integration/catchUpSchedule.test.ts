@@ -1,4 +1,4 @@
-// workers/catchUpSchedule.ts against the real dev server: the Schedule `nightshift-catch-up` is created once, left
+// client/catchUpSchedule.ts against the real dev server: the Schedule `nightshift-catch-up` is created once, left
 // alone when it already matches, updated in place (keeping an SRE's pause), and deleted.
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
@@ -6,7 +6,7 @@ import {
   deleteCatchUpSchedule,
   ensureCatchUpSchedule,
   ensureCatchUpScheduleExists,
-} from '../../workers/catchUpSchedule';
+} from '../../client/catchUpSchedule';
 import { devServerEnv } from '../helpers/temporalServers';
 
 let env: TestWorkflowEnvironment;

@@ -13,9 +13,9 @@ import type { ComponentRef } from '../../domain/model';
 import type { Release } from '../../domain/release';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../../integrations/temporalRolloutDirectory';
-import { CATCH_UP_SCHEDULE_ID, CATCH_UP_WORKFLOW_ID, ensureCatchUpSchedule } from '../../workers/catchUpSchedule';
-import { startFleetUpgrade } from '../../workers/startFleet';
-import { workflowsPath } from '../../workers/worker';
+import { CATCH_UP_SCHEDULE_ID, CATCH_UP_WORKFLOW_ID, ensureCatchUpSchedule } from '../../client/catchUpSchedule';
+import { startFleetUpgrade } from '../../client/startFleet';
+import { workflowsPath } from '../../worker/worker';
 import { catchUp, type fleetRollout } from '../../workflows';
 import type { CatchUpResult } from '../../workflows/catchUp';
 import {

@@ -1,5 +1,5 @@
 // Prometheus metrics end to end on the real Temporal dev server: the runtime installed the way `npm run worker`
-// installs it (NIGHTSHIFT_METRICS_ADDRESS → workers/metrics.ts), one upgrade (a release offered to the control
+// installs it (NIGHTSHIFT_METRICS_ADDRESS → worker/metrics.ts), one upgrade (a release offered to the control
 // plane's long-lived workflow), then a scrape of /metrics showing the SDK's metrics and nightshift's own, emitted from
 // workflow code (workflows/upgrade.ts through workflows/metrics.ts).
 //
@@ -12,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import { loadConfig } from '../../workers/config';
-import { metricsTelemetry, metricsUrl } from '../../workers/metrics';
-import { createWorker, wireAdapters, type Wiring } from '../../workers/worker';
+import { loadConfig } from '../../config/config';
+import { metricsTelemetry, metricsUrl } from '../../worker/metrics';
+import { createWorker, wireAdapters, type Wiring } from '../../worker/worker';
 import { devServerEnv } from '../helpers/temporalServers';
 import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
 import { offerRelease, waitForAttempt } from '../helpers/controlPlaneRuns';

@@ -5,7 +5,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { Release } from '../../domain/release';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
-import { startFleetUpgrade } from '../../workers/startFleet';
+import { startFleetUpgrade } from '../../client/startFleet';
 import { controlPlaneWorkflowId, fleetWorkflowId, type ReleaseOffer } from '../../workflows/messages';
 import { ControlPlaneId, ReleaseId } from '../../workflows/searchAttributes';
 import { devServerEnv } from '../helpers/temporalServers';

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
-import { workflowsPath } from '../../workers/worker';
+import { workflowsPath } from '../../worker/worker';
 
 const historiesDir = path.join(__dirname, 'histories');
 

@@ -16,9 +16,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { createCodecServer } from '../../integrations/codecServer';
 import { EncryptionCodec, ENCRYPTED_ENCODING, parseEncryptionSettings } from '../../integrations/encryptionCodec';
 import { controlPlaneDetails, controlPlaneSummary } from '../../integrations/temporalMessenger';
-import { loadConfig } from '../../workers/config';
-import { configuredDataConverter, connectClient, type ConnectedClient } from '../../workers/temporalClient';
-import { createWorker, wireAdapters, type Wiring } from '../../workers/worker';
+import { loadConfig } from '../../config/config';
+import { configuredDataConverter, connectClient, type ConnectedClient } from '../../client/temporalClient';
+import { createWorker, wireAdapters, type Wiring } from '../../worker/worker';
 import { controlPlaneWorkflowId } from '../../workflows/messages';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import { offerRelease, waitForStatus } from '../helpers/controlPlaneRuns';

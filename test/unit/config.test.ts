@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigSchema, loadConfig, SECRET_SETTINGS } from '../../workers/config';
+import { ConfigSchema, loadConfig, SECRET_SETTINGS } from '../../config/config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-config-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

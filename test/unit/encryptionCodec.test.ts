@@ -13,8 +13,8 @@ import {
   parseEncryptionSettings,
   PayloadDecryptionError,
 } from '../../integrations/encryptionCodec';
-import { loadConfig } from '../../workers/config';
-import { configuredDataConverter } from '../../workers/temporalClient';
+import { loadConfig } from '../../config/config';
+import { configuredDataConverter } from '../../client/temporalClient';
 
 const key = () => crypto.randomBytes(32).toString('base64');
 const K1 = key();

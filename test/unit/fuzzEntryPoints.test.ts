@@ -19,10 +19,10 @@ import { parseWith, ValidationError } from '../../domain/validation';
 import { FileInventory, loadInventoryFile, parseInventoryText } from '../../integrations/fileInventory';
 import { signReleaseEvent, verifyReleaseEvent } from '../../integrations/releaseEventAuth';
 import { createWebhookServer } from '../../integrations/webhookServer';
-import { parseReleaseArgs } from '../../scripts/release';
-import { decimal, UsageError, wholeNumber } from '../../workers/cliArgs';
-import { parseSreArgs, parseUntil } from '../../workers/sreCommands';
-import { fleetDetails, fleetInput, fleetSummary } from '../../workers/startFleet';
+import { parseReleaseArgs } from '../../cli/release';
+import { decimal, UsageError, wholeNumber } from '../../cli/cliArgs';
+import { parseSreArgs, parseUntil } from '../../client/sreCommands';
+import { fleetDetails, fleetInput, fleetSummary } from '../../client/startFleet';
 import {
   parseDefer,
   parseForget,

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { DEFAULT_POLICY } from '../../domain/policy';
 import { loadInventoryFile } from '../../integrations/fileInventory';
 import { parseRolloutPolicy } from '../../domain/rollout';
-import { formatPlan, planFleet, waveCounts } from '../../scripts/plan';
+import { formatPlan, planFleet, waveCounts } from '../../cli/plan';
 
 describe('npm run plan (planFleet) on the example fleet', () => {
   const inventory = loadInventoryFile(path.resolve(__dirname, '../../examples/fleet.yaml'));

@@ -1,6 +1,6 @@
 import { ValidationError } from '../../domain/validation';
-import { describeStart, parseReleaseArgs } from '../../scripts/release';
-import { UsageError } from '../../workers/cliArgs';
+import { describeStart, parseReleaseArgs } from '../../cli/release';
+import { UsageError } from '../../cli/cliArgs';
 
 const files: Record<string, string> = {
   'lts.json': JSON.stringify({

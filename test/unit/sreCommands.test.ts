@@ -18,7 +18,7 @@ import {
   runSreCommand,
   UsageError,
   type SreCommand,
-} from '../../workers/sreCommands';
+} from '../../client/sreCommands';
 import type { ControlPlaneStatus, DeferResult, FleetStatus, UpgradeStatus } from '../../workflows/messages';
 import { UpgradeStage, WindowOpensAt } from '../../workflows/searchAttributes';
 

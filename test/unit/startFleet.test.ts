@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Release } from '../../domain/release';
-import { fleetDetails, fleetInput, START_TOKEN_MEMO, startFleetUpgrade } from '../../workers/startFleet';
+import { fleetDetails, fleetInput, START_TOKEN_MEMO, startFleetUpgrade } from '../../client/startFleet';
 import { ReleaseId, TargetVersion, UpgradeStage } from '../../workflows/searchAttributes';
 
 const release: Release = {

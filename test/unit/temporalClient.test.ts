@@ -1,4 +1,4 @@
-import { clientConnectionOptions, webUiLink } from '../../workers/temporalClient';
+import { clientConnectionOptions, webUiLink } from '../../client/temporalClient';
 
 const read = (file: string) => Buffer.from(`pem:${file}`);
 const base = { TEMPORAL_ADDRESS: 'temporal.internal:7233' };

@@ -53,7 +53,7 @@ import { controlPlane, FleetHarness, LTS_RELEASE, org, weekdayIn } from '../help
 import { tookUpgradeNow, type WindowOverride } from '../helpers/invariants';
 import { recordHistory } from '../helpers/recordHistory';
 import { timeSkippingEnv } from '../helpers/temporalServers';
-import { workflowsPath } from '../../workers/worker';
+import { workflowsPath } from '../../worker/worker';
 
 const TASK_QUEUE = 'control-plane-test';
 const MINUTE = 60_000;

@@ -12,7 +12,7 @@ import type { ComponentRef } from '../../domain/model';
 import type { Release } from '../../domain/release';
 import { parseRolloutPolicy, type RolloutPolicyInput } from '../../domain/rollout';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
-import { workflowsPath } from '../../workers/worker';
+import { workflowsPath } from '../../worker/worker';
 import { fleetRollout } from '../../workflows';
 import {
   approveSignal,

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { createActivities } from '../../activities';
 import { parseRolloutPolicy } from '../../domain/rollout';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
-import { workflowsPath } from '../../workers/worker';
+import { workflowsPath } from '../../worker/worker';
 import { fleetRollout } from '../../workflows';
 import {
   controlPlaneStatusQuery,

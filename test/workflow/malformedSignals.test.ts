@@ -14,7 +14,7 @@ import { createActivities } from '../../activities';
 import type { Release } from '../../domain/release';
 import { parseRolloutPolicy } from '../../domain/rollout';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
-import { workflowsPath } from '../../workers/worker';
+import { workflowsPath } from '../../worker/worker';
 import { fleetRollout } from '../../workflows';
 import {
   controlPlaneStatusQuery,

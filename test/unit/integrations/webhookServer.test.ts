@@ -3,7 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import type { Release } from '../../../domain/release';
 import { signReleaseEvent } from '../../../integrations/releaseEventAuth';
 import { createWebhookServer } from '../../../integrations/webhookServer';
-import type { FleetStartResult } from '../../../workers/startFleet';
+import type { FleetStartResult } from '../../../client/startFleet';
 
 const secret = 'webhook-test-secret-0123456789';
 const event = {

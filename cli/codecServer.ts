@@ -4,7 +4,7 @@
 import { ValidationError } from '../domain/validation';
 import { createCodecServer, MIN_CODEC_TOKEN_LENGTH } from '../integrations/codecServer';
 import { EncryptionCodec, parseEncryptionSettings } from '../integrations/encryptionCodec';
-import { loadConfig } from '../workers/config';
+import { loadConfig } from '../config/config';
 
 function log(line: string): void {
   console.log(`${new Date().toISOString()} ${line}`);

@@ -10,7 +10,7 @@ import {
   type ScheduleOptionsAction,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { parseMinutes } from './duration';
+import { parseMinutes } from '../config/duration';
 
 export const CATCH_UP_SCHEDULE_ID = 'nightshift-catch-up';
 export const CATCH_UP_WORKFLOW_TYPE = 'catchUp';

@@ -1,4 +1,4 @@
-// `npm run sre -- <command>`: the operator CLI's parsing and commands, apart from the process (scripts/sre.ts), so
+// `npm run sre -- <command>`: the operator CLI's parsing and commands, apart from the process (cli/sre.ts), so
 // tests can drive them with any Client. Signals, queries and updates are the contracts in workflows/messages.ts.
 import {
   isGrpcDeadlineError,
@@ -50,10 +50,12 @@ import {
   deleteCatchUpSchedule,
   ensureCatchUpSchedule,
 } from './catchUpSchedule';
-import { parseFlags, UsageError, wholeNumber } from './cliArgs';
-import { parseMinutes } from './duration';
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- TEMPORARY: argument parsing moves to cli/
+import { parseFlags, UsageError, wholeNumber } from '../cli/cliArgs';
+import { parseMinutes } from '../config/duration';
 
-export { UsageError } from './cliArgs';
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- TEMPORARY: argument parsing moves to cli/
+export { UsageError } from '../cli/cliArgs';
 
 /** The command reached Temporal but could not do what was asked (not found, rejected, no answer). Exit code 1. */
 export class CommandError extends Error {

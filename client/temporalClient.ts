@@ -1,10 +1,10 @@
 // A Temporal client for the operator entry points (release CLI, webhook, SRE CLI), connected with the same
-// TEMPORAL_* settings as the worker (workers/worker.ts connectWorker uses the same options).
+// TEMPORAL_* settings as the worker (worker/worker.ts connectWorker uses the same options).
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { encryptionDataConverter } from '../integrations/encryptionCodec';
-import type { Config } from './config';
+import type { Config } from '../config/config';
 
 type TemporalSettings = Pick<
   Config,

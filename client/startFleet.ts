@@ -4,7 +4,15 @@ import crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Release } from '../domain/release';
 import { parseRolloutPolicy, type RolloutPolicy, type RolloutPolicyInput } from '../domain/rollout';
-import { fleetWorkflowId, type FleetUpgradeInput, type FleetUpgradeResult } from '../workflows/messages';
+import {
+  fleetWorkflowId,
+  type FleetStartOutcome,
+  type FleetStartResult,
+  type FleetUpgradeInput,
+  type FleetUpgradeResult,
+} from '../workflows/messages';
+
+export type { FleetStartOutcome, FleetStartResult };
 import { ReleaseId, TargetVersion, UpgradeStage } from '../workflows/searchAttributes';
 import { RELEASE_MEMO } from '../integrations/temporalMessenger';
 
@@ -13,16 +21,6 @@ type FleetUpgradeWorkflow = (input: FleetUpgradeInput) => Promise<FleetUpgradeRe
 
 /** Memo key holding a random token per start request: equal to ours only when our request created the run. */
 export const START_TOKEN_MEMO = 'nightshiftStartToken';
-
-export type FleetStartOutcome = 'started' | 'already-running' | 'already-finished';
-
-export interface FleetStartResult {
-  workflowId: string;
-  runId?: string;
-  result: FleetStartOutcome;
-  /** Execution status name of the existing run (RUNNING, COMPLETED, TERMINATED...), when it was not started now. */
-  status?: string;
-}
 
 export interface StartFleetOptions {
   taskQueue: string;

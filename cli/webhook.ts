@@ -2,9 +2,9 @@
 // Configured by environment variables (NIGHTSHIFT_WEBHOOK_*, TEMPORAL_*); stops cleanly on SIGINT/SIGTERM.
 import { ValidationError } from '../domain/validation';
 import { createWebhookServer } from '../integrations/webhookServer';
-import { loadConfig } from '../workers/config';
-import { startFleetUpgrade } from '../workers/startFleet';
-import { connectClient } from '../workers/temporalClient';
+import { loadConfig } from '../config/config';
+import { startFleetUpgrade } from '../client/startFleet';
+import { connectClient } from '../client/temporalClient';
 
 const MIN_SECRET_LENGTH = 16;
 const START_DEADLINE_MS = 10_000;

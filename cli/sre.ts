@@ -1,11 +1,11 @@
 // `npm run sre -- <command>`: status, pause, resume, cancel, defer and upgrade-now for a control plane's workflow;
 // status, pause, resume, cancel, approve, freeze, unfreeze, forget and reconcile for a release's fleet rollout; list;
-// and schedule (the catch-up schedule). The commands live in workers/sreCommands.ts.
+// and schedule (the catch-up schedule). The commands live in client/sreCommands.ts.
 import os from 'node:os';
 import { ValidationError } from '../domain/validation';
-import { loadConfig } from '../workers/config';
-import { parseSreArgs, runSreCommand, SRE_USAGE, UsageError } from '../workers/sreCommands';
-import { connectClient } from '../workers/temporalClient';
+import { loadConfig } from '../config/config';
+import { parseSreArgs, runSreCommand, SRE_USAGE, UsageError } from '../client/sreCommands';
+import { connectClient } from '../client/temporalClient';
 
 function osUser(): string {
   try {

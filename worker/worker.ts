@@ -18,8 +18,8 @@ import { SimulatedFleet, SimulatedPlatform, simulatedHealthProbe } from '../inte
 import { SlackAlerter } from '../integrations/slackAlerter';
 import { TemporalMessenger } from '../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
-import type { Config } from './config';
-import { clientConnectionOptions, configuredDataConverter, connectClient } from './temporalClient';
+import type { Config } from '../config/config';
+import { clientConnectionOptions, configuredDataConverter, connectClient } from '../client/temporalClient';
 
 export interface Wiring {
   deps: ActivityDeps;

@@ -1,10 +1,10 @@
 // `npm run worker`: a nightshift worker process configured by environment variables (see .env.example).
 import { Runtime } from '@temporalio/worker';
 import { ValidationError } from '../domain/validation';
-import { loadConfig } from './config';
-import { ensureCatchUpScheduleExists } from './catchUpSchedule';
+import { loadConfig } from '../config/config';
+import { ensureCatchUpScheduleExists } from '../client/catchUpSchedule';
 import { metricsTelemetry, metricsUrl } from './metrics';
-import { connectClient } from './temporalClient';
+import { connectClient } from '../client/temporalClient';
 import { connectWorker, createWorker, wireAdapters } from './worker';
 
 async function main(): Promise<void> {

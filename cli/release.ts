@@ -7,10 +7,10 @@ import YAML from 'yaml';
 import { ReleaseSchema, type Release } from '../domain/release';
 import { RolloutPolicySchema, type RolloutPolicy, type RolloutPolicyInput } from '../domain/rollout';
 import { parseWith, ValidationError } from '../domain/validation';
-import { decimal, parseFlags, UsageError, wholeNumber } from '../workers/cliArgs';
-import { loadConfig } from '../workers/config';
-import { fleetInput, startFleetUpgrade, type FleetStartResult } from '../workers/startFleet';
-import { connectClient, webUiLink } from '../workers/temporalClient';
+import { decimal, parseFlags, UsageError, wholeNumber } from './cliArgs';
+import { loadConfig } from '../config/config';
+import { fleetInput, startFleetUpgrade, type FleetStartResult } from '../client/startFleet';
+import { connectClient, webUiLink } from '../client/temporalClient';
 import { fleetWorkflowId } from '../workflows/messages';
 
 export interface ReleaseCommand {

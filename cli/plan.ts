@@ -16,7 +16,7 @@ import { parseRolloutPolicy, waveOf, WAVES, type RolloutPolicy, type Wave } from
 import { parseWith, ValidationError } from '../domain/validation';
 import { NoWindowError, nextWindow, toWindowPlan } from '../domain/window';
 import { loadInventoryFile } from '../integrations/fileInventory';
-import { loadConfig } from '../workers/config';
+import { loadConfig } from '../config/config';
 
 export interface PlanRow {
   controlPlaneId: string;

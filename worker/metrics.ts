@@ -2,7 +2,7 @@
 // pollers, sticky cache...) and nightshift's (workflows/metrics.ts), served by the SDK's native runtime on
 // NIGHTSHIFT_METRICS_ADDRESS at /metrics. The runtime is process-wide: install it once, before any connection.
 import type { TelemetryOptions } from '@temporalio/worker';
-import type { Config } from './config';
+import type { Config } from '../config/config';
 
 /** Runtime telemetry options for Runtime.install; undefined when NIGHTSHIFT_METRICS_ADDRESS is unset. */
 export function metricsTelemetry(config: Pick<Config, 'NIGHTSHIFT_METRICS_ADDRESS'>): TelemetryOptions | undefined {
