@@ -7,7 +7,8 @@ import { metricsTelemetry, metricsUrl } from './metrics';
 import { connectClient } from '../client/temporalClient';
 import { connectWorker, createWorker, wireAdapters } from './worker';
 
-async function main(): Promise<void> {
+/** Runs a worker until SIGINT/SIGTERM (`nightshift worker`, `npm run worker`). */
+export async function runWorker(): Promise<void> {
   const config = loadConfig();
   // The runtime is process-wide and must be installed before the first connection. No logger given: the SDK's
   // default (INFO to the console), as without metrics.
@@ -44,12 +45,17 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  // Configuration and inventory errors already say what is wrong; a stack trace would only hide it.
-  if (err instanceof ValidationError || (err instanceof Error && err.message.startsWith('configuration:'))) {
-    console.error(`nightshift worker: ${err.message}`);
-  } else {
-    console.error('nightshift worker failed:', err);
-  }
-  process.exit(1);
-});
+/** Runs the worker and exits the process with a one-line error on configuration or inventory mistakes. */
+export function runWorkerProcess(): void {
+  runWorker().catch((err: unknown) => {
+    // Configuration and inventory errors already say what is wrong; a stack trace would only hide it.
+    if (err instanceof ValidationError || (err instanceof Error && err.message.startsWith('configuration:'))) {
+      console.error(`nightshift worker: ${err.message}`);
+    } else {
+      console.error('nightshift worker failed:', err);
+    }
+    process.exit(1);
+  });
+}
+
+if (require.main === module) runWorkerProcess();
