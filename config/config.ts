@@ -138,6 +138,10 @@ export const ConfigSchema = z.object({
   NIGHTSHIFT_TYK_CHECK_DURATION_MS: positiveInt.optional(),
   /** Where the worker serves Prometheus metrics (`http://<address>/metrics`); unset: no metrics endpoint. */
   NIGHTSHIFT_METRICS_ADDRESS: socketAddress.optional(),
+  /** Where the worker answers /livez and /readyz (worker/health.ts); unset: no health endpoint. */
+  NIGHTSHIFT_HEALTH_ADDRESS: socketAddress.optional(),
+  /** On SIGTERM, how long running activities get to finish before they are cancelled (shutdownGraceTime; minutes). */
+  NIGHTSHIFT_SHUTDOWN_GRACE: duration.default(1),
 
   /** `npm run webhook`: where it listens, and the shared secrets senders sign with (comma-separated, for rotation). */
   NIGHTSHIFT_WEBHOOK_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
