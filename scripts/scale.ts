@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Release } from '../domain/release';
-import { SimulatedFleet } from '../integrations/simulatedFleet';
+import { SimulatedFleet } from '../integrations/simulatedFleet/server';
 import { InventorySchema } from '../domain/inventory';
 import { loadConfig } from '../config/config';
 import { startDevServer } from './devServer';

@@ -14,12 +14,14 @@ import { InventoryKubePlacements } from '../integrations/kubernetesTargets';
 import { formatAlertLine, LogAlerter } from '../integrations/logAlerter';
 import { OutboxNotifier } from '../integrations/outboxNotifier';
 import { PagerDutyAlerter, type TemporalUiOptions } from '../integrations/pagerDutyAlerter';
-import { SimulatedFleet, SimulatedPlatform, simulatedHealthProbe } from '../integrations/simulatedFleet';
+import { SimulatedPlatform, simulatedHealthProbe } from '../integrations/simulatedFleet/adapter';
+import { SimulatedFleet } from '../integrations/simulatedFleet/server';
 import { SlackAlerter } from '../integrations/slackAlerter';
 import { TemporalMessenger } from '../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
 import type { Config } from '../config/config';
 import { clientConnectionOptions, configuredDataConverter, connectClient } from '../client/temporalClient';
+import { workflowCodeOptions } from './workflowBundle';
 
 export interface Wiring {
   deps: ActivityDeps;
@@ -220,7 +222,7 @@ export async function createWorker(opts: {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    workflowsPath: workflowsPath(),
+    ...workflowCodeOptions(workflowsPath()), // the prebuilt bundle in dist/, else bundled now (worker/workflowBundle.ts)
     activities: createActivities(opts.deps),
     ...(dataConverter && { dataConverter }),
     ...opts.extra,

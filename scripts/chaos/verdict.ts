@@ -5,7 +5,7 @@
 import type { Inventory } from '../../domain/inventory';
 import type { Release } from '../../domain/release';
 import { applyBlackouts, occurrences } from '../../domain/window';
-import type { SimulatedAuditEntry, SimulatedComponentState } from '../../integrations/simulatedFleet';
+import type { SimulatedAuditEntry, SimulatedComponentState } from '../../integrations/simulatedFleet/wire';
 import type { ControlPlaneStatus, FleetStatus } from '../../workflows/messages';
 
 export interface SentEmailRecord {

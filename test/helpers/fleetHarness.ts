@@ -9,11 +9,12 @@ import { createActivities, type ActivityDeps, type MessengerPort, type RolloutDi
 import type { ComponentKind, ComponentRef } from '../../domain/model';
 import { DEFAULT_POLICY, type UpgradePolicy } from '../../domain/policy';
 import type { Release } from '../../domain/release';
-import type { SimulatedAuditEntry, SimulatedComponentState } from '../../integrations/simulatedFleet';
+import type { SimulatedAuditEntry, SimulatedComponentState } from '../../integrations/simulatedFleet/wire';
 import { FileInventory } from '../../integrations/fileInventory';
 import { LogAlerter } from '../../integrations/logAlerter';
 import { OutboxNotifier, readOutbox } from '../../integrations/outboxNotifier';
-import { SimulatedFleet, SimulatedPlatform, simulatedHealthProbe } from '../../integrations/simulatedFleet';
+import { SimulatedPlatform, simulatedHealthProbe } from '../../integrations/simulatedFleet/adapter';
+import { SimulatedFleet } from '../../integrations/simulatedFleet/server';
 import { InventorySchema, type Inventory } from '../../domain/inventory';
 import { workflowsPath } from '../../worker/worker';
 import { checkInvariants, DeliveryRecorder, type DeliveredNotice, type WindowOverride } from './invariants';

@@ -23,7 +23,7 @@ import type { ComponentKind } from '../../domain/model';
 import { DEFAULT_POLICY, noticeLeadMinutes, type UpgradePolicy } from '../../domain/policy';
 import type { Release } from '../../domain/release';
 import { applyBlackouts, occurrences, windowOpenAt } from '../../domain/window';
-import type { SimulatedAuditEntry } from '../../integrations/simulatedFleet';
+import type { SimulatedAuditEntry } from '../../integrations/simulatedFleet/wire';
 import { controlPlaneWorkflowId } from '../../workflows/messages';
 
 /** A notice as the customer got it: `deliveredAt` is server time (epoch ms). */

@@ -1,7 +1,7 @@
 // The invariant checker of the workflow suites (test/helpers/invariants.ts), on hand-made audit logs: each kind of
 // broken promise is found, and a clean log passes.
 import type { Release } from '../../domain/release';
-import type { SimulatedAuditEntry } from '../../integrations/simulatedFleet';
+import type { SimulatedAuditEntry } from '../../integrations/simulatedFleet/wire';
 import {
   checkInvariants,
   DeliveryRecorder,

@@ -33,7 +33,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type Activities, type ActivityDeps } from '../../activities';
-import type { SimulatedAuditEntry } from '../../integrations/simulatedFleet';
+import type { SimulatedAuditEntry } from '../../integrations/simulatedFleet/wire';
 import type { ComponentRef } from '../../domain/model';
 import type { Release } from '../../domain/release';
 import { parseRolloutPolicy } from '../../domain/rollout';

@@ -3,13 +3,8 @@ import { join } from 'node:path';
 import { RolloutFailedError } from '../../../activities/ports';
 import type { ComponentRef } from '../../../domain/model';
 import { HttpHealthProbe, parseHealthBody } from '../../../integrations/httpHealth';
-import {
-  SimulatedFleet,
-  SimulatedPlatform,
-  simulatedHealthProbe,
-  tykHelloRules,
-  type SimulatedFleetOptions,
-} from '../../../integrations/simulatedFleet';
+import { SimulatedPlatform, simulatedHealthProbe } from '../../../integrations/simulatedFleet/adapter';
+import { SimulatedFleet, tykHelloRules, type SimulatedFleetOptions } from '../../../integrations/simulatedFleet/server';
 import { closedPort, controlPlane, inventory, sleep, tempDir } from './fixtures';
 
 const ROLLOUT_MS = 150;

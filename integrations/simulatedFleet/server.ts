@@ -1,20 +1,13 @@
-// A simulated fleet of Tyk components served over real HTTP, for the demo and the tests, and the platform adapter
-// that drives it. One listener serves every component by path:
-//
-//   GET  /cp/<cp>/<component>/hello    what Tyk answers there (below, and docs/decisions/0009-tyk-health.md)
-//   GET  /cp/<cp>/<component>          the component's state (version, config, rollout, last rollout, generation)
-//   POST /cp/<cp>/<component>/deploy   {"version":"5.8.2","requestId":"...","config":{...}} starts a rollout taking
-//                                      rolloutMs; `config` (optional) replaces the configuration when it succeeds
-//   PUT  /cp/<cp>/<component>/fault    {"fault":"warn-after-upgrade"} or {"fault":null}: inject or clear a fault
-//   GET  /state                        every component
+// The simulated fleet's HTTP server: Tyk components served over real HTTP, for the demo, the tests and the chaos
+// harness. Its routes and what they exchange are in wire.ts; adapter.ts drives it over HTTP.
 //
 // With `auditLog`, the fleet appends one JSON line per deploy request it received (time, component, from/to, whether
 // it started a rollout, and the workflow and activity attempt that asked) and one per rollout that finished: an
 // account of every change written by the fleet itself, which the chaos harness judges the workflows by.
 //
-// <component> is `dashboard`, `gateway` or a data plane's id. The gateway's configuration starts as the inventory's
-// `config`; the other components start with an empty one. Faults from the inventory (`simulate.faults`) or the
-// options make a component unhealthy after an upgrade, fail its rollouts, or stop answering.
+// The gateway's configuration starts as the inventory's `config`; the other components start with an empty one.
+// Faults from the inventory (`simulate.faults`) or the options make a component unhealthy after an upgrade, fail its
+// rollouts, or stop answering.
 //
 // /hello answers as Tyk does. A Gateway: {"status","version":"v5.8.2","description":"Tyk GW","details":{...}} with
 // the checks a Tyk-Cloud-like deployment has (redis and dashboard for the management Gateway, which reads its APIs
@@ -30,119 +23,33 @@
 // A Dashboard that does not answer fails its management Gateway's `dashboard` check.
 //
 // A rollout records when it is done (doneAt) and is settled lazily from timestamps whenever the state is read, so
-// it survives a restart: state persists to `stateFile` (atomically) on every change and is loaded at start.
-// SimulatedPlatform talks to the fleet only over HTTP, so the fleet may run in another process.
-import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// it survives a restart: state persists to `stateFile` (atomically, state.ts) on every change and is loaded at start.
+import { appendFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import semver from 'semver';
-import { z } from 'zod';
+import { SIMULATED_FAULTS, type Inventory, type SimulatedFault } from '../../domain/inventory';
+import type { ComponentRef } from '../../domain/model';
+import { TYK_DEFAULT_CHECK_DURATION_MS } from '../../domain/policy';
+import { normalizeVersion, parseVersion } from '../../domain/versions';
+import { faultsOf, initialState, keyOf, writeStateFile } from './state';
 import {
-  RolloutFailedError,
-  type ChangeOptions,
-  type ChangeRequester,
-  type PlatformChangeResult,
-  type PlatformPort,
-  type Progress,
-  type UpgradeOptions,
-} from '../activities/ports';
-import { applyConfigMigrations } from '../domain/compatibility';
-import { SIMULATED_FAULTS, type Inventory, type SimulatedFault } from '../domain/inventory';
-import { componentLabel, type ComponentKind, type ComponentRef, type ComponentSnapshot } from '../domain/model';
-import { TYK_DEFAULT_CHECK_DURATION_MS } from '../domain/policy';
-import { parseWith } from '../domain/validation';
-import { normalizeVersion, parseVersion } from '../domain/versions';
-import { HttpHealthProbe } from './httpHealth';
-import { describeFetchError, withTimeout } from './httpClient';
-import { sleep } from './httpClient';
-
-export type { SimulatedFault } from '../domain/inventory';
+  ConfigSchema,
+  RequesterSchema,
+  componentUrl,
+  simulatedHealthUrl,
+  type DeployResponse,
+  type SimulatedAuditEntry,
+  type SimulatedComponentState,
+  type SimulatedFleetState,
+  type StoredComponentState,
+} from './wire';
 
 /** How much longer than `rolloutMs` a rollout of a component with the `slow-rollout` fault takes. */
 export const SLOW_ROLLOUT_FACTOR = 40;
 
-// ---------------------------------------------------------------------------------------------------------------
-// State
-
-const KINDS = ['dashboard', 'gateway', 'data-plane'] as const satisfies readonly ComponentKind[];
-
-const ConfigSchema = z.record(z.string(), z.unknown());
-type Config = z.infer<typeof ConfigSchema>;
-
-const RolloutSchema = z.object({
-  generation: z.number().int(),
-  fromVersion: z.string(),
-  toVersion: z.string(),
-  /** The configuration the component runs once this rollout succeeds; absent: it keeps its configuration. */
-  config: ConfigSchema.optional(),
-  requestId: z.string().optional(),
-  startedAt: z.string(),
-  doneAt: z.string(),
-});
-
-const FinishedRolloutSchema = RolloutSchema.extend({
-  outcome: z.enum(['succeeded', 'failed', 'superseded']),
-  finishedAt: z.string(),
-  /** Kubernetes-style reason, e.g. ProgressDeadlineExceeded. */
-  reason: z.string().optional(),
-  message: z.string().optional(),
-});
-
-const ComponentStateSchema = z.object({
-  controlPlaneId: z.string(),
-  componentId: z.string(),
-  kind: z.enum(KINDS),
-  /** The version in the inventory when the fleet first saw the component; faults trigger on any other version. */
-  initialVersion: z.string(),
-  version: z.string(),
-  previousVersion: z.string().nullable(),
-  /** The configuration it runs (tyk.conf keys); absent only in state files written before it was kept. */
-  config: ConfigSchema.optional(),
-  /** The rollout in progress, or null. */
-  rollout: RolloutSchema.nullable(),
-  /** The last rollout that finished, with its outcome, or null. */
-  lastRollout: FinishedRolloutSchema.nullable(),
-  /** Incremented by every deploy that starts a rollout. */
-  deployGeneration: z.number().int(),
-});
-
-const RequesterSchema = z.object({
-  workflowId: z.string(),
-  runId: z.string(),
-  activityType: z.string(),
-  attempt: z.number().int(),
-  scheduledAt: z.string(),
-});
-
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-const StateFileSchema = z.object({
-  format: z.literal(1),
-  components: z.array(ComponentStateSchema),
-});
-
-export type SimulatedRollout = z.infer<typeof RolloutSchema>;
-export type SimulatedFinishedRollout = z.infer<typeof FinishedRolloutSchema>;
-type StoredComponentState = z.infer<typeof ComponentStateSchema> & { config: Config };
-
-/** A component as the admin API reports it. */
-export interface SimulatedComponentState extends StoredComponentState {
-  fault: SimulatedFault | null;
-}
-
-export interface SimulatedFleetState {
-  components: SimulatedComponentState[];
-}
-
-export interface DeployResponse {
-  changed: boolean;
-  /** Why nothing changed, or what started. */
-  message: string;
-  state: SimulatedComponentState;
-}
 
 export interface SimulatedFleetOptions {
   inventory: Inventory;
@@ -165,80 +72,6 @@ export interface SimulatedFleetOptions {
   auditLog?: string;
 }
 
-/** One line of the audit log. */
-export type SimulatedAuditEntry =
-  | {
-      event: 'deploy';
-      at: string;
-      controlPlaneId: string;
-      componentId: string;
-      kind: ComponentKind;
-      /** The version running when the request came. */
-      from: string;
-      to: string;
-      /** Whether the request came with a configuration other than the one running. */
-      configChange: boolean;
-      /** `started`: a rollout began (superseding one in progress when `supersedes` is set); `no-op`: nothing to do. */
-      result: 'started' | 'no-op';
-      generation?: number;
-      supersedes?: number;
-      requestId?: string;
-      requestedBy?: ChangeRequester;
-    }
-  | {
-      event: 'finished';
-      /** When the rollout finished (its doneAt), not when the fleet noticed. */
-      at: string;
-      controlPlaneId: string;
-      componentId: string;
-      kind: ComponentKind;
-      generation: number;
-      outcome: 'succeeded' | 'failed';
-      /** The version running afterwards. */
-      version: string;
-    };
-
-function keyOf(controlPlaneId: string, componentId: string): string {
-  return `${controlPlaneId}/${componentId}`;
-}
-
-function componentsOf(inventory: Inventory): { ref: ComponentRef; version: string; config: Config }[] {
-  return inventory.controlPlanes.flatMap((cp) => [
-    {
-      ref: { controlPlaneId: cp.id, kind: 'dashboard' as const, id: 'dashboard' },
-      version: cp.dashboard.version,
-      config: {},
-    },
-    {
-      ref: { controlPlaneId: cp.id, kind: 'gateway' as const, id: 'gateway' },
-      version: cp.gateway.version,
-      config: structuredClone(cp.config),
-    },
-    ...cp.dataPlanes.map((dp) => ({
-      ref: { controlPlaneId: cp.id, kind: 'data-plane' as const, id: dp.id },
-      version: dp.version,
-      config: {},
-    })),
-  ]);
-}
-
-function faultsOf(inventory: Inventory, extra: Record<string, SimulatedFault> = {}): Map<string, SimulatedFault> {
-  const faults = new Map<string, SimulatedFault>();
-  for (const cp of inventory.controlPlanes) {
-    for (const [componentId, fault] of Object.entries(cp.simulate?.faults ?? {}))
-      faults.set(keyOf(cp.id, componentId), fault);
-  }
-  for (const [key, fault] of Object.entries(extra)) {
-    if (!key.includes('/'))
-      throw new Error(`faults: key ${JSON.stringify(key)} must be <controlPlaneId>/<componentId>`);
-    if (!(SIMULATED_FAULTS as readonly string[]).includes(fault)) {
-      throw new Error(`faults.${key}: ${JSON.stringify(fault)} is not one of ${SIMULATED_FAULTS.join(', ')}`);
-    }
-    faults.set(key, fault);
-  }
-  return faults;
-}
-
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -247,9 +80,6 @@ class HttpError extends Error {
     super(message);
   }
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// The fleet
 
 export class SimulatedFleet {
   readonly baseUrl: string;
@@ -593,80 +423,10 @@ export class SimulatedFleet {
     return structuredClone({ ...c, fault: this.faultOf(c) ?? null });
   }
 
-  /** Atomic: a reader (or a crash) sees the old file or the new one, never half of one. */
+  /** Writes the state file, if there is one. */
   private persist(): void {
-    const file = this.opts.stateFile;
-    if (!file) return;
-    const data: z.input<typeof StateFileSchema> = { format: 1, components: [...this.components.values()] };
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, 'utf8');
-    renameSync(tmp, file);
+    if (this.opts.stateFile) writeStateFile(this.opts.stateFile, this.components.values());
   }
-}
-
-/** Components in the state file keep their state; components only in the inventory start at its versions. */
-function initialState(inventory: Inventory, stateFile: string | undefined): Map<string, StoredComponentState> {
-  const components = new Map<string, StoredComponentState>();
-  const saved = new Map<string, z.infer<typeof ComponentStateSchema>>();
-  if (stateFile && existsSync(stateFile)) {
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(stateFile, 'utf8'));
-    } catch (err) {
-      throw new Error(`simulated fleet state ${stateFile} is not JSON: ${(err as Error).message}`, { cause: err });
-    }
-    for (const c of parseWith(StateFileSchema, data, `simulated fleet state ${stateFile}`).components) {
-      // Written before configurations were kept: seeded from the inventory below, like a new component's.
-      if (c.config) components.set(keyOf(c.controlPlaneId, c.componentId), { ...c, config: c.config });
-      else saved.set(keyOf(c.controlPlaneId, c.componentId), c);
-    }
-  }
-  for (const { ref, version, config } of componentsOf(inventory)) {
-    const key = keyOf(ref.controlPlaneId, ref.id);
-    if (components.has(key)) continue;
-    const old = saved.get(key);
-    if (old) {
-      components.set(key, { ...old, config });
-      saved.delete(key);
-      continue;
-    }
-    components.set(key, {
-      controlPlaneId: ref.controlPlaneId,
-      componentId: ref.id,
-      kind: ref.kind,
-      initialVersion: version,
-      version,
-      previousVersion: null,
-      config,
-      rollout: null,
-      lastRollout: null,
-      deployGeneration: 0,
-    });
-  }
-  for (const [key, old] of saved) components.set(key, { ...old, config: {} });
-  return components;
-}
-
-/** Where the simulated fleet at `baseUrl` serves a component's Tyk-style `/hello`; usable from any process. */
-export function simulatedHealthUrl(baseUrl: string, c: ComponentRef): string {
-  return `${componentUrl(baseUrl, c.controlPlaneId, c.id)}/hello`;
-}
-
-/**
- * The health probe of a simulated fleet, wired the way production wires Kubernetes: each Gateway's /hello is judged
- * by its checks, the Dashboard's is liveness only, with its version from the platform (there, the image tag).
- */
-export function simulatedHealthProbe(
-  baseUrl: string,
-  opts: { timeoutMs?: number; platform?: PlatformPort } = {},
-): HttpHealthProbe {
-  const platform = opts.platform ?? new SimulatedPlatform(baseUrl);
-  return new HttpHealthProbe((c) => simulatedHealthUrl(baseUrl, c), {
-    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
-    livenessOnly: (c) => c.kind === 'dashboard',
-    versionOf: (c) => platform.currentVersion(c),
-  });
 }
 
 /**
@@ -685,10 +445,6 @@ export function tykHelloRules(version: string): 'always-200' | 'critical-503' {
 /** Go's time.RFC3339, as Tyk writes a check's time: whole seconds. */
 function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function componentUrl(baseUrl: string, controlPlaneId: string, componentId: string): string {
-  return `${baseUrl.replace(/\/+$/, '')}/cp/${encodeURIComponent(controlPlaneId)}/${encodeURIComponent(componentId)}`;
 }
 
 function allow(method: string, expected: string): void {
@@ -716,200 +472,5 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     return text ? JSON.parse(text) : {};
   } catch {
     throw new HttpError(400, 'request body is not JSON');
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The platform adapter
-
-export interface SimulatedPlatformOptions {
-  /** How often to poll a rollout. Default 250. */
-  pollMs?: number;
-  /** Timeout of each HTTP call. Default 5000. */
-  requestTimeoutMs?: number;
-}
-
-/** Drives a SimulatedFleet over its admin API, like a Kubernetes adapter drives Deployments. */
-export class SimulatedPlatform implements PlatformPort {
-  readonly name = 'simulated';
-  private readonly pollMs: number;
-  private readonly requestTimeoutMs: number;
-
-  constructor(
-    readonly baseUrl: string,
-    opts: SimulatedPlatformOptions = {},
-  ) {
-    this.pollMs = opts.pollMs ?? 250;
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
-  }
-
-  async currentVersion(component: ComponentRef): Promise<string> {
-    return (await this.componentState(component)).version;
-  }
-
-  async snapshot(component: ComponentRef): Promise<ComponentSnapshot> {
-    const state = await this.componentState(component);
-    return {
-      component,
-      version: state.version,
-      takenAt: new Date().toISOString(),
-      config: state.config,
-      data: { version: state.version },
-    };
-  }
-
-  /**
-   * Rolls the component to `targetVersion`; configuration migrations go into the same rollout, computed from the
-   * configuration it runs now, so a retry (mid-rollout or after it) asks for the same thing and migrates nothing twice.
-   */
-  async upgrade(
-    component: ComponentRef,
-    targetVersion: string,
-    progress: Progress,
-    signal: AbortSignal,
-    options: UpgradeOptions = {},
-  ): Promise<PlatformChangeResult> {
-    const target = parseVersion(targetVersion, 'targetVersion');
-    signal.throwIfAborted();
-    const before = await this.componentState(component, signal);
-    const migrations = options.configMigrations ?? [];
-    let migrated: ReturnType<typeof applyConfigMigrations> | undefined;
-    try {
-      migrated = migrations.length > 0 ? applyConfigMigrations(before.config, migrations) : undefined;
-    } catch (err) {
-      // The configuration contradicts the migration: a retry would meet the same configuration.
-      const what = `${componentLabel(component)} of ${component.controlPlaneId}`;
-      throw new RolloutFailedError(`${what}: ${(err as Error).message}`, { cause: err });
-    }
-    return this.rollTo(
-      component,
-      target,
-      migrated?.applied.length ? migrated.config : undefined,
-      before,
-      progress,
-      signal,
-      options,
-    );
-  }
-
-  /** Puts the component back on the snapshot's version and configuration; a no-op when it already runs them. */
-  async restore(
-    component: ComponentRef,
-    snapshot: ComponentSnapshot,
-    progress: Progress,
-    signal: AbortSignal,
-    options: ChangeOptions = {},
-  ): Promise<PlatformChangeResult> {
-    const target = parseVersion(snapshot.version, 'snapshot.version');
-    signal.throwIfAborted();
-    const before = await this.componentState(component, signal);
-    return this.rollTo(component, target, snapshot.config, before, progress, signal, options);
-  }
-
-  /** Deploys `target` (with `config` when given, else the configuration it has) and waits for that rollout. */
-  private async rollTo(
-    component: ComponentRef,
-    target: string,
-    config: Record<string, unknown> | undefined,
-    before: SimulatedComponentState,
-    progress: Progress,
-    signal: AbortSignal,
-    options: ChangeOptions = {},
-  ): Promise<PlatformChangeResult> {
-    const configDone = !config || isDeepStrictEqual(config, before.config);
-    if (before.version === target && !before.rollout && configDone) return { changed: false, from: target, to: target };
-
-    const deployed = await this.call<DeployResponse>(
-      'POST',
-      `${this.url(component)}/deploy`,
-      {
-        version: target,
-        requestId: randomUUID(),
-        ...(config ? { config } : {}),
-        ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
-      },
-      signal,
-    );
-    // A retry finds its own rollout still running (changed: false) and waits for that one.
-    const generation = deployed.state.rollout?.generation;
-    const from = deployed.state.rollout?.fromVersion ?? deployed.state.version;
-    if (generation === undefined) {
-      // Nothing to wait for: it finished between our two calls.
-      if (deployed.state.version === target) return { changed: true, from: before.version, to: target };
-      throw new Error(this.failureMessage(component, target, deployed.state));
-    }
-
-    const startedAt = Date.now();
-    for (;;) {
-      const state = await this.componentState(component, signal);
-      if (state.rollout?.generation === generation) {
-        progress({
-          phase: 'rolling-out',
-          component: componentLabel(component),
-          from,
-          to: target,
-          elapsedMs: Date.now() - startedAt,
-          doneAt: state.rollout.doneAt,
-        });
-        await sleep(this.pollMs, signal);
-        continue;
-      }
-      const finished = state.lastRollout?.generation === generation ? state.lastRollout : undefined;
-      if (finished?.outcome === 'succeeded' && state.version === target) return { changed: true, from, to: target };
-      const message = this.failureMessage(component, target, state, finished);
-      // A failed rollout will fail again if retried (RolloutFailedError is not retried); a superseded one may not.
-      throw finished?.outcome === 'failed' ? new RolloutFailedError(message) : new Error(message);
-    }
-  }
-
-  private failureMessage(
-    component: ComponentRef,
-    target: string,
-    state: SimulatedComponentState,
-    finished?: SimulatedFinishedRollout,
-  ): string {
-    const what = `rollout of ${componentLabel(component)} of ${component.controlPlaneId} to ${target}`;
-    if (finished?.outcome === 'failed') {
-      const reason =
-        finished.reason === 'ProgressDeadlineExceeded' ? 'progress deadline exceeded' : (finished.reason ?? 'failed');
-      return `${what} failed: ${reason}; ${state.version} keeps running`;
-    }
-    const now = state.rollout ? `, now rolling out to ${state.rollout.toVersion}` : '';
-    return `${what} was superseded by another deploy: ${state.version} is running${now}`;
-  }
-
-  private url(component: ComponentRef): string {
-    return componentUrl(this.baseUrl, component.controlPlaneId, component.id);
-  }
-
-  private componentState(component: ComponentRef, signal?: AbortSignal): Promise<SimulatedComponentState> {
-    return this.call<SimulatedComponentState>('GET', this.url(component), undefined, signal);
-  }
-
-  private async call<T>(method: 'GET' | 'POST', url: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    const { timeout, combined } = withTimeout(this.requestTimeoutMs, signal);
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        signal: combined,
-        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-      });
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      const why = timeout.aborted ? `timed out after ${this.requestTimeoutMs} ms` : describeFetchError(err);
-      throw new Error(`simulated platform: ${method} ${url} ${why}`, { cause: err });
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      let detail = text.slice(0, 200);
-      try {
-        detail = (JSON.parse(text) as { error?: string }).error ?? detail;
-      } catch {
-        // not JSON: keep the text
-      }
-      throw new Error(`simulated platform: ${method} ${url} answered ${res.status}: ${detail}`);
-    }
-    return JSON.parse(text) as T;
   }
 }
