@@ -21,7 +21,6 @@ import { TemporalMessenger } from '../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
 import type { Config } from '../config/config';
 import { clientConnectionOptions, configuredDataConverter, connectClient } from '../client/temporalClient';
-import { workflowCodeOptions } from './workflowBundle';
 
 export interface Wiring {
   deps: ActivityDeps;
@@ -222,7 +221,7 @@ export async function createWorker(opts: {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...workflowCodeOptions(workflowsPath()), // the prebuilt bundle in dist/, else bundled now (worker/workflowBundle.ts)
+    workflowsPath: workflowsPath(),
     activities: createActivities(opts.deps),
     ...(dataConverter && { dataConverter }),
     ...opts.extra,
