@@ -135,11 +135,21 @@ export function describeWindow(
   closesAt: Date,
   timeZone: string,
 ): { localText: string; utcText: string } {
-  return {
-    localText: `${describeIn(opensAt, closesAt, timeZone)} (${timeZone})`,
-    utcText: describeIn(opensAt, closesAt, 'UTC'),
-  };
+  const key = `${opensAt.getTime()} ${closesAt.getTime()} ${timeZone}`;
+  let texts = descriptions.get(key);
+  if (!texts) {
+    texts = {
+      localText: `${describeIn(opensAt, closesAt, timeZone)} (${timeZone})`,
+      utcText: describeIn(opensAt, closesAt, 'UTC'),
+    };
+    if (descriptions.size >= 50_000) descriptions.clear();
+    descriptions.set(key, texts);
+  }
+  return { ...texts };
 }
+
+/** Control planes that share a zone and a window share its texts: formatting them is the dearest part of planning. */
+const descriptions = new Map<string, { localText: string; utcText: string }>();
 
 /** The serializable plan; its texts show the part of the window the upgrade may use (startAt to closesAt). */
 export function toWindowPlan(
@@ -185,10 +195,10 @@ function* scan(spec: WindowSpec, zone: IANAZone, fromMs: number, lastDay: number
 function toInstant(zone: IANAZone, wall: number): number {
   // Offsets a day either side: the ones in force before and after any transition near this time (zones do not
   // change offset twice within two days).
-  const before = zone.offset(wall - DAY);
-  const after = zone.offset(wall + DAY);
+  const before = offsetAt(zone, wall - DAY);
+  const after = offsetAt(zone, wall + DAY);
   if (before === after) return wall - before * MINUTE;
-  const valid = [before, after].filter((offset) => zone.offset(wall - offset * MINUTE) === offset);
+  const valid = [before, after].filter((offset) => offsetAt(zone, wall - offset * MINUTE) === offset);
   // Repeated hour (both valid): the first occurrence, i.e. the earlier instant, i.e. the larger offset.
   if (valid.length > 0) return wall - Math.max(...valid) * MINUTE;
   // Gap (none valid): read the time with the offset from before the jump, which moves it forward by the size of
@@ -196,8 +206,34 @@ function toInstant(zone: IANAZone, wall: number): number {
   return wall - before * MINUTE;
 }
 
+/**
+ * The zone's UTC offset (minutes) at an instant, remembered per zone and exact instant: planning a fleet asks the
+ * same zones about the same instants over and over (control planes share zones and start times), and luxon's
+ * answer costs a formatToParts call each time. Bounded: a full table is dropped and refilled.
+ */
+const OFFSET_CACHE_LIMIT = 200_000;
+const offsets = new Map<string, Map<number, number>>();
+let cachedOffsets = 0;
+
+function offsetAt(zone: IANAZone, instant: number): number {
+  let table = offsets.get(zone.name);
+  if (!table) offsets.set(zone.name, (table = new Map()));
+  let offset = table.get(instant);
+  if (offset === undefined) {
+    if (cachedOffsets >= OFFSET_CACHE_LIMIT) {
+      offsets.clear();
+      cachedOffsets = 0;
+      offsets.set(zone.name, (table = new Map()));
+    }
+    offset = zone.offset(instant);
+    table.set(instant, offset);
+    cachedOffsets++;
+  }
+  return offset;
+}
+
 function localDay(zone: IANAZone, instant: number): number {
-  return Math.floor((instant + zone.offset(instant) * MINUTE) / DAY);
+  return Math.floor((instant + offsetAt(zone, instant) * MINUTE) / DAY);
 }
 
 function isoDate(day: number): string {
@@ -250,8 +286,25 @@ function describeIn(opensAt: Date, closesAt: Date, zone: string): string {
 
 /** en-GB knows CET/CEST/BST but not EST/EDT, en-US the reverse; fall back to the offset (GMT+5:30). */
 function abbreviation(dt: DateTime): string {
-  const gb = dt.toFormat('ZZZZ');
+  const gb = zoneName('en-GB', dt);
   if (!/^GMT[+-]/.test(gb)) return gb;
-  const us = dt.setLocale('en-US').toFormat('ZZZZ');
+  const us = zoneName('en-US', dt);
   return /^GMT[+-]/.test(us) ? gb : us;
+}
+
+/**
+ * The short zone name (what luxon's `ZZZZ` prints) from one Intl formatter per locale and zone: luxon builds a new
+ * formatter on every call, which made it most of the cost of planning a fleet.
+ */
+const nameFormats = new Map<string, Intl.DateTimeFormat>();
+
+function zoneName(locale: string, dt: DateTime): string {
+  const zone = dt.zoneName ?? 'UTC';
+  const key = `${locale} ${zone}`;
+  let format = nameFormats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: 'short' });
+    if (nameFormats.size < 1_000) nameFormats.set(key, format);
+  }
+  return format.formatToParts(dt.toJSDate()).find((part) => part.type === 'timeZoneName')?.value ?? dt.toFormat('ZZZZ');
 }
