@@ -2,8 +2,29 @@ import semver from 'semver';
 
 /** Tyk reports versions as `v5.8.2`; inventories often drop the `v`. Both are accepted; `5.8.2` is canonical. */
 export function normalizeVersion(input: string): string | undefined {
-  const trimmed = input.trim().replace(/^v/i, '');
-  return semver.valid(trimmed) ?? undefined;
+  return parsed(input)?.version;
+}
+
+/**
+ * Parsed versions, remembered: a fleet's inventory repeats a handful of version strings thousands of times, and
+ * planning compares each of them several times. Bounded, so odd input cannot grow it without limit.
+ */
+const parsedVersions = new Map<string, semver.SemVer | null>();
+
+function parsed(input: string): semver.SemVer | undefined {
+  let v = parsedVersions.get(input);
+  if (v === undefined) {
+    v = semver.parse(input.trim().replace(/^v/i, ''));
+    if (parsedVersions.size >= 10_000) parsedVersions.clear();
+    parsedVersions.set(input, v);
+  }
+  return v ?? undefined;
+}
+
+function parsedOrThrow(input: string, field = 'version'): semver.SemVer {
+  const v = parsed(input);
+  if (!v) throw new Error(`${field}: '${input}' is not a semantic version such as 5.8.2 or v5.8.2`);
+  return v;
 }
 
 export function isVersion(input: string): boolean {
@@ -12,19 +33,17 @@ export function isVersion(input: string): boolean {
 
 /** Parses a version or throws an error that names the field and the value. */
 export function parseVersion(input: string, field = 'version'): string {
-  const v = normalizeVersion(input);
-  if (!v) throw new Error(`${field}: '${input}' is not a semantic version such as 5.8.2 or v5.8.2`);
-  return v;
+  return parsedOrThrow(input, field).version;
 }
 
 /** -1, 0 or 1, like semver.compare, on normalized versions. */
 export function compareVersions(a: string, b: string): -1 | 0 | 1 {
-  return semver.compare(parseVersion(a), parseVersion(b));
+  return semver.compare(parsedOrThrow(a), parsedOrThrow(b));
 }
 
 /** The release line of a version: `5.8.2` → `5.8`. LTS lines are named by their line. */
 export function releaseLine(version: string): string {
-  const v = semver.parse(parseVersion(version))!;
+  const v = parsedOrThrow(version);
   return `${v.major}.${v.minor}`;
 }
 
