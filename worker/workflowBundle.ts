@@ -1,0 +1,42 @@
+// Which workflow code a worker loads. `npm run build` writes a prebuilt bundle next to the compiled code
+// (dist/workflow-bundle.js, scripts/buildWorkflowBundle.ts); a worker started from dist/ loads it and runs no webpack
+// at start-up. Run from the TypeScript sources (tsx, tests) there is no bundle beside the code, so the worker bundles
+// workflowsPath itself, as before.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Runtime, type WorkerOptions } from '@temporalio/worker';
+
+export const WORKFLOW_BUNDLE_FILE = 'workflow-bundle.js';
+
+/** Where `npm run build` puts the bundle for the code this module was compiled into: dist/workflow-bundle.js. */
+export function prebuiltBundlePath(): string {
+  return path.resolve(__dirname, '..', WORKFLOW_BUNDLE_FILE);
+}
+
+export interface WorkflowCodeChoice {
+  options: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>;
+  /** One line for the log: which code the worker runs, and from where. */
+  description: string;
+}
+
+/** The prebuilt bundle when there is one at `bundlePath`, else `workflowsPath`, bundled when the worker is created. */
+export function chooseWorkflowCode(workflowsPath: string, bundlePath = prebuiltBundlePath()): WorkflowCodeChoice {
+  if (fs.existsSync(bundlePath))
+    return {
+      options: { workflowBundle: { codePath: bundlePath } },
+      description: `workflow code: prebuilt bundle ${bundlePath}`,
+    };
+  return {
+    options: { workflowsPath },
+    description: `workflow code: bundling ${workflowsPath} at start-up (no prebuilt bundle at ${bundlePath})`,
+  };
+}
+
+/** chooseWorkflowCode, logged through the SDK's runtime logger (INFO: shown by a worker process, hidden in tests). */
+export function workflowCodeOptions(workflowsPath: string): WorkflowCodeChoice['options'] {
+  const choice = chooseWorkflowCode(workflowsPath);
+  // Compiled code without its bundle: a build that skipped the bundle step; it works, but bundles at every start.
+  const level = 'workflowsPath' in choice.options && __filename.endsWith('.js') ? 'warn' : 'info';
+  Runtime.instance().logger[level](choice.description);
+  return choice.options;
+}
