@@ -1,20 +1,12 @@
-// A Temporal client for the operator entry points (release CLI, webhook, SRE CLI), connected with the same
-// TEMPORAL_* settings as the worker (worker/worker.ts connectWorker uses the same options).
-import fs from 'node:fs';
+// A Temporal client for the operator entry points (release CLI, webhook, SRE CLI), connected with the same settings
+// as the worker (worker/worker.ts connectWorker): both go through config/temporalConnection.ts.
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { encryptionDataConverter } from '../integrations/encryptionCodec';
 import type { Config } from '../config/config';
+import { temporalConnectionOptions } from '../config/temporalConnection';
 
-type TemporalSettings = Pick<
-  Config,
-  | 'TEMPORAL_ADDRESS'
-  | 'TEMPORAL_API_KEY'
-  | 'TEMPORAL_TLS_CERT'
-  | 'TEMPORAL_TLS_KEY'
-  | 'TEMPORAL_TLS_CA'
-  | 'TEMPORAL_TLS_SERVER_NAME'
->;
+type TemporalSettings = Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_API_KEY' | 'temporal'>;
 
 type EncryptionSettings = Partial<Pick<Config, 'NIGHTSHIFT_ENCRYPTION_KEYS' | 'NIGHTSHIFT_ENCRYPTION_KEY_ID'>>;
 
@@ -26,25 +18,9 @@ export function configuredDataConverter(config: EncryptionSettings): DataConvert
   return encryptionDataConverter(config);
 }
 
-/** mTLS when a client certificate is configured; server-only TLS for an API key or a custom CA; otherwise plain. */
-export function clientConnectionOptions(
-  config: TemporalSettings,
-  read: (file: string) => Buffer = (file) => fs.readFileSync(file),
-): ConnectionOptions {
-  const cert = config.TEMPORAL_TLS_CERT ? read(config.TEMPORAL_TLS_CERT) : undefined;
-  const key = config.TEMPORAL_TLS_KEY ? read(config.TEMPORAL_TLS_KEY) : undefined;
-  const ca = config.TEMPORAL_TLS_CA ? read(config.TEMPORAL_TLS_CA) : undefined;
-  const tls =
-    cert && key
-      ? {
-          clientCertPair: { crt: cert, key },
-          serverRootCACertificate: ca,
-          serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME,
-        }
-      : config.TEMPORAL_API_KEY || ca
-        ? { serverRootCACertificate: ca, serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME }
-        : undefined;
-  return { address: config.TEMPORAL_ADDRESS, tls, apiKey: config.TEMPORAL_API_KEY };
+/** mTLS with a client certificate; TLS for an API key, a CA or TEMPORAL_TLS=true; otherwise plain. */
+export function clientConnectionOptions(config: TemporalSettings): ConnectionOptions {
+  return temporalConnectionOptions(config);
 }
 
 export interface ConnectedClient {
@@ -59,7 +35,7 @@ export interface ConnectedClient {
  * first call instead, for a long-running process that must start while Temporal is down.
  */
 export async function connectClient(
-  config: TemporalSettings & Pick<Config, 'TEMPORAL_NAMESPACE'> & EncryptionSettings,
+  config: TemporalSettings & EncryptionSettings,
   opts: { lazy?: boolean } = {},
 ): Promise<ConnectedClient> {
   const connection = Connection.lazy(clientConnectionOptions(config));

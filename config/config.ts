@@ -12,6 +12,13 @@ import { parseWith } from '../domain/validation';
 import { TASK_QUEUE_DEFAULT } from '../workflows/messages';
 import { parseMinutes } from './duration';
 import { parseEncryptionSettings } from '../integrations/encryptionCodec';
+import {
+  applyDeprecatedAliases,
+  GRPC_META_PREFIX,
+  resolveTemporalConnection,
+  UNSUPPORTED_TEMPORAL_VARIABLES,
+  type TemporalProfile,
+} from './temporalConnection';
 
 const duration = z
   .string()
@@ -31,16 +38,30 @@ const socketAddress = z.string().refine((v) => {
 }, 'must be an IP address and a port, such as 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464');
 
 export const ConfigSchema = z.object({
+  // The Temporal connection, as Temporal names it (config/temporalConnection.ts, @temporalio/envconfig): a profile of a
+  // temporal.toml file, overridden by these. The address, namespace and API key below end up resolved (profile or
+  // variable); the connection's TLS is Config.temporal, not the raw TEMPORAL_TLS_* strings.
   TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE_DEFAULT),
   /** Temporal Cloud API key (implies TLS). */
   TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_PROFILE: z.string().min(1).optional(),
+  TEMPORAL_CONFIG_FILE: filePath.optional(),
+  /** Forces TLS on or off (envconfig reads anything but 1/true as off, so only these four are accepted). */
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0']).optional(),
   /** mTLS client certificate and key (PEM files), e.g. for Temporal Cloud or a TLS-enabled cluster. */
+  TEMPORAL_TLS_CLIENT_CERT_PATH: filePath.optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: filePath.optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: filePath.optional(),
+  /** The same as PEM text instead of a file (the key's is a secret, below). */
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** Deprecated aliases of TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH. */
   TEMPORAL_TLS_CERT: filePath.optional(),
   TEMPORAL_TLS_KEY: filePath.optional(),
   TEMPORAL_TLS_CA: filePath.optional(),
-  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
 
   /** A JSON or YAML file with any of these settings (not secrets); the environment wins over it. */
   NIGHTSHIFT_CONFIG_FILE: filePath.optional(),
@@ -122,6 +143,8 @@ export const ConfigSchema = z.object({
   // Secrets: from the environment or from a file named by <NAME>_FILE, never from NIGHTSHIFT_CONFIG_FILE. No rule
   // here may fail on their value, since a failing rule echoes the value.
   NIGHTSHIFT_HUBSPOT_TOKEN: z.string().optional(),
+  /** A client key as PEM text (prefer TEMPORAL_TLS_CLIENT_KEY_PATH, a mounted Secret). */
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().optional(),
   NIGHTSHIFT_PAGERDUTY_ROUTING_KEY: z.string().optional(),
   NIGHTSHIFT_SLACK_WEBHOOK_URL: z.string().optional(),
 
@@ -175,11 +198,16 @@ export const ConfigSchema = z.object({
   NIGHTSHIFT_CODEC_SERVER_TOKEN: z.string().optional(),
 });
 
-export type Config = z.output<typeof ConfigSchema> & { policy: UpgradePolicy };
+export type Config = z.output<typeof ConfigSchema> & {
+  policy: UpgradePolicy;
+  /** The Temporal profile and TLS the connection uses (config/temporalConnection.ts). */
+  temporal: TemporalProfile;
+};
 
 /** Settings that hold secrets: each may also come from a file named by `<NAME>_FILE` (e.g. a mounted Secret). */
 export const SECRET_SETTINGS = [
   'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
   'NIGHTSHIFT_WEBHOOK_SECRETS',
   'NIGHTSHIFT_HUBSPOT_TOKEN',
   'NIGHTSHIFT_PAGERDUTY_ROUTING_KEY',
@@ -194,6 +222,8 @@ const TOOL_SETTINGS = [
   'NIGHTSHIFT_REAL_KUBE',
   'NIGHTSHIFT_KUBE_CACHE',
   'NIGHTSHIFT_DEMO_EXIT_WHEN_SETTLED',
+  'TEMPORAL_CLI_PATH',
+  'TEMPORAL_TEST_SERVER_PATH',
 ];
 
 function fail(message: string): never {
@@ -272,8 +302,15 @@ function checkAdapters(c: z.output<typeof ConfigSchema>): void {
   }
 }
 
-/** Reads the configuration from an environment (process.env by default); throws ValidationError naming the variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+/**
+ * Reads the configuration from an environment (process.env by default); throws ValidationError naming the variable.
+ * `warn` gets one line per deprecated setting in use (default: stderr).
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  opts: { warn?: (line: string) => void } = {},
+): Config {
+  const warn = opts.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
   const fromEnv = Object.fromEntries(
     Object.entries(env).filter(
       ([k, v]) =>
@@ -284,25 +321,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ),
   ) as Record<string, string>;
   const known = new Set([...Object.keys(ConfigSchema.shape), ...SECRET_SETTINGS.map((s) => `${s}_FILE`)]);
-  const unknown = Object.keys(fromEnv).filter((k) => k.startsWith('NIGHTSHIFT_') && !known.has(k));
-  if (unknown.length > 0) fail(`unknown setting(s) ${unknown.join(', ')} — see .env.example for the list`);
+  // Unknown TEMPORAL_* names are errors, not warnings: a misspelt TLS variable would otherwise connect without the
+  // client certificate or CA it names, and a start that stops naming the variable is cheaper than a silent downgrade.
+  const unknown = Object.keys(fromEnv).filter((k) => !known.has(k) && !k.startsWith(GRPC_META_PREFIX));
+  if (unknown.length > 0) {
+    const why = unknown.filter((k) => UNSUPPORTED_TEMPORAL_VARIABLES[k]);
+    fail(
+      `unknown setting(s) ${unknown.join(', ')} — see .env.example for the list${why.map((k) => `; ${k}: ${UNSUPPORTED_TEMPORAL_VARIABLES[k]}`).join('')}`,
+    );
+  }
   const configFile = fromEnv.NIGHTSHIFT_CONFIG_FILE;
   const relevant = { ...(configFile ? readConfigFile(configFile, known) : {}), ...fromEnv };
   readSecretFiles(relevant);
   const source = configFile ? `configuration (environment and ${configFile})` : 'configuration (environment)';
   const parsed = parseWith(ConfigSchema.strip(), relevant, source);
+  const aliased = applyDeprecatedAliases(relevant, warn);
+  const resolved = resolveTemporalConnection(aliased.settings, { home: env, usedName: aliased.usedName });
+  parsed.TEMPORAL_ADDRESS = resolved.address ?? parsed.TEMPORAL_ADDRESS;
+  parsed.TEMPORAL_NAMESPACE = resolved.namespace ?? parsed.TEMPORAL_NAMESPACE;
+  parsed.TEMPORAL_API_KEY = resolved.apiKey ?? parsed.TEMPORAL_API_KEY;
   checkAdapters(parsed);
   parseEncryptionSettings(parsed); // throws naming the variable and key id, never key material
-  for (const [cert, key] of [['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const]) {
-    if (Boolean(parsed[cert]) !== Boolean(parsed[key]))
-      throw new Error(`configuration: set both ${cert} and ${key}, or neither`);
-  }
-  for (const name of [
-    'TEMPORAL_TLS_CERT',
-    'TEMPORAL_TLS_KEY',
-    'TEMPORAL_TLS_CA',
-    'NIGHTSHIFT_K8S_KUBECONFIG',
-  ] as const) {
+  for (const name of ['NIGHTSHIFT_K8S_KUBECONFIG'] as const) {
     const file = parsed[name];
     if (file && !fs.existsSync(file)) throw new Error(`configuration: ${name} = ${JSON.stringify(file)}: no such file`);
   }
@@ -353,5 +393,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     fail(
       `NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT = ${parsed.NIGHTSHIFT_K8S_ROLLOUT_TIMEOUT} minutes must be at most 28m (the rollout activity may run 30)`,
     );
-  return { ...parsed, NIGHTSHIFT_INVENTORY: path.resolve(parsed.NIGHTSHIFT_INVENTORY), policy };
+  return {
+    ...parsed,
+    NIGHTSHIFT_INVENTORY: path.resolve(parsed.NIGHTSHIFT_INVENTORY),
+    policy,
+    temporal: resolved.temporal,
+  };
 }

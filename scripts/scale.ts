@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Release } from '../domain/release';
 import { SimulatedFleet } from '../integrations/simulatedFleet/server';
 import { InventorySchema } from '../domain/inventory';
@@ -17,7 +17,7 @@ import { loadConfig } from '../config/config';
 import { startDevServer } from './devServer';
 import { startFleetUpgrade } from '../client/startFleet';
 import { connectClient } from '../client/temporalClient';
-import { createWorker, wireAdapters } from '../worker/worker';
+import { connectWorker, createWorker, wireAdapters } from '../worker/worker';
 import type { fleetRollout } from '../workflows';
 import { fleetStatusQuery, fleetWorkflowId, type FleetStatus } from '../workflows/messages';
 
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     NIGHTSHIFT_TYK_CHECK_DURATION_MS: '1',
   });
   const wiring = await wireAdapters(config, () => undefined);
-  const connection = await NativeConnection.connect({ address });
+  const connection = await connectWorker(config);
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,

@@ -8,8 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { describeMigration } from '../domain/compatibility';
 import { ReleaseSchema } from '../domain/release';
 import { parseWith } from '../domain/validation';
@@ -20,7 +19,8 @@ import { CATCH_UP_SCHEDULE_ID, ensureCatchUpScheduleExists } from '../client/cat
 import { loadConfig } from '../config/config';
 import { reachable, startDevServer } from './devServer';
 import { startFleetUpgrade } from '../client/startFleet';
-import { createWorker, wireAdapters } from '../worker/worker';
+import { connectClient } from '../client/temporalClient';
+import { connectWorker, createWorker, wireAdapters } from '../worker/worker';
 import {
   controlPlaneStatusQuery,
   controlPlaneWorkflowId,
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
     const logs: string[] = [];
     const wiring = await wireAdapters(config, (line) => logs.push(line));
     cleanups.push({ what: 'simulated fleet', run: () => wiring.close() });
-    const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const nativeConnection = await connectWorker(config);
     cleanups.push({ what: 'worker connection', run: () => nativeConnection.close() });
     const worker = await createWorker({
       connection: nativeConnection,
@@ -221,9 +221,8 @@ async function main(): Promise<void> {
         await running;
       },
     });
-    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-    cleanups.push({ what: 'client connection', run: () => connection.close() });
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const { client, close: closeClient } = await connectClient(config);
+    cleanups.push({ what: 'client connection', run: closeClient });
     const schedule = await ensureCatchUpScheduleExists(client, { taskQueue: config.TEMPORAL_TASK_QUEUE });
     console.log(
       `Catch-up schedule ${CATCH_UP_SCHEDULE_ID}: ${schedule === 'exists' ? 'exists' : `${schedule.result}, every ${schedule.everyMinutes} min`}`,

@@ -30,11 +30,27 @@ describe('worker configuration', () => {
     expect(() => loadConfig({ NIGHTSHIFT_VERIFY_PASSES: '0' })).toThrow(/NIGHTSHIFT_VERIFY_PASSES = "0"/);
   });
 
-  it('rejects unknown NIGHTSHIFT_ settings (typos) and half-configured TLS', () => {
+  it('rejects unknown NIGHTSHIFT_ and TEMPORAL_ settings (typos) and half-configured TLS', () => {
     expect(() => loadConfig({ NIGHTSHIFT_INVENTRY: 'x.yaml' })).toThrow(/unknown setting\(s\) NIGHTSHIFT_INVENTRY/);
-    expect(() => loadConfig({ TEMPORAL_TLS_CERT: '/nope.pem' })).toThrow(
-      /set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY/,
+    // Before config/temporalConnection.ts these two were dropped without a word and the client connected without TLS.
+    expect(() => loadConfig({ TEMPORAL_TLS_CLIENT_CERT_PAHT: '/c.pem', NIGHTSHIFT_INVENTRY: 'x' })).toThrow(
+      'unknown setting(s) TEMPORAL_TLS_CLIENT_CERT_PAHT, NIGHTSHIFT_INVENTRY',
     );
+    expect(() => loadConfig({ TEMPORAL_CODEC_ENDPOINT: 'http://127.0.0.1:8888' })).toThrow(
+      'TEMPORAL_CODEC_ENDPOINT: not used by a TypeScript client',
+    );
+    expect(() => loadConfig({ TEMPORAL_TLS_CERT: '/nope.pem' }, { warn: () => undefined })).toThrow(
+      /a client certificate needs its key: set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/,
+    );
+  });
+
+  it('takes Temporal settings from NIGHTSHIFT_CONFIG_FILE too, but never the TLS key as text', () => {
+    const settings = file('temporal-settings.yaml', 'TEMPORAL_ADDRESS: temporal.internal:7233\nTEMPORAL_TLS: true\n');
+    expect(loadConfig({ NIGHTSHIFT_CONFIG_FILE: settings })).toMatchObject({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+    });
+    const key = file('key-in-settings.yaml', 'TEMPORAL_TLS_CLIENT_KEY_DATA: "-----BEGIN PRIVATE KEY-----"\n');
+    expect(() => loadConfig({ NIGHTSHIFT_CONFIG_FILE: key })).toThrow('TEMPORAL_TLS_CLIENT_KEY_DATA is a secret');
   });
 
   it('reads the webhook settings: port and host defaults, comma-separated secrets', () => {
