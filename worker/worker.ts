@@ -22,6 +22,7 @@ import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirecto
 import type { Config } from '../config/config';
 import { configuredDataConverter, connectClient } from '../client/temporalClient';
 import { temporalConnectionOptions } from '../config/temporalConnection';
+import { workflowCodeOptions } from './workflowBundle';
 
 export interface Wiring {
   deps: ActivityDeps;
@@ -222,7 +223,7 @@ export async function createWorker(opts: {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    workflowsPath: workflowsPath(),
+    ...workflowCodeOptions(workflowsPath()), // the prebuilt bundle in dist/, else bundled now (worker/workflowBundle.ts)
     activities: createActivities(opts.deps),
     ...(dataConverter && { dataConverter }),
     ...opts.extra,
