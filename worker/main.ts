@@ -1,9 +1,10 @@
 // `npm run worker`: a nightshift worker process configured by environment variables (see .env.example).
 import { Runtime } from '@temporalio/worker';
 import { ValidationError } from '../domain/validation';
-import { loadConfig } from '../config/config';
+import { loadConfig, type Config } from '../config/config';
 import { ensureCatchUpScheduleExists } from '../client/catchUpSchedule';
 import { metricsTelemetry, metricsUrl } from './metrics';
+import { serveHealth, WorkerHealth, type HealthServer } from './health';
 import { connectClient } from '../client/temporalClient';
 import { connectWorker, createWorker, wireAdapters } from './worker';
 
@@ -14,14 +15,45 @@ export async function runWorker(): Promise<void> {
   // default (INFO to the console), as without metrics.
   const telemetryOptions = metricsTelemetry(config);
   if (telemetryOptions) Runtime.install({ telemetryOptions });
+  // Up first, so that a liveness probe sees the process alive while the worker starts (not ready until it runs).
+  const health = new WorkerHealth({ namespace: config.TEMPORAL_NAMESPACE });
+  const healthServer = config.NIGHTSHIFT_HEALTH_ADDRESS
+    ? await startHealthServer(health, config.NIGHTSHIFT_HEALTH_ADDRESS)
+    : undefined;
+  try {
+    await startAndRun(config, health);
+  } finally {
+    await healthServer?.close();
+  }
+}
+
+async function startHealthServer(health: WorkerHealth, address: string): Promise<HealthServer> {
+  try {
+    const server = await serveHealth(health, address);
+    console.log(`nightshift worker: health on ${server.url}/livez and ${server.url}/readyz`);
+    return server;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new Error(`configuration: NIGHTSHIFT_HEALTH_ADDRESS = ${JSON.stringify(address)}: cannot listen (${code})`, {
+      cause: err,
+    });
+  }
+}
+
+async function startAndRun(config: Config, health: WorkerHealth): Promise<void> {
   const wiring = await wireAdapters(config);
   const connection = await connectWorker(config);
+  const graceMs = Math.round(config.NIGHTSHIFT_SHUTDOWN_GRACE * 60_000);
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: wiring.deps,
+    // On SIGTERM the worker stops polling, lets running activities finish for this long, then cancels them (they are
+    // retried elsewhere). deploy/kubernetes/worker.yaml's terminationGracePeriodSeconds is longer.
+    extra: { shutdownGraceTime: graceMs },
   });
+  health.attach(worker, connection);
   console.log(
     `nightshift worker: ${config.TEMPORAL_ADDRESS} namespace=${config.TEMPORAL_NAMESPACE} task queue=${config.TEMPORAL_TASK_QUEUE} inventory=${config.NIGHTSHIFT_INVENTORY}`,
   );
@@ -37,6 +69,7 @@ export async function runWorker(): Promise<void> {
   }
   if (config.NIGHTSHIFT_METRICS_ADDRESS)
     console.log(`nightshift worker: Prometheus metrics on ${metricsUrl(config.NIGHTSHIFT_METRICS_ADDRESS)}`);
+  console.log(`nightshift worker: on SIGTERM, running activities get ${graceMs / 1000}s to finish`);
   try {
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks finish
   } finally {
