@@ -1,6 +1,6 @@
 // What a Kubernetes test environment gives the adapter suite. Two implementations run the same suite: a real
 // kube-apiserver + kube-controller-manager + etcd with a fake kubelet (test/helpers/realKube.ts), and a wire-contract
-// fake of the apiserver (test/helpers/fakeKubeApi.ts).
+// fake of the apiserver (test/helpers/fakeKubeApi/).
 
 export interface KubeEnv {
   /** 'real' or 'fake': shown in test names. */
