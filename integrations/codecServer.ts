@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import { readBodyUpTo } from './httpBody';
 
 export const DEFAULT_CODEC_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const MIN_CODEC_TOKEN_LENGTH = 16;
@@ -90,28 +91,13 @@ export function payloadsToJson(payloads: Payload[]): {
   };
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit)
-      return reject(new HttpError(413, `body of ${declared} bytes is over the limit of ${limit}`));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        reject(new HttpError(413, `body is over the limit of ${limit} bytes`));
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', reject);
-  });
+async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit)
+    throw new HttpError(413, `body of ${declared} bytes is over the limit of ${limit}`);
+  const body = await readBodyUpTo(req, limit);
+  if (body === undefined) throw new HttpError(413, `body is over the limit of ${limit} bytes`);
+  return body;
 }
 
 export function createCodecServer(opts: CodecServerOptions): http.Server {

@@ -8,6 +8,7 @@ import type net from 'node:net';
 import type { Release } from '../domain/release';
 import type { RolloutPolicyInput } from '../domain/rollout';
 import type { FleetStartResult } from '../workflows/messages';
+import { readBodyUpTo } from './httpBody';
 import { ReplayGuard, verifyReleaseEvent } from './releaseEventAuth';
 
 export const RELEASE_EVENTS_PATH = '/release-events';
@@ -53,32 +54,6 @@ function excerpt(text: string, max = 80): string {
   return json.length > max ? `${json.slice(0, max - 4)}..."` : json;
 }
 
-/** Reads the body up to `limit` bytes; resolves undefined when it is larger (and stops buffering it). */
-function readBody(req: http.IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        resolve(undefined);
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
-    // Cut off (request timeout) or gone: settles either way, so that nothing waits on a dead request.
-    req.on('close', () => {
-      if (!req.complete && !over) reject(new Error('the connection closed before the body was complete'));
-    });
-  });
-}
-
 /** The start of what a sender sent that the HTTP parser refused (its first line), to name it in the answer. */
 function rawExcerpt(err: NodeJS.ErrnoException & { rawPacket?: unknown }): string {
   if (!Buffer.isBuffer(err.rawPacket) || err.rawPacket.length === 0) return '';
@@ -115,8 +90,10 @@ export function createWebhookServer(opts: WebhookServerOptions): http.Server {
       headers: { connection: 'close' },
     };
     if (Number(req.headers['content-length'] ?? 0) > limit) return tooLarge;
-    const rawBody = await readBody(req, limit);
-    if (rawBody === undefined) return tooLarge;
+    // Cut off (request timeout) or gone: settles either way, so that nothing waits on a dead request.
+    const body = await readBodyUpTo(req, limit, { rejectOnEarlyClose: true });
+    if (body === undefined) return tooLarge;
+    const rawBody = body.toString('utf8');
 
     const verdict = verifyReleaseEvent(req.headers, rawBody, { secrets: opts.secrets, toleranceSeconds: tolerance });
     if (!verdict.ok) return { status: verdict.status, body: { error: oneLine(verdict.error) } };
