@@ -143,9 +143,13 @@ describe('Dockerfile', () => {
     const good = hadolint(path.join(ROOT, 'Dockerfile'));
     expect(good.output).toBe('');
     expect(good.status).toBe(0);
-    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-hadolint-')), 'Dockerfile');
-    fs.writeFileSync(bad, 'FROM node:latest\nRUN cd /app && npm install\nCMD node server.js\n');
-    const result = hadolint(bad);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-hadolint-'));
+    fs.writeFileSync(
+      path.join(dir, 'Dockerfile'),
+      'FROM node:latest\nRUN cd /app && npm install\nCMD node server.js\n',
+    );
+    const result = hadolint(path.join(dir, 'Dockerfile'));
+    fs.rmSync(dir, { recursive: true, force: true });
     expect(result.status).not.toBe(0);
     for (const rule of ['DL3007', 'DL3003', 'DL3025']) expect(result.output).toContain(rule);
   });
