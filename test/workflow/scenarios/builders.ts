@@ -140,19 +140,23 @@ export function verificationFailed(component: ComponentRef, version: string): Ap
 
 /**
  * The activities one upgrade of `cp` to `rel` uses, each answering as a healthy fleet would: eligible as the domain
- * decides, the window from `window(now)`, notices delivered, everything passing, no follow-up release. Tests spread
- * it and replace the activities their scenario is about.
+ * decides, the window `window(now, notBefore)` (open until it closes whenever checked; without `window` the test mocks planWindow and
+ * checkWindow itself), notices delivered, everything passing, no follow-up release. Tests spread it and replace the
+ * activities their scenario is about.
  */
 export function upgradeActivities(
   cp: ControlPlane,
   rel: Release,
-  window: (now: number) => WindowPlan,
+  window?: (now: number, notBefore?: number) => WindowPlan,
 ): Partial<Activities> {
   let plan: WindowPlan | undefined;
   return {
     assessControlPlane: async () => assessment(cp, rel),
-    planWindow: async ({ now }) => (plan = window(Date.parse(now))),
-    checkWindow: async ({ at }) => openAt(plan!, at),
+    ...(window && {
+      planWindow: async ({ now, notBefore }) =>
+        (plan = window(Date.parse(now), notBefore === undefined ? undefined : Date.parse(notBefore))),
+      checkWindow: async ({ at }) => openAt(plan!, at),
+    }),
     sendNotice: async (request) => delivered(request),
     probeComponents: async (components) => healthy(components),
     snapshotComponents: async (components) => snapshotsOf(cp, components),

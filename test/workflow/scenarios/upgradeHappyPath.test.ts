@@ -24,7 +24,10 @@ server.it(
       ],
     });
     const log = new ActivityLog();
-    const activities = mockActivities(log, upgradeActivities(cp, LTS_582, (t) => windowPlan(cp, t + 30 * HOUR)));
+    const activities = mockActivities(
+      log,
+      upgradeActivities(cp, LTS_582, (t) => windowPlan(cp, t + 30 * HOUR)),
+    );
 
     await withWorker(activities, async (offer) => {
       const wf = await offer(cp.id, { release: LTS_582, source: 'sre' });
@@ -96,7 +99,10 @@ server.it(
       ],
     });
     const log = new ActivityLog();
-    const activities = mockActivities(log, upgradeActivities(cp, LTS_582, (t) => windowPlan(cp, t + 25 * HOUR)));
+    const activities = mockActivities(
+      log,
+      upgradeActivities(cp, LTS_582, (t) => windowPlan(cp, t + 25 * HOUR)),
+    );
 
     await withWorker(activities, async (offer) => {
       const wf = await offer(cp.id, { release: LTS_582, source: 'sre' });

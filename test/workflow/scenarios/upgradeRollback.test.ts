@@ -97,7 +97,10 @@ server.it('a data plane whose rollout fails: every change undone, newest first',
     ...happy,
     upgradeComponent: async (input) => {
       if (input.component.id === 'dp-us')
-        throw ApplicationFailure.nonRetryable('ProgressDeadlineExceeded: dp-us pods never became ready', 'RolloutFailed');
+        throw ApplicationFailure.nonRetryable(
+          'ProgressDeadlineExceeded: dp-us pods never became ready',
+          'RolloutFailed',
+        );
       return happy.upgradeComponent!(input);
     },
     alertSre: async () => undefined,
