@@ -1,6 +1,12 @@
-// Command-line parsing shared by the operator CLIs (release, sre): node's parseArgs, with its errors turned into one
-// line naming the flag, and small validators whose messages name the flag and the value.
+// Command-line plumbing shared by the nightshift subcommands: the usage error (exit 2), value validators whose
+// messages name the flag and the value, the `-o text|json` option, and text tables. parseFlags (node's parseArgs)
+// remains for the dev scripts (scripts/chaos.ts).
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import Table from 'cli-table3';
+import { Option } from 'commander';
+import YAML from 'yaml';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -31,4 +37,88 @@ export function decimal(flag: string, text: string): number {
   if (text.trim() === '' || !Number.isFinite(n))
     throw new UsageError(`${flag} = ${JSON.stringify(text)}: not a number`);
   return n;
+}
+
+export type ReadFile = (file: string) => string;
+export const readText: ReadFile = (file) => fs.readFileSync(file, 'utf8');
+
+/** Reads a .json, .yaml or .yml file given with `flag`; the errors name the flag and the file. */
+export function readDataFile(flag: string, file: string, read: ReadFile = readText): unknown {
+  const text = readTextFile(flag, file, read);
+  const ext = path.extname(file).toLowerCase();
+  const yaml = ext === '.yaml' || ext === '.yml';
+  try {
+    return yaml ? YAML.parse(text) : JSON.parse(text);
+  } catch (err) {
+    const first = (err as Error).message.split('\n')[0];
+    throw new UsageError(`${flag} = ${JSON.stringify(file)}: not ${yaml ? 'YAML' : 'JSON'} (${first})`);
+  }
+}
+
+/** Reads a file given with `flag`; the error names the flag and the file. */
+export function readTextFile(flag: string, file: string, read: ReadFile = readText): string {
+  try {
+    return read(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `${flag} = ${JSON.stringify(file)}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
+  }
+}
+
+export type OutputFormat = 'text' | 'json';
+
+/** `-o, --output text|json`. */
+export function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
+}
+
+/** `--json`: the flag before `-o json`, kept for scripts that use it. */
+export function jsonOption(): Option {
+  return new Option('--json', 'same as -o json').hideHelp();
+}
+
+export function outputFormat(opts: { output?: string; json?: boolean }): OutputFormat {
+  return opts.json || opts.output === 'json' ? 'json' : 'text';
+}
+
+/**
+ * A table with a header row and no borders, columns two spaces apart: readable, and easy to cut or grep. `widths`
+ * caps columns (by index); their text wraps at word boundaries.
+ */
+export function textTable(
+  head: string[],
+  rows: (string | number | undefined)[][],
+  widths: Record<number, number> = {},
+): string {
+  const table = new Table({
+    head,
+    colWidths: head.map((_, i) => widths[i] ?? null),
+    wordWrap: true,
+    chars: {
+      top: '',
+      'top-mid': '',
+      'top-left': '',
+      'top-right': '',
+      bottom: '',
+      'bottom-mid': '',
+      'bottom-left': '',
+      'bottom-right': '',
+      left: '',
+      'left-mid': '',
+      mid: '',
+      'mid-mid': '',
+      right: '',
+      'right-mid': '',
+      middle: '  ',
+    },
+    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [] },
+  });
+  for (const row of rows) table.push(row.map((cell) => cell ?? '—'));
+  return table
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
 }

@@ -1,7 +1,6 @@
-// `npm run codec-server`: the codec server for the Temporal Web UI (integrations/codecServer.ts), decrypting and
+// `nightshift codec-server`: the codec server for the Temporal Web UI (integrations/codecServer.ts), decrypting and
 // encrypting payloads with the worker's keys. Configured by environment variables: NIGHTSHIFT_ENCRYPTION_KEYS (and
 // _KEY_ID), NIGHTSHIFT_CODEC_SERVER_TOKEN, _HOST, _PORT, _UI_ORIGIN. Stops cleanly on SIGINT/SIGTERM.
-import { ValidationError } from '../domain/validation';
 import { createCodecServer, MIN_CODEC_TOKEN_LENGTH } from '../integrations/codecServer';
 import { EncryptionCodec, parseEncryptionSettings } from '../integrations/encryptionCodec';
 import { loadConfig } from '../config/config';
@@ -10,7 +9,8 @@ function log(line: string): void {
   console.log(`${new Date().toISOString()} ${line}`);
 }
 
-async function main(): Promise<void> {
+/** Serves until SIGINT/SIGTERM; configuration errors start with `configuration:` (exit 2). */
+export async function runCodecServer(): Promise<void> {
   const config = loadConfig();
   const keyring = parseEncryptionSettings(config);
   if (!keyring)
@@ -45,12 +45,3 @@ async function main(): Promise<void> {
     process.once('SIGTERM', stop);
   });
 }
-
-main().catch((err: unknown) => {
-  if (err instanceof ValidationError || (err instanceof Error && err.message.startsWith('configuration:'))) {
-    console.error(`nightshift codec server: ${err.message}`);
-    process.exit(2);
-  }
-  console.error(`nightshift codec server failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});

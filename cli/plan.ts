@@ -1,11 +1,8 @@
-// `npm run plan -- --inventory <file> --release <file> [--rollout <file>] [--now <ISO instant>] [--json]`
+// `nightshift plan --inventory <file> --release <file> [--rollout <file>] [--now <ISO instant>] [-o text|json]`
 // Dry run: for every control plane, its eligibility and reason, the wave it falls in, the window it would use and
 // when its notice would go out. Uses the same domain code as the activities, and the worker's policy settings
 // (NIGHTSHIFT_* variables).
-import fs from 'node:fs';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import YAML from 'yaml';
+import { Command, Option } from 'commander';
 import { describeMigration } from '../domain/compatibility';
 import { assessEligibility } from '../domain/eligibility';
 import type { ControlPlane } from '../domain/inventory';
@@ -13,10 +10,21 @@ import type { WindowPlan } from '../domain/model';
 import { noticeLeadMinutes, requiredMinutes, type UpgradePolicy } from '../domain/policy';
 import { ReleaseSchema, type Release } from '../domain/release';
 import { parseRolloutPolicy, waveOf, WAVES, type RolloutPolicy, type Wave } from '../domain/rollout';
-import { parseWith, ValidationError } from '../domain/validation';
+import { parseWith } from '../domain/validation';
 import { NoWindowError, nextWindow, toWindowPlan } from '../domain/window';
-import { loadInventoryFile } from '../integrations/fileInventory';
-import { loadConfig } from '../config/config';
+import { parseInventoryText } from '../integrations/fileInventory';
+import {
+  jsonOption,
+  outputFormat,
+  outputOption,
+  readDataFile,
+  readText,
+  readTextFile,
+  textTable,
+  UsageError,
+  type OutputFormat,
+  type ReadFile,
+} from './cliArgs';
 
 export interface PlanRow {
   controlPlaneId: string;
@@ -91,24 +99,27 @@ export function waveCounts(rows: PlanRow[]): Record<Wave, number> {
   return counts;
 }
 
+/** A table (control plane, tier, wave, decision, window or why not, notice, changes), then the totals. */
 export function formatPlan(rows: PlanRow[], rollout: RolloutPolicy): string {
-  const lines = rows.map((r) =>
-    [
+  const table = textTable(
+    ['CONTROL PLANE', 'TIER', 'WAVE', 'DECISION', 'WINDOW', 'NOTICE', 'CHANGES'],
+    rows.map((r) => [
       r.controlPlaneId,
       r.tier,
-      r.wave ?? '-',
+      r.wave,
       r.eligible ? 'upgrade' : `skip: ${r.reason}`,
-      r.window ? `${r.window.localText} | ${r.window.utcText}` : (r.windowError ?? r.detail),
-      r.noticeAt ? `notice ${r.noticeAt}` : '',
-      r.changes.join(', '),
-    ].join('  ·  '),
+      r.window ? `${r.window.localText}\n${r.window.utcText}` : (r.windowError ?? r.detail),
+      r.noticeAt,
+      r.changes.join('\n'),
+    ]),
+    { 3: 28, 4: 64, 6: 60 },
   );
   const upgrades = rows.filter((r) => r.eligible).length;
   const waves = waveCounts(rows);
   const { canary } = rollout;
   const list = (xs: string[]) => (xs.length ? xs.join(', ') : '-');
   return [
-    ...lines,
+    table,
     '',
     `${upgrades} to upgrade, ${rows.length - upgrades} skipped`,
     `waves: canary ${waves.canary}, main ${waves.main} (canary = labels ${list(canary.labels)}; tiers ` +
@@ -116,66 +127,85 @@ export function formatPlan(rows: PlanRow[], rollout: RolloutPolicy): string {
   ].join('\n');
 }
 
-/** A .json, .yaml or .yml file; errors name the flag and the file. */
-function readDataFile(flag: string, file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
-  }
-  const yaml = ['.yaml', '.yml'].includes(path.extname(file).toLowerCase());
-  try {
-    return yaml ? YAML.parse(text) : JSON.parse(text);
-  } catch (err) {
-    const first = (err as Error).message.split('\n')[0];
-    throw new Error(`${flag} ${file}: not ${yaml ? 'YAML' : 'JSON'} (${first})`, { cause: err });
-  }
+export interface PlanCommand {
+  inventory: string;
+  controlPlanes: ControlPlane[];
+  release: Release;
+  rollout?: RolloutPolicy;
+  now: Date;
+  output: OutputFormat;
 }
 
-function main(): void {
-  const { values } = parseArgs({
-    options: {
-      inventory: { type: 'string', default: 'examples/fleet.yaml' },
-      release: { type: 'string' },
-      rollout: { type: 'string' },
-      now: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.release)
-    throw new Error(
-      '--release <file> is required (a release event, JSON or YAML, e.g. examples/release-lts-5.8.2.json)',
-    );
-  const now = values.now ? new Date(values.now) : new Date();
-  if (Number.isNaN(now.getTime())) throw new Error(`--now: '${values.now}' is not an ISO-8601 instant`);
-  const release = parseWith(ReleaseSchema, readDataFile('--release', values.release), `release ${values.release}`);
-  const rollout = resolveRollout(
-    release,
-    values.rollout
-      ? parseRolloutPolicy(readDataFile('--rollout', values.rollout), `rollout ${values.rollout}`)
-      : undefined,
-  );
-  const inventory = loadInventoryFile(values.inventory!);
-  const rows = planFleet(inventory.controlPlanes, release, loadConfig().policy, now, rollout);
-  console.log(
-    values.json
+/** Adds `plan` to `program`; a parsed command line (files read and validated) is handed to `done`. */
+export function addPlanCommand(
+  program: Command,
+  done: (command: PlanCommand) => void,
+  read: ReadFile = readText,
+): Command {
+  return program
+    .command('plan')
+    .description(
+      'dry run, no Temporal: per control plane its eligibility, wave, window and notice time, with the policy settings of NIGHTSHIFT_* variables',
+    )
+    .addOption(new Option('--inventory <file>', 'the fleet inventory (JSON or YAML)').default('examples/fleet.yaml'))
+    .addOption(new Option('--release <file>', 'a release event, JSON or YAML, e.g. examples/release-lts-5.8.2.json'))
+    .addOption(new Option('--rollout <file>', "a rollout policy (JSON/YAML); replaces the release's own"))
+    .addOption(new Option('--now <instant>', 'plan as of this ISO-8601 instant (default: now)'))
+    .addOption(outputOption())
+    .addOption(jsonOption())
+    .allowExcessArguments(true)
+    .action((...args: unknown[]) => {
+      const self = args.at(-1) as Command;
+      if (self.args.length > 0) throw new UsageError(`plan: unexpected argument ${JSON.stringify(self.args[0])}`);
+      const o = self.opts<{
+        inventory: string;
+        release?: string;
+        rollout?: string;
+        now?: string;
+        output?: string;
+        json?: boolean;
+      }>();
+      if (o.release === undefined)
+        throw new UsageError(
+          'plan: --release <file> is required (a release event, e.g. examples/release-lts-5.8.2.json)',
+        );
+      const now = o.now !== undefined ? new Date(o.now) : new Date();
+      if (Number.isNaN(now.getTime()))
+        throw new UsageError(`--now = ${JSON.stringify(o.now)}: not an ISO-8601 instant`);
+      const release = parseWith(ReleaseSchema, readDataFile('--release', o.release, read), `release ${o.release}`);
+      const rollout =
+        o.rollout !== undefined
+          ? parseRolloutPolicy(readDataFile('--rollout', o.rollout, read), `rollout ${o.rollout}`)
+          : undefined;
+      const inventory = parseInventoryText(readTextFile('--inventory', o.inventory, read), o.inventory);
+      done({
+        inventory: o.inventory,
+        controlPlanes: inventory.controlPlanes,
+        release,
+        rollout,
+        now,
+        output: outputFormat(o),
+      });
+    });
+}
+
+/** The plan as text (a table) or JSON. */
+export function runPlan(cmd: PlanCommand, policy: UpgradePolicy, io: { stdout(text: string): void }): void {
+  const rollout = resolveRollout(cmd.release, cmd.rollout);
+  const rows = planFleet(cmd.controlPlanes, cmd.release, policy, cmd.now, rollout);
+  io.stdout(
+    cmd.output === 'json'
       ? JSON.stringify(
-          { release: release.id, now: now.toISOString(), rollout, waves: waveCounts(rows), controlPlanes: rows },
+          {
+            release: cmd.release.id,
+            now: cmd.now.toISOString(),
+            rollout,
+            waves: waveCounts(rows),
+            controlPlanes: rows,
+          },
           null,
           2,
         )
       : formatPlan(rows, rollout),
   );
-}
-
-if (require.main === module) {
-  try {
-    main();
-  } catch (err) {
-    const known = err instanceof ValidationError || (err instanceof Error && !(err instanceof TypeError));
-    console.error(`plan: ${known ? (err as Error).message : String(err)}`);
-    process.exit(2);
-  }
 }

@@ -1,17 +1,25 @@
-// `npm run release -- --release <file.json|yaml> [rollout overrides] [--dry-run]`
-// `npm run release -- --id <id> --kind lts|security --dashboard <v> --gateway <v> --notes-url <https> [--affected <range>]`
+// `nightshift release --release <file.json|yaml> [rollout overrides] [--dry-run]`
+// `nightshift release --id <id> --kind lts|security --dashboard <v> --gateway <v> --notes-url <https> [--affected <range>]`
 // Starts the release's fleet rollout (workflow `fleet/<releaseId>`), at most once per release id.
-import fs from 'node:fs';
-import path from 'node:path';
-import YAML from 'yaml';
+import { Command, Option } from 'commander';
+import type { Client } from '@temporalio/client';
 import { ReleaseSchema, type Release } from '../domain/release';
 import { RolloutPolicySchema, type RolloutPolicy, type RolloutPolicyInput } from '../domain/rollout';
 import { parseWith, ValidationError } from '../domain/validation';
-import { decimal, parseFlags, UsageError, wholeNumber } from './cliArgs';
-import { loadConfig } from '../config/config';
 import { fleetInput, startFleetUpgrade, type FleetStartResult } from '../client/startFleet';
-import { connectClient, webUiLink } from '../client/temporalClient';
 import { fleetWorkflowId } from '../workflows/messages';
+import {
+  decimal,
+  jsonOption,
+  outputFormat,
+  outputOption,
+  readDataFile,
+  readText,
+  UsageError,
+  wholeNumber,
+  type OutputFormat,
+  type ReadFile,
+} from './cliArgs';
 
 export interface ReleaseCommand {
   release: Release;
@@ -20,26 +28,11 @@ export interface ReleaseCommand {
   /** What the fleet will run with. */
   resolved: RolloutPolicy;
   dryRun: boolean;
+  output: OutputFormat;
 }
 
-const OPTIONS = {
-  release: { type: 'string' },
-  id: { type: 'string' },
-  kind: { type: 'string' },
-  dashboard: { type: 'string' },
-  gateway: { type: 'string' },
-  'notes-url': { type: 'string' },
-  affected: { type: 'string' },
-  rollout: { type: 'string' },
-  'canary-label': { type: 'string', multiple: true },
-  'canary-tier': { type: 'string', multiple: true },
-  canary: { type: 'string', multiple: true },
-  bake: { type: 'string' },
-  'max-concurrent': { type: 'string' },
-  'max-failures': { type: 'string' },
-  'max-failure-ratio': { type: 'string' },
-  'dry-run': { type: 'boolean', default: false },
-} as const;
+/** The values commander parsed, by flag name. */
+type Values = Record<string, string | string[] | boolean | undefined>;
 
 const RELEASE_FLAGS: Record<string, string> = {
   id: '--id',
@@ -50,31 +43,7 @@ const RELEASE_FLAGS: Record<string, string> = {
   affected: '--affected',
 };
 
-type ReadFile = (file: string) => string;
-const readText: ReadFile = (file) => fs.readFileSync(file, 'utf8');
-
-/** Reads a .json, .yaml or .yml file given with `flag`; the errors name the flag and the file. */
-function readDataFile(flag: string, file: string, read: ReadFile): unknown {
-  let text: string;
-  try {
-    text = read(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      `${flag} = ${JSON.stringify(file)}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
-    );
-  }
-  const ext = path.extname(file).toLowerCase();
-  const yaml = ext === '.yaml' || ext === '.yml';
-  try {
-    return yaml ? YAML.parse(text) : JSON.parse(text);
-  } catch (err) {
-    const first = (err as Error).message.split('\n')[0];
-    throw new UsageError(`${flag} = ${JSON.stringify(file)}: not ${yaml ? 'YAML' : 'JSON'} (${first})`);
-  }
-}
-
-function releaseFromFlags(v: Record<string, unknown>): Release {
+function releaseFromFlags(v: Values): Release {
   const given = (name: string) => (typeof v[name] === 'string' ? v[name] : undefined);
   const input = {
     id: given('id'),
@@ -110,7 +79,7 @@ type RolloutOverrides = Partial<Omit<RolloutPolicy, 'failureBudget'>> & {
   failureBudget?: Partial<RolloutPolicy['failureBudget']>;
 };
 
-function rolloutOverrides(v: Record<string, unknown>): RolloutOverrides {
+function rolloutOverrides(v: Values): RolloutOverrides {
   const list = (name: string) => (v[name] as string[] | undefined) ?? [];
   const one = (name: string) => v[name] as string | undefined;
   const out: RolloutOverrides = {};
@@ -151,17 +120,18 @@ function rolloutOverrides(v: Record<string, unknown>): RolloutOverrides {
   return out;
 }
 
-export function parseReleaseArgs(argv: string[], read: ReadFile = readText): ReleaseCommand {
-  const { values: v, positionals } = parseFlags(argv, OPTIONS);
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+/** The command a parsed command line asks for (`v` by flag name); every message names the flag and the value. */
+function buildReleaseCommand(v: Values, read: ReadFile): ReleaseCommand {
+  const file = (name: string) => v[name] as string | undefined;
   const releaseFlags = ['id', 'kind', 'dashboard', 'gateway', 'notes-url', 'affected'].filter(
-    (f) => v[f as keyof typeof v] !== undefined,
+    (f) => v[f] !== undefined,
   );
   let release: Release;
-  if (v.release !== undefined) {
+  const releaseFile = file('release');
+  if (releaseFile !== undefined) {
     if (releaseFlags.length > 0)
       throw new UsageError(`--release <file> and --${releaseFlags[0]} do not mix: give the release one way`);
-    release = parseWith(ReleaseSchema, readDataFile('--release', v.release, read), `release ${v.release}`);
+    release = parseWith(ReleaseSchema, readDataFile('--release', releaseFile, read), `release ${releaseFile}`);
   } else if (releaseFlags.length > 0) {
     release = releaseFromFlags(v);
   } else {
@@ -170,9 +140,10 @@ export function parseReleaseArgs(argv: string[], read: ReadFile = readText): Rel
     );
   }
 
+  const rolloutFile = file('rollout');
   const fromFile =
-    v.rollout !== undefined
-      ? parseWith(RolloutPolicySchema, readDataFile('--rollout', v.rollout, read) ?? {}, `rollout ${v.rollout}`)
+    rolloutFile !== undefined
+      ? parseWith(RolloutPolicySchema, readDataFile('--rollout', rolloutFile, read) ?? {}, `rollout ${rolloutFile}`)
       : undefined;
   const overrides = rolloutOverrides(v);
   let rollout: RolloutPolicyInput | undefined = fromFile;
@@ -184,7 +155,56 @@ export function parseReleaseArgs(argv: string[], read: ReadFile = readText): Rel
       failureBudget: { ...base.failureBudget, ...overrides.failureBudget },
     };
   }
-  return { release, rollout, resolved: fleetInput(release, rollout).rollout, dryRun: v['dry-run'] };
+  return {
+    release,
+    rollout,
+    resolved: fleetInput(release, rollout).rollout,
+    dryRun: v['dry-run'] === true,
+    output: outputFormat({ output: v.output as string | undefined, json: v.json === true }),
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Adds `release` to `program`; a parsed command line is handed to `done`. */
+export function addReleaseCommand(
+  program: Command,
+  done: (command: ReleaseCommand) => void,
+  read: ReadFile = readText,
+): Command {
+  const options: Option[] = [
+    new Option('--release <file>', 'the release: a JSON or YAML file (may carry its own rollout)'),
+    new Option('--id <id>', 'release id (instead of a file)'),
+    new Option('--kind <kind>', 'lts or security'),
+    new Option('--dashboard <version>', 'target Dashboard version'),
+    new Option('--gateway <version>', 'target Gateway version'),
+    new Option('--notes-url <https-url>', 'release notes'),
+    new Option('--affected <range>', 'security releases: the affected version range, e.g. ">=5.3.0 <5.3.9"'),
+    new Option('--rollout <file>', "a rollout policy (JSON/YAML); replaces the release's own"),
+    new Option('--canary-label <label>', 'canary wave: control planes with this label (repeat)').argParser(collect),
+    new Option('--canary-tier <tier>', 'canary wave: a whole tier (repeat)').argParser(collect),
+    new Option('--canary <control-plane>', 'canary wave: one control plane (repeat)').argParser(collect),
+    new Option('--bake <minutes>', 'wait after the canary wave before the main wave (default 60)'),
+    new Option('--max-concurrent <n>', 'control planes changing at once across the fleet (default 10)'),
+    new Option('--max-failures <n>', 'halt after more than n failed upgrades (default 3)'),
+    new Option('--max-failure-ratio <0..1>', 'halt above this share of failures (default 0.1)'),
+    new Option('--dry-run', 'print the validated release and the resolved rollout as JSON; do not connect'),
+    outputOption(),
+    jsonOption(),
+  ];
+  const release = program
+    .command('release')
+    .description("start a release's fleet rollout (workflow fleet/<release-id>), at most once per release id");
+  for (const option of options) release.addOption(option);
+  release.allowExcessArguments(true).action((...args: unknown[]) => {
+    const self = args.at(-1) as Command;
+    if (self.args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(self.args[0])}`);
+    const camel = self.opts();
+    // By flag name, as the messages say them.
+    const v: Values = Object.fromEntries(options.map((o) => [o.long!.slice(2), camel[o.attributeName()]]));
+    done(buildReleaseCommand(v, read));
+  });
+  return release;
 }
 
 export function describeStart(r: FleetStartResult): string {
@@ -202,46 +222,37 @@ export function describeStart(r: FleetStartResult): string {
   }
 }
 
-async function main(): Promise<number> {
-  const cmd = parseReleaseArgs(process.argv.slice(2));
-  if (cmd.dryRun) {
-    console.log(
-      JSON.stringify(
-        { workflowId: fleetWorkflowId(cmd.release.id), release: cmd.release, rollout: cmd.resolved },
-        null,
-        2,
-      ),
-    );
-    return 0;
-  }
-  const config = loadConfig();
-  const { client, close } = await connectClient(config);
-  try {
-    const result = await startFleetUpgrade(client, {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      release: cmd.release,
-      rollout: cmd.rollout,
-      requestedBy: 'npm run release',
-    });
-    console.log(describeStart(result));
-    const link = webUiLink(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, result.workflowId);
-    console.log(link ? `Web UI: ${link}` : `workflow id: ${result.workflowId}`);
-    return 0;
-  } finally {
-    await close();
-  }
+export interface ReleaseRunIo {
+  stdout(text: string): void;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      const usage =
-        err instanceof UsageError ||
-        err instanceof ValidationError ||
-        (err instanceof Error && err.message.startsWith('configuration:'));
-      console.error(`release: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(usage ? 2 : 1);
-    },
-  );
+/** What `-o json` prints after a start. */
+export interface ReleaseStartJson extends FleetStartResult {
+  action: 'start';
+  webUi?: string;
+}
+
+/** The dry run's output: what would start, validated, without connecting. */
+export function dryRunJson(cmd: ReleaseCommand) {
+  return { workflowId: fleetWorkflowId(cmd.release.id), release: cmd.release, rollout: cmd.resolved };
+}
+
+/** Starts the rollout and prints what happened to the start. */
+export async function runRelease(
+  client: Client,
+  cmd: ReleaseCommand,
+  io: ReleaseRunIo,
+  opts: { taskQueue: string; webUi?: (workflowId: string) => string | undefined },
+): Promise<void> {
+  const result = await startFleetUpgrade(client, {
+    taskQueue: opts.taskQueue,
+    release: cmd.release,
+    rollout: cmd.rollout,
+    requestedBy: 'nightshift release',
+  });
+  const link = opts.webUi?.(result.workflowId);
+  if (cmd.output === 'json') {
+    const json: ReleaseStartJson = { action: 'start', ...result, ...(link ? { webUi: link } : {}) };
+    io.stdout(JSON.stringify(json, null, 2));
+  } else io.stdout([describeStart(result), link ? `Web UI: ${link}` : `workflow id: ${result.workflowId}`].join('\n'));
 }

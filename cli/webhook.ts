@@ -1,6 +1,5 @@
-// `npm run webhook`: receives signed release events (POST /release-events) and starts each release's fleet rollout.
+// `nightshift webhook`: receives signed release events (POST /release-events) and starts each release's fleet rollout.
 // Configured by environment variables (NIGHTSHIFT_WEBHOOK_*, TEMPORAL_*); stops cleanly on SIGINT/SIGTERM.
-import { ValidationError } from '../domain/validation';
 import { createWebhookServer } from '../integrations/webhookServer';
 import { loadConfig } from '../config/config';
 import { startFleetUpgrade } from '../client/startFleet';
@@ -13,7 +12,8 @@ function log(line: string): void {
   console.log(`${new Date().toISOString()} ${line}`);
 }
 
-async function main(): Promise<void> {
+/** Serves until SIGINT/SIGTERM; configuration errors start with `configuration:` (exit 2). */
+export async function runWebhook(): Promise<void> {
   const config = loadConfig();
   const secrets = config.NIGHTSHIFT_WEBHOOK_SECRETS;
   if (secrets.length === 0)
@@ -63,12 +63,3 @@ async function main(): Promise<void> {
   await close();
   log('nightshift webhook: stopped');
 }
-
-main().catch((err: unknown) => {
-  if (err instanceof ValidationError || (err instanceof Error && err.message.startsWith('configuration:'))) {
-    console.error(`nightshift webhook: ${err.message}`);
-    process.exit(2);
-  }
-  console.error(`nightshift webhook failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});

@@ -2,9 +2,11 @@ import path from 'node:path';
 import { DEFAULT_POLICY } from '../../domain/policy';
 import { loadInventoryFile } from '../../integrations/fileInventory';
 import { parseRolloutPolicy } from '../../domain/rollout';
-import { formatPlan, planFleet, waveCounts } from '../../cli/plan';
+import { formatPlan, planFleet, runPlan, waveCounts } from '../../cli/plan';
+import { parseCommandLine } from '../../cli/program';
+import { UsageError } from '../../cli/cliArgs';
 
-describe('npm run plan (planFleet) on the example fleet', () => {
+describe('nightshift plan (planFleet) on the example fleet', () => {
   const inventory = loadInventoryFile(path.resolve(__dirname, '../../examples/fleet.yaml'));
   const release = {
     id: 'lts-5.8.2',
@@ -103,7 +105,7 @@ describe('npm run plan (planFleet) on the example fleet', () => {
   });
 });
 
-describe('npm run plan: waves from the rollout policy', () => {
+describe('nightshift plan: waves from the rollout policy', () => {
   const inventory = loadInventoryFile(path.resolve(__dirname, '../../examples/fleet.yaml'));
   const now = new Date('2026-11-24T12:00:00Z');
   const base = {
@@ -137,8 +139,12 @@ describe('npm run plan: waves from the rollout policy', () => {
     expect(waveCounts(rows)).toEqual({ canary: 1, main: 10 });
     const text = formatPlan(rows, rollout);
     expect(text).toContain('waves: canary 1, main 10');
-    expect(text.split('\n').find((l) => l.startsWith('cp-globex-in '))).toContain('  ·  canary  ·  upgrade');
-    expect(text.split('\n').find((l) => l.startsWith('cp-initech-hybrid '))).toContain('  ·  -  ·  skip: hybrid');
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^CONTROL PLANE +TIER +WAVE +DECISION +WINDOW +NOTICE +CHANGES$/);
+    expect(lines.find((l) => l.startsWith('cp-globex-in '))).toMatch(/^cp-globex-in +development +canary +upgrade +/);
+    expect(lines.find((l) => l.startsWith('cp-initech-hybrid '))).toMatch(
+      /^cp-initech-hybrid +production +— +skip: hybrid +/,
+    );
   });
 
   it("uses the release's own rollout when no other is given; a canary tier selects the whole tier", () => {
@@ -160,5 +166,41 @@ describe('npm run plan: waves from the rollout policy', () => {
     const [row] = planFleet([blocked], base, DEFAULT_POLICY, now);
     expect(row).toMatchObject({ eligible: false, reason: 'config-incompatible', wave: 'canary' });
     expect(row!.window).toBeUndefined();
+  });
+});
+
+describe('nightshift plan: the command line', () => {
+  const ctx = { now: new Date('2026-11-24T12:00:00Z'), user: 'ada' };
+  const plan = (...argv: string[]) => {
+    const r = parseCommandLine(['plan', ...argv], ctx);
+    if (r.kind !== 'plan') throw new Error(`not a plan: ${r.kind}`);
+    return r.plan;
+  };
+  const release = path.resolve(__dirname, '../../examples/release-lts-5.8.2.json');
+
+  it('reads the inventory and the release, and prints JSON with -o json', () => {
+    const cmd = plan('--release', release, '--now', '2026-11-24T12:00:00Z', '-o', 'json');
+    expect(cmd).toMatchObject({ inventory: 'examples/fleet.yaml', output: 'json', release: { id: 'lts-5.8.2' } });
+    const out: string[] = [];
+    runPlan(cmd, DEFAULT_POLICY, { stdout: (t) => out.push(t) });
+    const json = JSON.parse(out.join('\n'));
+    expect(json).toMatchObject({
+      release: 'lts-5.8.2',
+      now: '2026-11-24T12:00:00.000Z',
+      waves: { canary: 0, main: 11 },
+    });
+    expect(json.controlPlanes).toHaveLength(cmd.controlPlanes.length);
+  });
+
+  it.each([
+    [[], 'plan: --release <file> is required'],
+    [['--release', 'nope.json'], '--release = "nope.json": no such file'],
+    [['--release', release, '--now', 'soon'], '--now = "soon": not an ISO-8601 instant'],
+    [['--release', release, '--inventory', 'missing.yaml'], '--inventory = "missing.yaml": no such file'],
+    [['--release', release, '-o', 'csv'], "plan: option '-o, --output <format>' argument 'csv' is invalid"],
+    [['--release', release, 'extra'], 'plan: unexpected argument "extra"'],
+  ])('rejects %j naming the flag and the value', (argv, message) => {
+    expect(() => plan(...argv)).toThrow(UsageError);
+    expect(() => plan(...argv)).toThrow(message);
   });
 });

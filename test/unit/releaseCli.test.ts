@@ -1,5 +1,6 @@
 import { ValidationError } from '../../domain/validation';
-import { describeStart, parseReleaseArgs } from '../../cli/release';
+import { describeStart } from '../../cli/release';
+import { parseReleaseArgs } from '../../cli/program';
 import { UsageError } from '../../cli/cliArgs';
 
 const files: Record<string, string> = {
@@ -25,20 +26,41 @@ const read = (file: string) => {
   if (!(file in files)) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
   return files[file]!;
 };
-const parse = (...argv: string[]) => parseReleaseArgs(argv, read);
+const parse = (...argv: string[]) => {
+  const r = parseReleaseArgs(argv, read);
+  if ('help' in r) throw new Error(`help shown for ${JSON.stringify(argv)}`);
+  return r;
+};
 const flags = ['--id', 'lts-5.8.2', '--kind', 'lts', '--dashboard', '5.8.2', '--gateway', 'v5.8.2'];
 const notes = ['--notes-url', 'https://tyk.io/docs/5.8.2'];
 
-describe('npm run release: arguments', () => {
+describe('nightshift release: arguments', () => {
   it('reads a JSON or YAML release file; the release’s own rollout applies when nothing overrides it', () => {
     const lts = parse('--release', 'lts.json');
     expect(lts.release.id).toBe('lts-5.8.2');
     expect(lts.rollout).toBeUndefined();
     expect(lts.resolved).toMatchObject({ bakeMinutes: 15, canary: { labels: ['early'] }, maxConcurrent: 10 });
     expect(lts.dryRun).toBe(false);
+    expect(lts.output).toBe('text');
+    expect(parse('--release', 'lts.json', '-o', 'json').output).toBe('json');
     const sec = parse('--release', 'sec.yaml', '--dry-run');
     expect(sec.release).toMatchObject({ kind: 'security', affected: '>=5.3.0 <5.3.9', targets: { gateway: '5.3.9' } });
     expect(sec.dryRun).toBe(true);
+  });
+
+  it('prints help naming every flag', () => {
+    const r = parseReleaseArgs(['--help'], read);
+    const text = 'help' in r ? r.help : '';
+    expect(text).toMatch(/^Usage: nightshift release \[options\]/);
+    for (const flag of [
+      '--release <file>',
+      '--id <id>',
+      '--canary-label <label>',
+      '--max-failure-ratio <0..1>',
+      '--dry-run',
+    ])
+      expect(text).toContain(flag);
+    expect(text).toContain('-o, --output <format>');
   });
 
   it('builds the release from flags', () => {
@@ -84,12 +106,14 @@ describe('npm run release: arguments', () => {
   it.each([
     [['--bake', 'abc'], '--bake = "abc": not a whole number'],
     [['--bake=-5'], '--bake = "-5": not a whole number'],
-    [['--bake', '-5'], "Option '--bake' argument is ambiguous. Did you forget"],
+    [['--bake', '-5'], '--bake = "-5": not a whole number'],
+    [['--bake'], "release: option '--bake <minutes>' argument missing"],
+    [['-o', 'yaml'], "release: option '-o, --output <format>' argument 'yaml' is invalid"],
     [['--max-concurrent', '0'], '--max-concurrent = "0": Too small'],
     [['--max-failure-ratio', '1.5'], '--max-failure-ratio = "1.5": Too big'],
     [['--max-failure-ratio', 'lots'], '--max-failure-ratio = "lots": not a number'],
     [['--canary-tier', 'staging', '--canary-tier', 'prod'], '--canary-tier = "prod": Invalid option'],
-    [['--bak', '5'], "Unknown option '--bak'"],
+    [['--bak', '5'], "release: unknown option '--bak' (Did you mean --bake?)"],
     [['--id', 'x'], '--release <file> and --id do not mix'],
     [['--rollout', 'missing.yaml'], '--rollout = "missing.yaml": no such file'],
     [['--rollout', 'broken.json'], '--rollout = "broken.json": not JSON'],

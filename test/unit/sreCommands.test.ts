@@ -11,64 +11,82 @@ import {
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import {
-  CommandError,
-  parseSreArgs,
-  parseUntil,
-  runSreCommand,
-  UsageError,
-  type SreCommand,
-} from '../../client/sreCommands';
+import { CommandError, listQueries } from '../../client/sreCommands';
+import { UsageError } from '../../cli/cliArgs';
+import { parseSreArgs } from '../../cli/program';
+import { parseUntil, runSre, type SreInvocation } from '../../cli/sre';
 import type { ControlPlaneStatus, DeferResult, FleetStatus, UpgradeStatus } from '../../workflows/messages';
-import { UpgradeStage, WindowOpensAt } from '../../workflows/searchAttributes';
+import { OrgId, ReleaseId, UpgradeStage, WindowOpensAt } from '../../workflows/searchAttributes';
 
 const now = new Date('2026-11-24T12:00:00Z');
-const parse = (...argv: string[]) => parseSreArgs(argv, { now, user: 'ada' });
+/** `nightshift sre <argv>` parsed: the command and the output format. */
+const parse = (...argv: string[]): SreInvocation => {
+  const r = parseSreArgs(argv, { now, user: 'ada' });
+  if ('help' in r) throw new Error(`help shown for ${JSON.stringify(argv)}`);
+  return r;
+};
+const cmd = (...argv: string[]) => parse(...argv).command;
+const help = (...argv: string[]) => {
+  const r = parseSreArgs(argv, { now, user: 'ada' });
+  if (!('help' in r)) throw new Error(`no help for ${JSON.stringify(argv)}`);
+  return r.help;
+};
 
-describe('npm run sre: arguments', () => {
+describe('nightshift sre: arguments', () => {
   it('parses control-plane and fleet targets; --by defaults to the OS user', () => {
-    expect(parse('pause', 'cp-acme-eu', '--reason', 'incident 123')).toEqual({
+    expect(cmd('pause', 'cp-acme-eu', '--reason', 'incident 123')).toEqual({
       name: 'pause',
       target: { kind: 'control-plane', controlPlaneId: 'cp-acme-eu' },
       request: { reason: 'incident 123', by: 'ada' },
     });
-    expect(parse('cancel', '--fleet', 'lts-5.8.2', '--by', 'jo')).toEqual({
+    expect(cmd('cancel', '--fleet', 'lts-5.8.2', '--by', 'jo')).toEqual({
       name: 'cancel',
       target: { kind: 'fleet', releaseId: 'lts-5.8.2' },
       request: { by: 'jo' },
     });
-    expect(parse('status', 'cp-acme-eu', '--json')).toEqual({
-      name: 'status',
-      target: { kind: 'control-plane', controlPlaneId: 'cp-acme-eu' },
-      json: true,
+    expect(parse('status', 'cp-acme-eu', '-o', 'json')).toEqual({
+      command: { name: 'status', target: { kind: 'control-plane', controlPlaneId: 'cp-acme-eu' } },
+      output: 'json',
     });
-    expect(parse('forget', 'cp-acme-eu', '--fleet', 'lts-5.8.2', '--reason', 'decommissioned')).toEqual({
+    expect(parse('status', 'cp-acme-eu', '--json').output).toBe('json');
+    expect(parse('pause', 'cp-acme-eu').output).toBe('text');
+    expect(cmd('forget', 'cp-acme-eu', '--fleet', 'lts-5.8.2', '--reason', 'decommissioned')).toEqual({
       name: 'forget',
       target: { kind: 'fleet', releaseId: 'lts-5.8.2' },
       controlPlaneId: 'cp-acme-eu',
       request: { reason: 'decommissioned', by: 'ada' },
     });
-    expect(parse('reconcile', '--fleet', 'lts-5.8.2')).toEqual({
+    expect(cmd('reconcile', '--fleet', 'lts-5.8.2')).toEqual({
       name: 'reconcile',
       target: { kind: 'fleet', releaseId: 'lts-5.8.2' },
       request: { by: 'ada' },
     });
-    expect(parse('schedule')).toEqual({ name: 'schedule', action: 'ensure', every: '1h' });
-    expect(parse('schedule', '--every', '30m')).toEqual({ name: 'schedule', action: 'ensure', every: '30m' });
-    expect(parse('schedule', '--delete')).toEqual({ name: 'schedule', action: 'delete' });
-    expect(parse('list', '--release', 'lts-5.8.2')).toEqual({ name: 'list', releaseId: 'lts-5.8.2', json: false });
-    expect(parse('defer', 'cp-acme-eu', '--days', '3')).toMatchObject({ request: { days: 3, by: 'ada' } });
-    expect(parse('list', '--stage', 'waiting-for-window')).toEqual({
+    expect(cmd('schedule')).toEqual({ name: 'schedule', action: 'ensure', every: '1h' });
+    expect(cmd('schedule', '--every', '30m')).toEqual({ name: 'schedule', action: 'ensure', every: '30m' });
+    expect(cmd('schedule', '--delete')).toEqual({ name: 'schedule', action: 'delete' });
+    expect(cmd('list', '--release', 'lts-5.8.2')).toEqual({ name: 'list', filter: { releaseId: 'lts-5.8.2' } });
+    expect(cmd('defer', 'cp-acme-eu', '--days', '3')).toMatchObject({ request: { days: 3, by: 'ada' } });
+    expect(cmd('list', '--stage', 'halted', '--org', 'org-acme')).toEqual({
       name: 'list',
-      stage: 'waiting-for-window',
-      json: false,
+      filter: { stage: 'halted', orgId: 'org-acme' },
     });
-    expect(parse()).toEqual({ name: 'help' });
-    expect(parse('pause', '--help')).toEqual({ name: 'help' });
+    expect(cmd('list')).toEqual({ name: 'list', filter: {} });
+  });
+
+  it('prints help for every command, naming its flags', () => {
+    expect(help('--help')).toMatch(/^Usage: nightshift sre \[options\] \[command\]/);
+    for (const name of ['status', 'pause', 'defer', 'freeze', 'list', 'schedule', 'forget']) {
+      const text = help(name, '--help');
+      expect(text).toContain(`Usage: nightshift sre ${name} `);
+      expect(text).toContain('-o, --output <format>');
+    }
+    expect(help('freeze', '--help')).toContain('--until <when>');
+    expect(help('list', '-h')).toMatch(/--stage <stage>[\s\S]*--release <release-id>[\s\S]*--org <org-id>/);
+    expect(help('help', 'defer')).toContain('Usage: nightshift sre defer [options] <control-plane>');
   });
 
   it('takes --until as an ISO instant or a duration from now', () => {
-    expect(parse('freeze', '--fleet', 'lts-5.8.2', '--until', '4h', '--reason', 'peak')).toMatchObject({
+    expect(cmd('freeze', '--fleet', 'lts-5.8.2', '--until', '4h', '--reason', 'peak')).toMatchObject({
       request: { until: '2026-11-24T16:00:00.000Z', reason: 'peak', by: 'ada' },
     });
     expect(parseUntil('2d', now)).toBe('2026-11-26T12:00:00.000Z');
@@ -76,7 +94,7 @@ describe('npm run sre: arguments', () => {
   });
 
   it.each([
-    [['reboot', 'cp-1'], 'unknown command "reboot"'],
+    [['reboot', 'cp-1'], "sre: unknown command 'reboot'"],
     [['pause'], 'pause: needs <control-plane> or --fleet <release-id>'],
     [['pause', 'cp-1', '--fleet', 'lts-5.8.2'], 'give either <control-plane> or --fleet'],
     [['pause', '--fleet', 'lts-5.8.2', '--release', 'x'], 'pause: --release no longer applies'],
@@ -85,35 +103,41 @@ describe('npm run sre: arguments', () => {
     [['pause', 'CP_1'], '<control-plane> = "CP_1": not a control plane id'],
     [['list', '--release', "x' OR 'a'='a"], "--release = \"x' OR 'a'='a\": not a release id"],
     [['forget', 'cp-1'], 'forget: needs <control-plane> and --fleet <release-id>'],
-    [['forget', '--fleet', 'lts-5.8.2'], 'forget: needs <control-plane> and --fleet <release-id>'],
+    [['forget', '--fleet', 'lts-5.8.2'], "sre forget: missing required argument 'control-plane'"],
     [['forget', 'CP_1', '--fleet', 'lts-5.8.2'], '<control-plane> = "CP_1": not a control plane id'],
     [['reconcile', 'cp-1'], 'reconcile: needs --fleet <release-id>, not a control plane'],
-    [['reconcile', '--fleet', 'lts-5.8.2', '--days', '1'], 'reconcile: --days does not apply here'],
+    [['reconcile', '--fleet', 'lts-5.8.2', '--days', '1'], "sre reconcile: unknown option '--days'"],
     [['schedule', '--every', 'hourly'], '--every = "hourly": not a duration such as 30m, 1h or 1d'],
     [['schedule', '--every', '30s'], '--every = "30s": at least 1m'],
     [['schedule', '--every', '1h', '--delete'], 'schedule: --every and --delete do not go together'],
-    [['schedule', '--fleet', 'lts-5.8.2'], 'schedule: --fleet does not apply here'],
+    [['schedule', '--fleet', 'lts-5.8.2'], "sre schedule: unknown option '--fleet'"],
     [['schedule', 'cp-1'], 'schedule: unexpected argument "cp-1"'],
     [['approve', 'cp-1'], 'approve: needs --fleet <release-id>, not a control plane'],
-    [['defer', '--fleet', 'lts-5.8.2', '--days', '2'], 'defer: --fleet does not apply here'],
+    [['defer', '--fleet', 'lts-5.8.2', '--days', '2'], "sre defer: unknown option '--fleet'"],
+    [['defer', '--days', '2'], "sre defer: missing required argument 'control-plane'"],
     [['defer', 'cp-1'], 'defer: --days is required'],
     [['defer', 'cp-1', '--days', 'two'], '--days = "two": not a whole number'],
     [['defer', 'cp-1', '--days', '0'], '--days = "0": defer by at least 1 day'],
-    [['pause', 'cp-1', '--days', '2'], 'pause: --days does not apply here'],
+    [['pause', 'cp-1', '--days', '2'], "sre pause: unknown option '--days'"],
     [['upgrade-now', 'cp-1'], 'upgrade-now: --reason is required'],
     [['abandon-rollback', 'cp-1'], 'abandon-rollback: --reason is required'],
-    [['retry-rollback', '--fleet', 'lts-5.8.2'], 'retry-rollback: --fleet does not apply here'],
+    [['retry-rollback', '--fleet', 'lts-5.8.2'], "sre retry-rollback: unknown option '--fleet'"],
     [['upgrade-now', 'cp-1', '--reason', ' '], '--reason = " ": say why'],
     [['freeze', '--fleet', 'lts-5.8.2', '--reason', 'x', '--until', 'tomorrow'], '--until = "tomorrow": not an ISO'],
     [['freeze', '--fleet', 'lts-5.8.2', '--reason', 'x', '--until', '2026-01-01T00:00:00Z'], 'not in the future'],
     [['freeze', '--fleet', 'lts-5.8.2', '--reason', 'x', '--until', '90'], '--until = "90": not an ISO'],
-    [['list', '--stage', 'upgrading'], '--stage = "upgrading": one of assessing, waiting-for-window'],
+    [['list', '--stage', 'upgrading'], '--stage = "upgrading": one of idle, assessing, waiting-for-window'],
+    [['list', '--org', 'Org_1'], '--org = "Org_1": not an org id'],
     [['list', 'cp-1'], 'list: unexpected argument "cp-1"'],
-    [['status', 'cp-1', '--verbose'], "Unknown option '--verbose'"],
-  ])('rejects %j naming the problem', (argv, message) => {
+    [['pause', 'cp-1', 'cp-2'], 'pause: unexpected argument "cp-2"'],
+    [['status', 'cp-1', '--verbose'], "sre status: unknown option '--verbose'"],
+    [['status', 'cp-1', '-o', 'yaml'], "sre status: option '-o, --output <format>' argument 'yaml' is invalid"],
+    [['pause', 'cp-1', '--reason'], "sre pause: option '--reason <text>' argument missing"],
+  ])('rejects %j naming the problem, in one line', (argv, message) => {
     const run = () => parse(...argv);
     expect(run).toThrow(UsageError);
     expect(run).toThrow(message);
+    expect(() => parse(...argv)).toThrow(/^[^\n]+$/);
   });
 });
 
@@ -121,10 +145,21 @@ describe('npm run sre: arguments', () => {
 
 type Call = { workflowId: string; op: string; name?: string; args?: unknown[] };
 
-function info(workflowId: string, stage: string, windowOpensAt?: Date): WorkflowExecutionInfo {
+function info(
+  workflowId: string,
+  stage: string,
+  more: { windowOpensAt?: Date; releaseId?: string; orgId?: string } = {},
+): WorkflowExecutionInfo {
   const pairs: ConstructorParameters<typeof TypedSearchAttributes>[0] = [{ key: UpgradeStage, value: stage }];
-  if (windowOpensAt) pairs.push({ key: WindowOpensAt, value: windowOpensAt });
-  return { workflowId, typedSearchAttributes: new TypedSearchAttributes(pairs) } as WorkflowExecutionInfo;
+  if (more.windowOpensAt) pairs.push({ key: WindowOpensAt, value: more.windowOpensAt });
+  if (more.releaseId) pairs.push({ key: ReleaseId, value: more.releaseId });
+  if (more.orgId) pairs.push({ key: OrgId, value: more.orgId });
+  return {
+    workflowId,
+    runId: `run-of-${workflowId}`,
+    startTime: new Date('2026-11-24T11:00:00Z'),
+    typedSearchAttributes: new TypedSearchAttributes(pairs),
+  } as WorkflowExecutionInfo;
 }
 
 /** A stand-in schedule service holding at most the one schedule: what create, describe, update and delete did. */
@@ -163,7 +198,8 @@ function fakeSchedules(existing?: ScheduleDescription) {
 }
 
 function fakeClient(behaviour: {
-  running?: WorkflowExecutionInfo[];
+  /** What a visibility query finds. */
+  running?: (query: string) => WorkflowExecutionInfo[];
   query?: (workflowId: string) => unknown;
   update?: (workflowId: string, name: string, args: unknown[]) => unknown;
   signal?: (workflowId: string) => void;
@@ -177,7 +213,7 @@ function fakeClient(behaviour: {
     workflow: {
       list({ query }: { query: string }) {
         queries.push(query);
-        const rows = behaviour.running ?? [];
+        const rows = behaviour.running?.(query) ?? [];
         return (async function* () {
           yield* rows;
         })();
@@ -203,9 +239,10 @@ function fakeClient(behaviour: {
   return { client: client as unknown as Client, calls, queries };
 }
 
-async function run(client: Client, cmd: SreCommand, taskQueue?: string) {
+/** Runs a parsed command line as `nightshift sre` does; returns the lines it printed on stdout. */
+async function run(client: Client, invocation: SreInvocation, taskQueue?: string) {
   const out: string[] = [];
-  await runSreCommand(client, cmd, { out: (line) => out.push(line), ...(taskQueue ? { taskQueue } : {}) });
+  await runSre(client, invocation, { stdout: (text) => out.push(...text.split('\n')) }, taskQueue ? { taskQueue } : {});
   return out;
 }
 
@@ -308,7 +345,7 @@ const cpStatus: ControlPlaneStatus = {
   runs: 3,
 };
 
-describe('npm run sre: commands', () => {
+describe('nightshift sre: commands', () => {
   it('signals a control plane’s one workflow, control-plane/<id>, without asking visibility', async () => {
     const { client, calls, queries } = fakeClient({});
     const out = await run(client, parse('pause', 'cp-acme-eu', '--reason', 'incident 123'));
@@ -658,19 +695,132 @@ describe('npm run sre: commands', () => {
     ]);
   });
 
-  it('lists running upgrades with stage and window, filtered by stage', async () => {
+  it('lists running fleets and control planes in a table with a header, filtered by stage, release and org', async () => {
     const { client, queries } = fakeClient({
-      running: [
-        info('control-plane/cp-b', 'waiting-for-window', new Date('2026-12-06T00:00:00Z')),
-        info('control-plane/cp-a', 'waiting-for-window'),
-      ],
+      running: (query) =>
+        query.includes("WorkflowType='fleetRollout'")
+          ? [info('fleet/lts-5.8.2', 'main', { releaseId: 'lts-5.8.2' })]
+          : [
+              info('control-plane/cp-b', 'waiting-for-window', {
+                windowOpensAt: new Date('2026-12-06T00:00:00Z'),
+                releaseId: 'lts-5.8.2',
+                orgId: 'org-acme',
+              }),
+              info('control-plane/cp-a', 'gateway', { releaseId: 'lts-5.8.2', orgId: 'org-acme' }),
+            ],
     });
-    const out = await run(client, parse('list', '--stage', 'waiting-for-window'));
+    const out = await run(client, parse('list', '--release', 'lts-5.8.2'));
     expect(queries).toEqual([
-      "WorkflowType='controlPlane' AND ExecutionStatus='Running' AND UpgradeStage != 'idle' AND UpgradeStage='waiting-for-window'",
+      "WorkflowType='fleetRollout' AND ExecutionStatus='Running' AND ReleaseId='lts-5.8.2'",
+      "WorkflowType='controlPlane' AND ExecutionStatus='Running' AND UpgradeStage != 'idle' AND ReleaseId='lts-5.8.2'",
     ]);
-    expect(out[0]).toMatch(/^control-plane\/cp-a +waiting-for-window$/);
-    expect(out[1]).toMatch(/^control-plane\/cp-b +waiting-for-window +window opens 2026-12-06T00:00:00\.000Z$/);
-    expect(out[2]).toBe('2 running upgrade(s) in stage waiting-for-window');
+    expect(out[0]).toMatch(/^KIND +WORKFLOW ID +RELEASE +STAGE +ORG +WINDOW OPENS$/);
+    expect(out[1]).toMatch(/^fleet +fleet\/lts-5\.8\.2 +lts-5\.8\.2 +main +— +—$/);
+    expect(out[2]).toMatch(/^control-plane +control-plane\/cp-a +lts-5\.8\.2 +gateway +org-acme +—$/);
+    expect(out[3]).toMatch(
+      /^control-plane +control-plane\/cp-b +lts-5\.8\.2 +waiting-for-window +org-acme +2026-12-06T00:00:00Z$/,
+    );
+    expect(out[4]).toBe('1 fleet rollout(s), 2 control plane(s) with an upgrade');
+    // The columns line up: every row's stage starts where the header's STAGE does.
+    const at = out[0]!.indexOf('STAGE');
+    expect(out.slice(1, 4).map((l) => l.slice(at).split(' ')[0])).toEqual(['main', 'gateway', 'waiting-for-window']);
+
+    const json = JSON.parse((await run(client, parse('list', '-o', 'json'))).join('\n'));
+    expect(json).toEqual([
+      {
+        kind: 'fleet',
+        workflowId: 'fleet/lts-5.8.2',
+        runId: 'run-of-fleet/lts-5.8.2',
+        releaseId: 'lts-5.8.2',
+        stage: 'main',
+        startTime: '2026-11-24T11:00:00.000Z',
+      },
+      expect.objectContaining({ kind: 'control-plane', workflowId: 'control-plane/cp-a', controlPlaneId: 'cp-a' }),
+      expect.objectContaining({ workflowId: 'control-plane/cp-b', windowOpensAt: '2026-12-06T00:00:00.000Z' }),
+    ]);
+  });
+
+  it('asks visibility only about the kinds a filter can match', () => {
+    const kinds = (argv: string[]) => {
+      const c = cmd('list', ...argv);
+      return c.name === 'list' ? listQueries(c.filter) : [];
+    };
+    // A control plane's stage, or an org: control planes only. A fleet's stage: fleets only.
+    expect(kinds(['--stage', 'waiting-for-window'])).toEqual([
+      {
+        kind: 'control-plane',
+        query: "WorkflowType='controlPlane' AND ExecutionStatus='Running' AND UpgradeStage='waiting-for-window'",
+      },
+    ]);
+    expect(kinds(['--org', 'org-acme']).map((q) => q.query)).toEqual([
+      "WorkflowType='controlPlane' AND ExecutionStatus='Running' AND UpgradeStage != 'idle' AND OrgId='org-acme'",
+    ]);
+    expect(kinds(['--stage', 'halted']).map((q) => q.query)).toEqual([
+      "WorkflowType='fleetRollout' AND ExecutionStatus='Running' AND UpgradeStage='halted'",
+    ]);
+    // `completed` and `cancelled` are stages of both.
+    expect(kinds(['--stage', 'completed']).map((q) => q.kind)).toEqual(['fleet', 'control-plane']);
+    expect(kinds(['--stage', 'idle']).map((q) => q.query)).toEqual([
+      "WorkflowType='controlPlane' AND ExecutionStatus='Running' AND UpgradeStage='idle'",
+    ]);
+  });
+
+  it('says nothing is running in one line', async () => {
+    const { client } = fakeClient({ running: () => [] });
+    expect(await run(client, parse('list'))).toEqual([
+      'nothing running: 0 fleet rollout(s), 0 control plane(s) with an upgrade',
+    ]);
+  });
+
+  it('prints -o json for commands that change something: the action, the workflow, the result', async () => {
+    const { client } = fakeClient({
+      update: (_id, name) =>
+        name === 'defer'
+          ? ({ window, deferralsLeft: 1 } satisfies DeferResult)
+          : { accepted: true, from: 'waiting-for-window' },
+    });
+    const json = async (...argv: string[]) => JSON.parse((await run(client, parse(...argv, '-o', 'json'))).join('\n'));
+    expect(await json('pause', 'cp-acme-eu', '--reason', 'incident 123')).toEqual({
+      action: 'pause',
+      workflowId: 'control-plane/cp-acme-eu',
+      result: 'signaled',
+      request: { reason: 'incident 123', by: 'ada' },
+    });
+    expect(await json('resume', '--fleet', 'lts-5.8.2')).toEqual({
+      action: 'resume',
+      workflowId: 'fleet/lts-5.8.2',
+      result: 'signaled',
+      request: { by: 'ada' },
+    });
+    expect(await json('forget', 'cp-1', '--fleet', 'lts-5.8.2')).toMatchObject({
+      action: 'forget',
+      workflowId: 'fleet/lts-5.8.2',
+      request: { controlPlaneId: 'cp-1' },
+    });
+    expect(await json('defer', 'cp-1', '--days', '2')).toEqual({
+      action: 'defer',
+      workflowId: 'control-plane/cp-1',
+      result: 'deferred',
+      request: { days: 2, by: 'ada' },
+      window,
+      deferralsLeft: 1,
+    });
+    expect(await json('upgrade-now', 'cp-1', '--reason', 'fix')).toMatchObject({
+      action: 'upgrade-now',
+      result: 'upgrading-now',
+      from: 'waiting-for-window',
+    });
+    const fake = fakeSchedules();
+    const withSchedules = fakeClient({ schedule: fake.schedule });
+    const schedule = await run(withSchedules.client, parse('schedule', '-o', 'json'), 'tq');
+    expect(JSON.parse(schedule.join('\n'))).toEqual({
+      action: 'schedule',
+      scheduleId: 'nightshift-catch-up',
+      result: 'created',
+      everyMinutes: 60,
+      taskQueue: 'tq',
+      workflowId: 'catch-up',
+      workflowType: 'catchUp',
+    });
   });
 });
