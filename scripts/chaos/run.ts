@@ -4,7 +4,6 @@
 // every control plane from the fleet's own audit log.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -15,6 +14,7 @@ import { SimulatedFleet } from '../../integrations/simulatedFleet/server';
 import type { SimulatedAuditEntry } from '../../integrations/simulatedFleet/wire';
 import { startFakePagerDuty } from '../../test/helpers/fakeAlertReceivers';
 import { startFakeHubSpot } from '../../test/helpers/fakeHubspot';
+import { freePort } from '../../test/helpers/ports';
 import { NOTICE_KINDS } from '../../domain/model';
 import { startDevServer } from '../devServer';
 import { startFleetUpgrade } from '../../client/startFleet';
@@ -74,17 +74,6 @@ function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

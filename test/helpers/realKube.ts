@@ -17,13 +17,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
 import type { KubeEnv } from './kubeEnv';
 import { type FakeKubelet, startFakeKubelet } from './fakeKubelet';
+import { freePorts } from './ports';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MODULE_DIR = path.join(ROOT, 'scripts/kube-testenv');
@@ -107,23 +107,6 @@ function startWatchdog(dir: string): void {
     '[ -d "$dir" ] || exit 0; [ -f "$dir/pids" ] && kill -9 $(cat "$dir/pids") 2>/dev/null; rm -rf "$dir"';
   const w = spawn('sh', ['-c', script, 'watchdog', String(process.pid), dir], { detached: true, stdio: 'ignore' });
   w.unref();
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 function tail(file: string, lines = 25): string {

@@ -7,7 +7,6 @@
 // registry, so a runtime installed by another test file earlier in the same jest worker process does not make this
 // install throw (checked with `--runInBand`, which runs every file in one process). The exporter gets its own port.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -15,6 +14,7 @@ import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig } from '../../config/config';
 import { metricsTelemetry, metricsUrl } from '../../worker/metrics';
 import { createWorker, wireAdapters, type Wiring } from '../../worker/worker';
+import { freePort } from '../helpers/ports';
 import { devServerEnv } from '../helpers/temporalServers';
 import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
 import { offerRelease, waitForAttempt } from '../helpers/controlPlaneRuns';
@@ -25,15 +25,6 @@ let wiring: Wiring;
 let worker: Worker;
 let running: Promise<void>;
 let url: string;
-
-/** A port nobody listens on right now (the exporter needs a fixed one: it cannot report a port 0 back). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   const inventory = path.join(dir, 'fleet.json');

@@ -4,10 +4,10 @@
 // Chromium comes from scripts/setup.js (Debian's `chromium`, or $CHROMIUM_PATH); screenshots land in .data/ui/
 // (git-ignored).
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { freePort } from '../helpers/ports';
 import { createLocalWithRetry } from '../helpers/temporalServers';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -36,17 +36,6 @@ function toolPaths(): { cli?: string; chromium?: string } {
     cli: process.env.TEMPORAL_CLI_PATH ?? fromFile.cli,
     chromium: process.env.CHROMIUM_PATH ?? fromFile.chromium,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
