@@ -6,13 +6,10 @@ import { ValidationError } from '../domain/validation';
 import { loadConfig } from '../config/config';
 import { CommandError } from '../client/sreCommands';
 import { connectClient, webUiLink } from '../client/temporalClient';
-import { runWorkerProcess } from '../worker/main';
 import { UsageError, type ReadFile } from './cliArgs';
-import { runCodecServer } from './codecServer';
 import { addPlanCommand, runPlan, type PlanCommand } from './plan';
 import { addReleaseCommand, dryRunJson, runRelease, type ReleaseCommand } from './release';
 import { addSreCommand, runSre, type SreInvocation, type SreParseContext } from './sre';
-import { runWebhook } from './webhook';
 
 export type Invocation =
   /** Help was asked for (exit 0), or a command was missing (the help goes to stderr, exit 2). */
@@ -168,14 +165,15 @@ export async function runInvocation(invocation: Invocation, io: ProgramIo): Prom
     case 'plan':
       runPlan(invocation.plan, loadConfig().policy, io);
       return 0;
+    // Loaded when used: the worker's SDK is heavy, and the other commands start faster without it.
     case 'worker':
-      runWorkerProcess();
+      (await import('../worker/main')).runWorkerProcess();
       return 'detached';
     case 'webhook':
-      await runWebhook();
+      await (await import('./webhook')).runWebhook();
       return 0;
     case 'codec-server':
-      await runCodecServer();
+      await (await import('./codecServer')).runCodecServer();
       return 0;
   }
 }
