@@ -59,27 +59,36 @@ function allows(rule: PolicyRule, group: string, resource: string, verb: string,
   return !rule.resourceNames?.length || (name !== undefined && rule.resourceNames.includes(name));
 }
 
-/** Throws the apiserver's 403 unless one of `grants` lets `user` do `verb` on the resource. */
-export function checkGrants(
-  grants: Grant[],
-  user: string,
-  verb: string,
-  group: string,
-  resource: string,
-  namespace: string | undefined,
-  name: string | undefined,
-): void {
-  const granted = grants.some(
-    (g) => g.user === user && g.namespace === namespace && g.rules.some((r) => allows(r, group, resource, verb, name)),
-  );
-  if (granted) return;
-  const qualified = group ? `${resource}.${group}` : resource;
-  const subject = name === undefined ? qualified : `${qualified} "${name}"`;
-  const scope = namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
-  throw new ApiError(
-    403,
-    'Forbidden',
-    `${subject} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${scope}`,
-    { ...(name !== undefined ? { name } : {}), group, kind: resource },
-  );
+/** Who may do what: `admin` everything, any other user what its grants allow. */
+export class Rbac {
+  constructor(
+    private readonly grants: Grant[],
+    private readonly admin: string,
+  ) {}
+
+  /** Throws the apiserver's 403 unless `user` may do `verb` on the resource. */
+  authorize(
+    user: string,
+    verb: string,
+    group: string,
+    resource: string,
+    namespace: string | undefined,
+    name: string | undefined,
+  ): void {
+    if (user === this.admin) return;
+    const granted = this.grants.some(
+      (g) =>
+        g.user === user && g.namespace === namespace && g.rules.some((r) => allows(r, group, resource, verb, name)),
+    );
+    if (granted) return;
+    const qualified = group ? `${resource}.${group}` : resource;
+    const subject = name === undefined ? qualified : `${qualified} "${name}"`;
+    const scope = namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
+    throw new ApiError(
+      403,
+      'Forbidden',
+      `${subject} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${scope}`,
+      { ...(name !== undefined ? { name } : {}), group, kind: resource },
+    );
+  }
 }

@@ -19,7 +19,7 @@ import {
   type StoredObject,
 } from './objects';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch';
-import { checkGrants, loadRbac, RBAC_PLACEHOLDER_NAMESPACE, type Grant } from './rbac';
+import { loadRbac, Rbac, RBAC_PLACEHOLDER_NAMESPACE } from './rbac';
 
 export interface FakeKubeFault {
   /** The status to answer, or 'reset' to drop the connection (a network error). */
@@ -103,7 +103,7 @@ class FakeKubeApiServer implements FakeKubeApi {
 
   private readonly users: Map<string, string>;
   private readonly admin = 'kubernetes-admin';
-  private readonly grants: Grant[];
+  private readonly rbac: Rbac;
   private readonly namespaces = new Set<string>();
   private readonly objectStore = new ObjectStore();
   private readonly controller: DeploymentController;
@@ -118,14 +118,14 @@ class FakeKubeApiServer implements FakeKubeApi {
     this.server = `http://127.0.0.1:${port}`;
     this.namespace = opts.namespace ?? RBAC_PLACEHOLDER_NAMESPACE;
     this.namespaces.add(this.namespace).add('default');
-    const rbac = loadRbac(
+    const manifest = loadRbac(
       opts.rbacFile ?? join(__dirname, '..', '..', '..', 'deploy', 'kubernetes', 'rbac.yaml'),
       this.namespace,
     );
-    this.grants = rbac.grants;
+    this.rbac = new Rbac(manifest.grants, this.admin);
     this.users = new Map([
       [this.adminToken, this.admin],
-      [this.workerToken, rbac.serviceAccount],
+      [this.workerToken, manifest.serviceAccount],
       [this.noRightsToken, `system:serviceaccount:${this.namespace}:nightshift-no-rights`],
     ]);
     this.controller = new DeploymentController(this.objectStore, opts.podReadyMs ?? 200, () => this.brokenImages);
@@ -187,7 +187,7 @@ class FakeKubeApiServer implements FakeKubeApi {
     const method = entry.method;
 
     if (url.pathname === '/api/v1/namespaces' && method === 'POST') {
-      this.authorize(user, 'create', '', 'namespaces', undefined, undefined);
+      this.rbac.authorize(user, 'create', '', 'namespaces', undefined, undefined);
       const body = await readJson(req);
       const name = isObject(body) && isObject(body.metadata) ? body.metadata.name : undefined;
       if (typeof name !== 'string' || !name) throw invalid('Namespace', '', 'metadata.name: Required value');
@@ -206,7 +206,7 @@ class FakeKubeApiServer implements FakeKubeApi {
           : 'get'
         : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method];
     if (!verb) throw new ApiError(405, 'MethodNotAllowed', `method ${method} is not supported`);
-    this.authorize(
+    this.rbac.authorize(
       user,
       verb,
       route.info.group,
@@ -238,18 +238,6 @@ class FakeKubeApiServer implements FakeKubeApi {
       default:
         throw new ApiError(405, 'MethodNotAllowed', `the fake API server does not support ${verb}`);
     }
-  }
-
-  private authorize(
-    user: string,
-    verb: string,
-    group: string,
-    resource: string,
-    namespace: string | undefined,
-    name: string | undefined,
-  ): void {
-    if (user === this.admin) return;
-    checkGrants(this.grants, user, verb, group, resource, namespace, name);
   }
 
   private fault(method: string, resource: string): void {
