@@ -87,17 +87,22 @@ export class ControlPlaneRun {
     }
   }
 
-  /** Waits (real time) until `n` attempts have ended, read from the input of the run that continued; returns them. */
+  /** The attempts that have ended, as the latest run was started with them (continue-as-new carries them). */
+  async attempts(): Promise<AttemptRecord[]> {
+    const history = await this.env.client.workflow.getHandle(this.handle.workflowId).fetchHistory();
+    const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    return defaultPayloadConverter.fromPayload<ControlPlaneInput>(payload!).carried?.recent ?? [];
+  }
+
+  /** Waits (real time) until `n` attempts have ended; returns them. */
   async attemptsEnded(n = 1): Promise<AttemptRecord[]> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       throwIfAttemptAbandoned();
-      const history = await this.env.client.workflow.getHandle(this.handle.workflowId).fetchHistory();
-      const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-      const input = defaultPayloadConverter.fromPayload<ControlPlaneInput>(payload!);
-      const recent = input.carried?.recent ?? [];
+      const recent = await this.attempts();
       if (recent.length >= n) return recent;
-      if (Date.now() > deadline) throw new Error(`attempt ${n} never ended; latest input ${JSON.stringify(input)}`);
+      if (Date.now() > deadline)
+        throw new Error(`attempt ${n} never ended; status ${JSON.stringify(await this.status())}`);
       await pause(25);
     }
   }
@@ -158,16 +163,16 @@ export function scenarioServer(): { it(name: string, body: (s: Scenario) => Prom
     await env?.teardown();
   });
 
+  /** Where the scenario's workflows ended up (read from the server: by now their worker has stopped). */
   async function diagnose(): Promise<string> {
     const lines: string[] = [];
     for (const run of driven) {
-      const s = await bounded(env, 3000, () => run.handle.query(controlPlaneStatusQuery)).catch((e: Error) => e);
-      lines.push(
-        `${run.handle.workflowId}: ` +
-          (s instanceof Error
-            ? s.message
-            : JSON.stringify({ state: s.state, stage: s.upgrade?.stage, whyNot: s.whyNot.map((w) => w.code) })),
-      );
+      const where = await bounded(env, 3000, async () => {
+        const { status } = await run.handle.describe();
+        const attempts = await run.attempts();
+        return `${status.name}; attempts ended: ${attempts.map((a) => `${a.releaseId} ${a.outcome}`).join(', ') || 'none'}`;
+      }).catch((e: Error) => e.message);
+      lines.push(`${run.handle.workflowId}: ${where}`);
     }
     return lines.join('\n');
   }
@@ -196,7 +201,9 @@ export function scenarioServer(): { it(name: string, body: (s: Scenario) => Prom
           await cancelLeftovers();
         }
       });
-      expect(logOf(activities)?.unexpected ?? []).toEqual([]);
+      const unexpected = logOf(activities)?.unexpected ?? [];
+      if (unexpected.length)
+        throw new Error(`activities this scenario did not mock were called:\n- ${unexpected.join('\n- ')}`);
       return result;
     } finally {
       // The worker has stopped: nothing of these workflows is in flight any more.
