@@ -133,8 +133,6 @@ export interface Scenario {
    * activity was called that the scenario did not mock.
    */
   withWorker<T>(activities: Activities, body: (offer: Offer) => Promise<T>): Promise<T>;
-  /** Server time (epoch ms). */
-  now(): Promise<number>;
   /** Lets server time run to `ms` (timers due by then fire on the way). */
   skipTo(ms: number): Promise<void>;
 }
@@ -219,8 +217,8 @@ export function scenarioServer(): { it(name: string, body: (s: Scenario) => Prom
   }
 
   /**
-   * A scenario that failed half-way leaves its workflow running, and a timer of it firing later, with no worker on its
-   * task queue, would hold time skipping in the next scenario. It is cancelled while the worker still runs (and
+   * A scenario that failed half-way leaves its workflow running; its timers firing later, with no worker on its task
+   * queue, were seen to hold time skipping in the next scenario. It is cancelled while the worker still runs (and
    * terminated after the worker has stopped if that was not enough: a termination racing a workflow task can wedge
    * the server).
    */
@@ -253,7 +251,6 @@ export function scenarioServer(): { it(name: string, body: (s: Scenario) => Prom
               return body({
                 env,
                 withWorker,
-                now: () => env.currentTimeMs(),
                 skipTo: async (ms) => env.sleep(Math.max(0, ms - (await env.currentTimeMs()))),
               });
             },
