@@ -217,8 +217,8 @@ export function scenarioServer(): { it(name: string, body: (s: Scenario) => Prom
   }
 
   /**
-   * A scenario that failed half-way leaves its workflow running; its timers firing later, with no worker on its task
-   * queue, were seen to hold time skipping in the next scenario. It is cancelled while the worker still runs (and
+   * A scenario that failed half-way leaves its workflow running (its timers then fire with no worker on its task
+   * queue); once, the next scenario's time skip then hung. So it is cancelled while the worker still runs (and
    * terminated after the worker has stopped if that was not enough: a termination racing a workflow task can wedge
    * the server).
    */
