@@ -1,5 +1,6 @@
 // Wires configuration to adapters and adapters to activities, and builds the Temporal worker. Shared by
 // `npm run worker`, `npm start` and the integration tests, so they all run the same code.
+import fs from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
@@ -158,7 +159,21 @@ function alerterOf(config: Config, log: (line: string) => void): AlerterPort {
   });
 }
 
+/** The inventory file must be readable at start: one line naming the setting, not a stack trace from deep inside. */
+function checkInventoryReadable(file: string): void {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+    if (fs.statSync(file).isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EISDIR' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory, not a file' : `not readable (${code})`;
+    throw new Error(`configuration: NIGHTSHIFT_INVENTORY = ${JSON.stringify(file)}: ${why}`, { cause: err });
+  }
+}
+
 export async function wireAdapters(config: Config, log: (line: string) => void = console.log): Promise<Wiring> {
+  checkInventoryReadable(config.NIGHTSHIFT_INVENTORY);
   const inventory = new FileInventory(config.NIGHTSHIFT_INVENTORY);
   // Built before anything starts listening, so a bad setting leaves nothing behind.
   const notifier = notifierOf(config, log);
