@@ -36,9 +36,7 @@ const SCHEMA = path.join('schema', 'postgresql', 'v12');
 const MARKER = '.complete.json';
 const LOCK_STALE_MS = 2 * 60 * 60_000;
 
-function log(msg) {
-  console.log(`[temporal-cluster] ${msg}`);
-}
+let log = (msg) => console.log(`[temporal-cluster] ${msg}`);
 
 function readGoMod() {
   return fs.readFileSync(path.join(MODULE_DIR, 'go.mod'), 'utf8');
@@ -241,9 +239,11 @@ function build(l, go, hash, version) {
 /**
  * Makes sure temporal-server, temporal-sql-tool and the PostgreSQL schema are in the cache, building them when needed
  * (synchronously; a cold build downloads the server's modules and compiles for several minutes). Never throws.
+ * @param {{ log?: (msg: string) => void }} [opts]
  * @returns {{ ok: true, binDir: string, schemaDir: string, version: string } | { ok: false, why: string }}
  */
-function ensureTemporalCluster() {
+function ensureTemporalCluster(opts = {}) {
+  if (opts.log) log = opts.log;
   const m = mode();
   if (m === 'off') return { ok: false, why: 'NIGHTSHIFT_REAL_TEMPORAL=off' };
   if (m === 'invalid') {
@@ -292,16 +292,24 @@ function ensureTemporalCluster() {
   }
 }
 
-module.exports = { ensureTemporalCluster, pinnedVersion, cacheRoot, layout };
+/** For `node scripts/setup.js --tests`: builds when needed; throws only when the cluster is required (or the switch
+ * is misspelt), otherwise logs why the tests will skip. */
+function setupForTests({ log: setupLog = (msg) => console.log(`[setup] ${msg}`) } = {}) {
+  const result = ensureTemporalCluster({ log: setupLog });
+  if (result.ok) setupLog(`real Temporal cluster: Temporal Server ${result.version} in ${result.binDir}`);
+  else if (mode() === 'required' || mode() === 'invalid') {
+    throw new Error(`the real Temporal cluster is required but unavailable: ${result.why}`);
+  } else setupLog(`real Temporal cluster tests will be skipped: ${result.why}`);
+  return result;
+}
+
+module.exports = { ensureTemporalCluster, setupForTests, pinnedVersion, cacheRoot, layout };
 
 if (require.main === module) {
-  const result = ensureTemporalCluster();
-  console.log(JSON.stringify(result));
-  if (!result.ok) {
-    if (mode() === 'required' || mode() === 'invalid') {
-      console.error(`[setup] the real Temporal cluster is required but unavailable: ${result.why}`);
-      process.exit(1);
-    }
-    console.warn(`[setup] real Temporal cluster tests will be skipped: ${result.why}`);
+  try {
+    console.log(JSON.stringify(setupForTests()));
+  } catch (err) {
+    console.error(`[setup] ${err.message}`);
+    process.exit(1);
   }
 }

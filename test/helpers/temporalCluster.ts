@@ -95,7 +95,8 @@ export function temporalClusterAvailability(): TemporalClusterAvailability {
     return {
       available: false,
       why:
-        `Temporal Server ${version} is not built (missing ${missing.join(', ')}); run ` +
+        `Temporal Server ${version} is not built (${versionDir}: missing ` +
+        `${missing.map((f) => path.relative(versionDir, f)).join(', ')}); run ` +
         '`node scripts/setupTemporalCluster.js` (needs Go 1.26.8+ and the Go module proxy)',
     };
   }
