@@ -213,6 +213,7 @@ try {
   ensureTemporalBinaries();
   ensureChromium();
   if (forTests) ensureRealKube();
+  if (forTests) require('./setupTemporalCluster').setupForTests({ log });
   if (forTests) ensureHadolint();
 } catch (err) {
   console.error(`[setup] failed: ${err.message}`);
