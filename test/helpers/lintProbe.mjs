@@ -1,6 +1,7 @@
 // Lints texts as if they were given files of the project, with the project's ESLint config, outside Jest (whose
 // module system cannot load the config's ESM). Input on stdin: [{ file, text }]; output: one array of
 // { ruleId, message } lists, in order.
+import { Buffer } from 'node:buffer';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
