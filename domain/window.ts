@@ -273,15 +273,49 @@ function patternText(spec: WindowSpec): string {
   return spec.weekly ? `window.weekly = ${spec.weekly.days.join(', ')}` : `window.monthly = "${spec.monthly ?? ''}"`;
 }
 
-function describeIn(opensAt: Date, closesAt: Date, zone: string): string {
-  const open = DateTime.fromJSDate(opensAt, { zone }).setLocale('en-GB');
-  const close = DateTime.fromJSDate(closesAt, { zone }).setLocale('en-GB');
-  const sameDay = open.hasSame(close, 'day');
-  const [openZone, closeZone] = [abbreviation(open), abbreviation(close)];
-  const from = open.toFormat('ccc d LLL yyyy HH:mm');
-  const to = close.toFormat(sameDay ? 'HH:mm' : 'ccc d LLL yyyy HH:mm');
+/**
+ * `Sun 29 Nov 2026 01:00–05:00 CET`: the wall-clock reading comes from the zone's offset (remembered per instant)
+ * and name tables built from Intl once, the zone's name from a table per zone and offset; luxon's formatter cost
+ * over 300 µs per window when planning a fleet. test/unit/windowTexts.test.ts checks it against luxon's output.
+ */
+function describeIn(opensAt: Date, closesAt: Date, zoneName: string): string {
+  const zone = zoneOf({ timeZone: zoneName });
+  const [openOffset, closeOffset] = [offsetAt(zone, opensAt.getTime()), offsetAt(zone, closesAt.getTime())];
+  const open = new Date(opensAt.getTime() + openOffset * MINUTE);
+  const close = new Date(closesAt.getTime() + closeOffset * MINUTE);
+  const sameDay = Math.floor(open.getTime() / DAY) === Math.floor(close.getTime() / DAY);
+  const openZone = abbreviationFor(zone, openOffset, opensAt);
+  const closeZone = abbreviationFor(zone, closeOffset, closesAt);
+  const from = `${dateText(open)} ${timeText(open)}`;
+  const to = sameDay ? timeText(close) : `${dateText(close)} ${timeText(close)}`;
   if (openZone !== closeZone) return `${from} ${openZone} – ${to} ${closeZone}`; // across a DST change
   return sameDay ? `${from}–${to} ${closeZone}` : `${from} – ${to} ${closeZone}`;
+}
+
+/** en-GB short names, as luxon's `ccc` and `LLL` print them with this runtime's Intl data (e.g. `Sept` or `Sep`). */
+const WEEKDAY_NAMES = Array.from({ length: 7 }, (_, d) =>
+  new Intl.DateTimeFormat('en-GB', { weekday: 'short', timeZone: 'UTC' }).format(Date.UTC(2026, 10, 1 + d)),
+); // 1 Nov 2026 is a Sunday: index = getUTCDay()
+const MONTH_NAMES = Array.from({ length: 12 }, (_, m) =>
+  new Intl.DateTimeFormat('en-GB', { month: 'short', timeZone: 'UTC' }).format(Date.UTC(2026, m, 1)),
+);
+const two = (n: number) => String(n).padStart(2, '0');
+/** A wall reading (UTC fields = local fields) as `Sun 29 Nov 2026`. */
+const dateText = (wall: Date) =>
+  `${WEEKDAY_NAMES[wall.getUTCDay()]} ${wall.getUTCDate()} ${MONTH_NAMES[wall.getUTCMonth()]} ${wall.getUTCFullYear()}`;
+const timeText = (wall: Date) => `${two(wall.getUTCHours())}:${two(wall.getUTCMinutes())}`;
+
+/** A zone's name for an offset it uses (CET for +60 in Europe/Berlin), found once per zone and offset. */
+const abbreviations = new Map<string, string>();
+
+function abbreviationFor(zone: IANAZone, offset: number, at: Date): string {
+  const key = `${zone.name} ${offset}`;
+  let name = abbreviations.get(key);
+  if (name === undefined) {
+    name = abbreviation(DateTime.fromJSDate(at, { zone: zone.name }));
+    if (abbreviations.size < 10_000) abbreviations.set(key, name);
+  }
+  return name;
 }
 
 /** en-GB knows CET/CEST/BST but not EST/EDT, en-US the reverse; fall back to the offset (GMT+5:30). */

@@ -84,4 +84,53 @@ describe('describeWindow', () => {
       { numRuns: 2_000 },
     );
   });
+
+  it('prints exactly what the luxon formatter it replaced printed, for any zone, instant and length', () => {
+    const zones = [
+      'Europe/Berlin',
+      'Europe/London',
+      'America/New_York',
+      'America/St_Johns',
+      'Asia/Kolkata',
+      'Asia/Kathmandu',
+      'Australia/Adelaide',
+      'Australia/Lord_Howe',
+      'Pacific/Auckland',
+      'Pacific/Chatham',
+      'America/Sao_Paulo',
+      'Africa/Casablanca',
+      'UTC',
+    ];
+    const zoneName = (dt: DateTime) => {
+      const gb = dt.setLocale('en-GB').toFormat('ZZZZ');
+      if (!/^GMT[+-]/.test(gb)) return gb;
+      const us = dt.setLocale('en-US').toFormat('ZZZZ');
+      return /^GMT[+-]/.test(us) ? gb : us;
+    };
+    const luxonText = (opensAt: number, closesAt: number, zone: string) => {
+      const open = DateTime.fromMillis(opensAt, { zone }).setLocale('en-GB');
+      const close = DateTime.fromMillis(closesAt, { zone }).setLocale('en-GB');
+      const sameDay = open.hasSame(close, 'day');
+      const [openZone, closeZone] = [zoneName(open), zoneName(close)];
+      const from = open.toFormat('ccc d LLL yyyy HH:mm');
+      const to = close.toFormat(sameDay ? 'HH:mm' : 'ccc d LLL yyyy HH:mm');
+      if (openZone !== closeZone) return `${from} ${openZone} – ${to} ${closeZone}`;
+      return sameDay ? `${from}–${to} ${closeZone}` : `${from} – ${to} ${closeZone}`;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.parse('2025-01-01') / 60_000, max: Date.parse('2031-12-31') / 60_000 }),
+        fc.integer({ min: 30, max: 1440 }),
+        fc.constantFrom(...zones),
+        (minute, length, zone) => {
+          const opens = minute * 60_000;
+          const closes = opens + length * 60_000;
+          const { localText, utcText } = describeWindow(new Date(opens), new Date(closes), zone);
+          expect(localText).toBe(`${luxonText(opens, closes, zone)} (${zone})`);
+          expect(utcText).toBe(luxonText(opens, closes, 'UTC'));
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
 });
