@@ -207,29 +207,35 @@ function toInstant(zone: IANAZone, wall: number): number {
 }
 
 /**
- * The zone's UTC offset (minutes) at an instant, remembered per zone and exact instant: planning a fleet asks the
- * same zones about the same instants over and over (control planes share zones and start times), and luxon's
- * answer costs a formatToParts call each time. Bounded: a full table is dropped and refilled.
+ * The zone's UTC offset (minutes) at an instant. luxon's answer costs a formatToParts call, and planning a fleet asks
+ * the same zones about nearby instants over and over, so answers are remembered per zone and UTC hour: when the
+ * offset at the hour's first and last millisecond agree, no transition falls inside it (zones never change offset
+ * twice within an hour) and the offset holds for the whole hour; an hour with a transition in it is asked per instant.
+ * Bounded: a full table is dropped and refilled.
  */
 const OFFSET_CACHE_LIMIT = 200_000;
+const HOUR = 3_600_000;
+const TRANSITION = Number.NaN; // marks an hour with a transition inside it
 const offsets = new Map<string, Map<number, number>>();
 let cachedOffsets = 0;
 
 function offsetAt(zone: IANAZone, instant: number): number {
   let table = offsets.get(zone.name);
   if (!table) offsets.set(zone.name, (table = new Map()));
-  let offset = table.get(instant);
+  const hour = Math.floor(instant / HOUR);
+  let offset = table.get(hour);
   if (offset === undefined) {
     if (cachedOffsets >= OFFSET_CACHE_LIMIT) {
       offsets.clear();
       cachedOffsets = 0;
       offsets.set(zone.name, (table = new Map()));
     }
-    offset = zone.offset(instant);
-    table.set(instant, offset);
+    const first = zone.offset(hour * HOUR);
+    offset = first === zone.offset(hour * HOUR + HOUR - 1) ? first : TRANSITION;
+    table.set(hour, offset);
     cachedOffsets++;
   }
-  return offset;
+  return Number.isNaN(offset) ? zone.offset(instant) : offset;
 }
 
 function localDay(zone: IANAZone, instant: number): number {
