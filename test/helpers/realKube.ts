@@ -12,18 +12,17 @@
 //                  binds no ServiceAccount gets a twin bound to that user.
 // - noRightsToken: user nightshift-nobody, no bindings (403 on everything but discovery/health).
 // The controller manager gets a fourth token (system:masters) of its own.
-import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
 import type { KubeEnv } from './kubeEnv';
 import { type FakeKubelet, startFakeKubelet } from './fakeKubelet';
 import { freePorts } from './ports';
+import { ServerProcesses, type Proc } from './serverProcesses';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MODULE_DIR = path.join(ROOT, 'scripts/kube-testenv');
@@ -76,52 +75,6 @@ export function realKubeAvailability(): RealKubeAvailability {
     };
   }
   return { available: true, binDir };
-}
-
-// ------------------------------------------------------------------------------------------------------------------
-// Processes: tracked so that nothing outlives the test process, however it ends. close() stops them; an 'exit'
-// handler kills them when the process exits without close() (outside Jest: Jest hands test files a process object
-// whose 'exit' never fires); and a detached watchdog shell kills them within a second of the test process dying,
-// even by SIGKILL.
-
-const liveProcesses = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let exitHandlerInstalled = false;
-
-function installExitHandler(): void {
-  if (exitHandlerInstalled) return;
-  exitHandlerInstalled = true;
-  process.on('exit', () => {
-    for (const p of liveProcesses) p.kill('SIGKILL');
-    for (const d of liveDirs) fs.rmSync(d, { recursive: true, force: true });
-  });
-}
-
-/**
- * A detached shell that outlives a SIGKILLed test process: once the parent pid is gone it kills the pids listed in
- * `<dir>/pids` and removes `<dir>`. It exits by itself when `<dir>` disappears (a normal close()).
- */
-function startWatchdog(dir: string): void {
-  const script =
-    'parent=$1; dir=$2; while [ -d "$dir" ] && kill -0 "$parent" 2>/dev/null; do sleep 1; done; ' +
-    '[ -d "$dir" ] || exit 0; [ -f "$dir/pids" ] && kill -9 $(cat "$dir/pids") 2>/dev/null; rm -rf "$dir"';
-  const w = spawn('sh', ['-c', script, 'watchdog', String(process.pid), dir], { detached: true, stdio: 'ignore' });
-  w.unref();
-}
-
-function tail(file: string, lines = 25): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  log: string;
-  exited?: string;
 }
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -298,73 +251,22 @@ export async function startRealKube(opts: { namespace?: string } = {}): Promise<
 }
 
 async function startOnce(binDir: string, namespace: string): Promise<RealKubeEnv> {
-  installExitHandler();
-  const started = Date.now();
+  const group = new ServerProcesses('kube', START_TIMEOUT_MS);
+  const { dir, started } = group;
   const version = pinnedKubeVersion();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-kube-'));
-  liveDirs.add(dir);
-  startWatchdog(dir);
-  const procs: Proc[] = [];
   const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
   let kubelet: FakeKubelet | undefined;
-  let closed = false;
 
   const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
+    if (group.isStopped) return;
     await kubelet?.stop();
     agent.destroy();
     // Controller manager first (it would otherwise log errors about the vanished apiserver), etcd last.
-    for (const p of [...procs].reverse()) {
-      if (p.exited) continue;
-      const gone = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
-      p.child.kill('SIGTERM');
-      const timeout = new AbortController(); // cancelled below, so that no timer keeps the process alive
-      const stopped = await Promise.race([
-        gone.then(() => true),
-        sleep(5_000, false, { signal: timeout.signal }).catch(() => false),
-      ]);
-      timeout.abort();
-      if (!stopped) {
-        p.child.kill('SIGKILL');
-        await gone;
-      }
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-    liveDirs.delete(dir);
+    await group.stop(5_000);
   };
 
-  const spawnProc = (name: string, args: string[]): Proc => {
-    const log = path.join(dir, `${name}.log`);
-    const fd = fs.openSync(log, 'a');
-    const child = spawn(path.join(binDir, name), args, { stdio: ['ignore', fd, fd], env: { ...process.env } });
-    fs.closeSync(fd);
-    child.unref(); // a test that forgets close() must not keep Jest alive: the watchdog then cleans up
-    const proc: Proc = { name, child, log };
-    liveProcesses.add(child);
-    fs.appendFileSync(path.join(dir, 'pids'), `${child.pid}\n`);
-    child.on('exit', (code, signal) => {
-      liveProcesses.delete(child);
-      proc.exited = `exited with ${code ?? signal}`;
-      if (!closed) console.error(`[realKube] ${name} ${proc.exited} unexpectedly:\n${tail(log)}`);
-    });
-    child.on('error', (err) => {
-      proc.exited = `failed to start: ${err.message}`;
-    });
-    procs.push(proc);
-    return proc;
-  };
-
-  /** Polls `check` until it returns true, failing early (with the log tail) if `proc` dies. */
-  const waitFor = async (what: string, proc: Proc, check: () => Promise<boolean>): Promise<void> => {
-    const deadline = started + START_TIMEOUT_MS;
-    for (;;) {
-      if (proc.exited) throw new Error(`${proc.name} ${proc.exited} while waiting for ${what}:\n${tail(proc.log)}`);
-      if (await check().catch(() => false)) return;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; ${proc.name} log:\n${tail(proc.log)}`);
-      await sleep(200);
-    }
-  };
+  const spawnProc = (name: string, args: string[]): Proc => group.spawn(name, path.join(binDir, name), args);
+  const waitFor = group.waitFor.bind(group);
 
   try {
     const [etcdPort, peerPort, apiPort] = (await freePorts(3)) as [number, number, number];

@@ -7,15 +7,15 @@
 //
 // NIGHTSHIFT_REAL_TEMPORAL = off | auto (default: run when built, else skip with the reason) | required.
 // PostgreSQL refuses to run as root: as root, initdb and postgres run as the `postgres` user (else `nobody`).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import YAML from 'yaml';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
+import { ServerProcesses, tail } from './serverProcesses';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MODULE_DIR = path.join(ROOT, 'scripts/temporal-cluster');
@@ -109,30 +109,6 @@ export function temporalClusterAvailability(): TemporalClusterAvailability {
   return { available: true, binDir, schemaDir, version, pgBinDir, cli };
 }
 
-// ------------------------------------------------------------------------------------------------------------------
-// Processes: close() stops them; an 'exit' handler and a detached watchdog (as in realKube.ts) kill them if the test
-// process ends without close(), even by SIGKILL.
-
-const liveProcesses = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let exitHandlerInstalled = false;
-
-function installExitHandler(): void {
-  if (exitHandlerInstalled) return;
-  exitHandlerInstalled = true;
-  process.on('exit', () => {
-    for (const p of liveProcesses) p.kill('SIGKILL');
-    for (const d of liveDirs) fs.rmSync(d, { recursive: true, force: true });
-  });
-}
-
-function startWatchdog(dir: string): void {
-  const script =
-    'parent=$1; dir=$2; while [ -d "$dir" ] && kill -0 "$parent" 2>/dev/null; do sleep 1; done; ' +
-    '[ -d "$dir" ] || exit 0; [ -f "$dir/pids" ] && kill -9 $(cat "$dir/pids") 2>/dev/null; rm -rf "$dir"';
-  spawn('sh', ['-c', script, 'watchdog', String(process.pid), dir], { detached: true, stdio: 'ignore' }).unref();
-}
-
 /**
  * Free loopback ports below 32768: the SQL schema stores membership ports as `smallint`, so the kernel's ephemeral
  * ports (listen(0) gives 32768 and up) are refused by the server's membership heartbeat.
@@ -153,16 +129,6 @@ async function freePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
-/** The last lines of a log, each cut to 400 characters (the server logs JSON with whole stack traces). */
-function tail(file: string, lines = 20): string {
-  try {
-    const all = fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
-    return all.map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l)).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
 /** uid/gid to run PostgreSQL as when we are root (it refuses root); undefined when we are not root. */
 function postgresIdentity(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -172,13 +138,6 @@ function postgresIdentity(): { uid: number; gid: number } | undefined {
     if (fields.length >= 4) return { uid: Number(fields[2]), gid: Number(fields[3]) };
   }
   throw new Error('running as root, and neither a `postgres` nor a `nobody` user exists to run PostgreSQL as');
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  log: string;
-  exited?: string;
 }
 
 export interface TemporalCluster {
@@ -222,68 +181,13 @@ async function startOnce(
   a: Extract<TemporalClusterAvailability, { available: true }>,
   namespace: string,
 ): Promise<TemporalCluster> {
-  installExitHandler();
-  const started = Date.now();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-temporal-'));
-  liveDirs.add(dir);
-  startWatchdog(dir);
-  const procs: Proc[] = [];
-  let closed = false;
-
-  const stopProc = async (p: Proc, signal: NodeJS.Signals): Promise<void> => {
-    if (p.exited) return;
-    const gone = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
-    p.child.kill(signal);
-    const timeout = new AbortController();
-    const stopped = await Promise.race([
-      gone.then(() => true),
-      sleep(10_000, false, { signal: timeout.signal }).catch(() => false),
-    ]);
-    timeout.abort();
-    if (!stopped) {
-      p.child.kill('SIGKILL');
-      await gone;
-    }
-  };
-  const stop = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    // The server first (it would log errors about the vanished database); PostgreSQL with a fast shutdown.
-    for (const p of [...procs].reverse()) await stopProc(p, p.name === 'postgres' ? 'SIGINT' : 'SIGTERM');
-    fs.rmSync(dir, { recursive: true, force: true });
-    liveDirs.delete(dir);
-  };
-
-  const spawnProc = (name: string, file: string, args: string[], extra: { uid?: number; gid?: number }): Proc => {
-    const log = path.join(dir, `${name}.log`);
-    const fd = fs.openSync(log, 'a');
-    const child = spawn(file, args, { stdio: ['ignore', fd, fd], cwd: dir, env: { ...process.env }, ...extra });
-    fs.closeSync(fd);
-    child.unref(); // a test that forgets stop() must not keep Jest alive: the watchdog then cleans up
-    const proc: Proc = { name, child, log };
-    liveProcesses.add(child);
-    fs.appendFileSync(path.join(dir, 'pids'), `${child.pid}\n`);
-    child.on('exit', (code, signal) => {
-      liveProcesses.delete(child);
-      proc.exited = `exited with ${code ?? signal}`;
-      if (!closed) console.error(`[temporalCluster] ${name} ${proc.exited} unexpectedly:\n${tail(log)}`);
-    });
-    child.on('error', (err) => {
-      proc.exited = `failed to start: ${err.message}`;
-    });
-    procs.push(proc);
-    return proc;
-  };
-
-  const waitFor = async (what: string, proc: Proc, check: () => Promise<boolean>): Promise<void> => {
-    const deadline = started + START_TIMEOUT_MS;
-    for (;;) {
-      if (proc.exited) throw new Error(`${proc.name} ${proc.exited} while waiting for ${what}:\n${tail(proc.log)}`);
-      if (await check().catch(() => false)) return;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; ${proc.name} log:\n${tail(proc.log)}`);
-      await sleep(200);
-    }
-  };
+  const group = new ServerProcesses('temporal', START_TIMEOUT_MS);
+  const { dir, started } = group;
+  // The server first (it would log errors about the vanished database); PostgreSQL with a fast shutdown.
+  const stop = () => group.stop(10_000, (name) => (name === 'postgres' ? 'SIGINT' : 'SIGTERM'));
+  const spawnProc = (name: string, file: string, args: string[], extra: { uid?: number; gid?: number }) =>
+    group.spawn(name, file, args, { cwd: dir, ...extra });
+  const waitFor = group.waitFor.bind(group);
 
   /** Runs a short-lived tool to completion; throws with its output when it fails. */
   const run = (
