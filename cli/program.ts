@@ -156,7 +156,7 @@ export async function runInvocation(invocation: Invocation, io: ProgramIo): Prom
       }
       await withClient((client, config) =>
         runRelease(client, release, io, {
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          taskQueue: config.fleetTaskQueue,
           webUi: (id) => webUiLink(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, id),
         }),
       );

@@ -35,7 +35,7 @@ export async function runWebhook(): Promise<void> {
     // A bounded wait: when Temporal is down the sender gets a 503 (and retries) before its own timeout.
     start: (release, rollout) =>
       client.withDeadline(Date.now() + START_DEADLINE_MS, () =>
-        startFleetUpgrade(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, release, rollout, requestedBy: 'webhook' }),
+        startFleetUpgrade(client, { taskQueue: config.fleetTaskQueue, release, rollout, requestedBy: 'webhook' }),
       ),
   });
   await new Promise<void>((resolve, reject) => {

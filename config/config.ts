@@ -44,6 +44,12 @@ export const ConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE_DEFAULT),
+  /**
+   * The fleet rollouts' own task queue (default `<TEMPORAL_TASK_QUEUE>-fleet`): a few long-running fleet workflows get a
+   * worker and a workflow cache of their own, so thousands of control-plane workflows passing through the main cache
+   * never evict them (an evicted fleet replays its whole history on its next task). Every nightshift worker polls both.
+   */
+  NIGHTSHIFT_FLEET_TASK_QUEUE: z.string().min(1).optional(),
   /** Temporal Cloud API key (implies TLS). */
   TEMPORAL_API_KEY: z.string().optional(),
   TEMPORAL_PROFILE: z.string().min(1).optional(),
@@ -200,6 +206,8 @@ export const ConfigSchema = z.object({
 
 export type Config = z.output<typeof ConfigSchema> & {
   policy: UpgradePolicy;
+  /** NIGHTSHIFT_FLEET_TASK_QUEUE, or `<TEMPORAL_TASK_QUEUE>-fleet`: where fleet rollouts are started and polled. */
+  fleetTaskQueue: string;
   /** The Temporal profile and TLS the connection uses (config/temporalConnection.ts). */
   temporal: TemporalProfile;
 };
@@ -397,6 +405,12 @@ export function loadConfig(
     ...parsed,
     NIGHTSHIFT_INVENTORY: path.resolve(parsed.NIGHTSHIFT_INVENTORY),
     policy,
+    fleetTaskQueue: parsed.NIGHTSHIFT_FLEET_TASK_QUEUE ?? fleetTaskQueueOf(parsed.TEMPORAL_TASK_QUEUE),
     temporal: resolved.temporal,
   };
+}
+
+/** The default fleet task queue for a main task queue. */
+export function fleetTaskQueueOf(taskQueue: string): string {
+  return `${taskQueue}-fleet`;
 }

@@ -17,7 +17,7 @@ import { loadConfig } from '../config/config';
 import { startDevServer } from './devServer';
 import { startFleetUpgrade } from '../client/startFleet';
 import { connectClient } from '../client/temporalClient';
-import { connectWorker, createWorker, wireAdapters } from '../worker/worker';
+import { connectWorker, createWorkers, wireAdapters } from '../worker/worker';
 import type { fleetRollout } from '../workflows';
 import { fleetStatusQuery, fleetWorkflowId, type FleetStatus } from '../workflows/messages';
 
@@ -110,10 +110,11 @@ async function main(): Promise<void> {
   });
   const wiring = await wireAdapters(config, () => undefined);
   const connection = await connectWorker(config);
-  const worker = await createWorker({
+  const worker = await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    fleetTaskQueue: config.fleetTaskQueue,
     deps: wiring.deps,
     extra: {
       maxConcurrentWorkflowTaskExecutions: 200,
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
   };
   const started = Date.now();
   const start = await startFleetUpgrade(client, {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    taskQueue: config.fleetTaskQueue,
     release,
     rollout: { bakeMinutes: 0, maxConcurrent: opts.maxConcurrent, pageSize: opts.pageSize },
   });

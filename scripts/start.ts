@@ -20,7 +20,7 @@ import { loadConfig } from '../config/config';
 import { reachable, startDevServer } from './devServer';
 import { startFleetUpgrade } from '../client/startFleet';
 import { connectClient } from '../client/temporalClient';
-import { connectWorker, createWorker, wireAdapters } from '../worker/worker';
+import { connectWorker, createWorkers, wireAdapters } from '../worker/worker';
 import {
   controlPlaneStatusQuery,
   controlPlaneWorkflowId,
@@ -207,10 +207,11 @@ async function main(): Promise<void> {
     cleanups.push({ what: 'simulated fleet', run: () => wiring.close() });
     const nativeConnection = await connectWorker(config);
     cleanups.push({ what: 'worker connection', run: () => nativeConnection.close() });
-    const worker = await createWorker({
+    const worker = await createWorkers({
       connection: nativeConnection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
+      fleetTaskQueue: config.fleetTaskQueue,
       deps: wiring.deps,
     });
     const running = worker.run();
@@ -238,7 +239,7 @@ async function main(): Promise<void> {
       log: (line) => logs.push(`webhook: ${line}`),
       start: (release, rollout) =>
         startFleetUpgrade(client, {
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          taskQueue: config.fleetTaskQueue,
           release,
           rollout,
           requestedBy: 'webhook (npm start)',

@@ -6,7 +6,7 @@ import { ensureCatchUpScheduleExists } from '../client/catchUpSchedule';
 import { metricsTelemetry, metricsUrl } from './metrics';
 import { serveHealth, WorkerHealth, type HealthServer } from './health';
 import { connectClient } from '../client/temporalClient';
-import { connectWorker, createWorker, wireAdapters } from './worker';
+import { connectWorker, createWorkers, wireAdapters } from './worker';
 
 /** Runs a worker until SIGINT/SIGTERM (`nightshift worker`, `npm run worker`). */
 export async function runWorker(): Promise<void> {
@@ -44,10 +44,11 @@ async function startAndRun(config: Config, health: WorkerHealth): Promise<void> 
   const wiring = await wireAdapters(config);
   const connection = await connectWorker(config);
   const graceMs = Math.round(config.NIGHTSHIFT_SHUTDOWN_GRACE * 60_000);
-  const worker = await createWorker({
+  const worker = await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    fleetTaskQueue: config.fleetTaskQueue,
     deps: wiring.deps,
     // On SIGTERM the worker stops polling, lets running activities finish for this long, then cancels them (they are
     // retried elsewhere). deploy/kubernetes/worker.yaml's terminationGracePeriodSeconds is longer.
@@ -55,7 +56,7 @@ async function startAndRun(config: Config, health: WorkerHealth): Promise<void> 
   });
   health.attach(worker, connection);
   console.log(
-    `nightshift worker: ${config.TEMPORAL_ADDRESS} namespace=${config.TEMPORAL_NAMESPACE} task queue=${config.TEMPORAL_TASK_QUEUE} inventory=${config.NIGHTSHIFT_INVENTORY}`,
+    `nightshift worker: ${config.TEMPORAL_ADDRESS} namespace=${config.TEMPORAL_NAMESPACE} task queues=${config.TEMPORAL_TASK_QUEUE} (control planes), ${config.fleetTaskQueue} (fleet rollouts) inventory=${config.NIGHTSHIFT_INVENTORY}`,
   );
   // The catch-up schedule offers open releases to control planes that should have them (late opt-ins, new ones).
   const temporal = await connectClient(config);

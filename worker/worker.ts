@@ -2,7 +2,14 @@
 // `npm run worker`, `npm start` and the integration tests, so they all run the same code.
 import fs from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type State,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { AlerterPort, HealthPort, InventoryPort, NotifierPort, PlatformPort } from '../activities/ports';
@@ -238,9 +245,83 @@ export async function createWorker(opts: {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...workflowCodeOptions(workflowsPath()), // the prebuilt bundle in dist/, else bundled now (worker/workflowBundle.ts)
+    // The prebuilt bundle in dist/, else bundled now (worker/workflowBundle.ts); createWorkers passes one bundle in extra.
+    ...(opts.extra?.workflowBundle ? {} : workflowCodeOptions(workflowsPath())),
     activities: createActivities(opts.deps),
     ...(dataConverter && { dataConverter }),
     ...opts.extra,
   });
+}
+
+/**
+ * Workflows the fleet task queue's worker keeps cached. Fleet rollouts are few (one per open release) and long-lived;
+ * kept in a cache of their own, thousands of control-plane workflows passing through the main worker never evict them.
+ */
+export const FLEET_CACHED_WORKFLOWS = 100;
+
+/**
+ * A nightshift worker process's Temporal workers, run, stopped and watched as one: the main task queue (control planes,
+ * the catch-up, and the activities they call) and the fleet task queue (fleet rollouts and theirs). Its state is
+ * FAILED if one failed, else the first that is not RUNNING: health reports not ready when either stops.
+ */
+export class WorkerGroup {
+  constructor(readonly workers: Worker[]) {}
+
+  /** Runs every worker until each has shut down; if one fails, the others are shut down and its error is thrown. */
+  async run(): Promise<void> {
+    const runs = this.workers.map((w) => w.run());
+    try {
+      await Promise.all(runs);
+    } catch (err) {
+      this.shutdown();
+      await Promise.allSettled(runs);
+      throw err;
+    }
+  }
+
+  /** What SIGTERM does to each worker: stop polling, let running tasks finish within the shutdown grace time. */
+  shutdown(): void {
+    for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+
+  getState(): State {
+    const states = this.workers.map((w) => w.getState());
+    return states.find((s) => s === 'FAILED') ?? states.find((s) => s !== 'RUNNING') ?? 'RUNNING';
+  }
+}
+
+/**
+ * The workers of one nightshift process: `taskQueue` for control planes, `fleetTaskQueue` (its own worker and workflow
+ * cache) for fleet rollouts; one worker when both names are the same. The workflow code is bundled once for both.
+ */
+export async function createWorkers(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  fleetTaskQueue: string;
+  deps: ActivityDeps;
+  dataConverter?: DataConverter;
+  /** Options for both workers. */
+  extra?: Partial<WorkerOptions>;
+  /** Options for the fleet task queue's worker only (after `extra`). */
+  fleetExtra?: Partial<WorkerOptions>;
+}): Promise<WorkerGroup> {
+  const code = workflowCodeOptions(workflowsPath());
+  const shared: Partial<WorkerOptions> =
+    'workflowsPath' in code && code.workflowsPath
+      ? {
+          workflowBundle: await bundleWorkflowCode({
+            workflowsPath: code.workflowsPath,
+            logger: Runtime.instance().logger,
+          }),
+        }
+      : code;
+  const main = await createWorker({ ...opts, extra: { ...shared, ...opts.extra } });
+  if (opts.fleetTaskQueue === opts.taskQueue) return new WorkerGroup([main]);
+  const fleet = await createWorker({
+    ...opts,
+    taskQueue: opts.fleetTaskQueue,
+    extra: { ...shared, ...opts.extra, maxCachedWorkflows: FLEET_CACHED_WORKFLOWS, ...opts.fleetExtra },
+  });
+  return new WorkerGroup([main, fleet]);
 }

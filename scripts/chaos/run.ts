@@ -18,6 +18,7 @@ import { freePort } from '../../test/helpers/ports';
 import { NOTICE_KINDS } from '../../domain/model';
 import { startDevServer } from '../devServer';
 import { startFleetUpgrade } from '../../client/startFleet';
+import { fleetTaskQueueOf } from '../../config/config';
 import {
   cancelSignal,
   controlPlaneStatusQuery,
@@ -282,7 +283,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     reconcileMinutes: 5,
   };
   const fire = async (r: Release) => {
-    await startFleetUpgrade(client, { taskQueue: TASK_QUEUE, release: r, rollout, requestedBy: 'chaos' });
+    await startFleetUpgrade(client, {
+      taskQueue: fleetTaskQueueOf(TASK_QUEUE),
+      release: r,
+      rollout,
+      requestedBy: 'chaos',
+    });
     released.add(r.id);
     log(`release ${r.id} fired`);
   };

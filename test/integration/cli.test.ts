@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../config/config';
-import { createWorker, wireAdapters, type Wiring } from '../../worker/worker';
+import { createWorkers, wireAdapters, type WorkerGroup, type Wiring } from '../../worker/worker';
 import { controlPlaneStatusQuery, controlPlaneWorkflowId } from '../../workflows/messages';
 import { devServerEnv } from '../helpers/temporalServers';
 import { controlPlane, dailyWindow, LTS_RELEASE, org } from '../helpers/fleetHarness';
@@ -19,7 +19,7 @@ const TASK_QUEUE = 'cli-e2e';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-cli-'));
 let env: TestWorkflowEnvironment;
 let wiring: Wiring;
-let worker: Worker;
+let worker: WorkerGroup;
 let running: Promise<void>;
 let cliEnv: NodeJS.ProcessEnv;
 
@@ -80,11 +80,14 @@ beforeAll(async () => {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TEMPORAL|NIGHTSHIFT)_/.test(k))),
     ...settings,
   };
-  wiring = await wireAdapters(loadConfig(settings), () => undefined);
-  worker = await createWorker({
+  const config = loadConfig(settings);
+  wiring = await wireAdapters(config, () => undefined);
+  // As `nightshift worker` runs: the control planes' task queue and the fleet rollouts' own (`release` starts there).
+  worker = await createWorkers({
     connection: env.nativeConnection,
     namespace: 'default',
     taskQueue: TASK_QUEUE,
+    fleetTaskQueue: config.fleetTaskQueue,
     deps: wiring.deps,
   });
   running = worker.run();

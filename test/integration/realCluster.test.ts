@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../config/config';
 import { startFleetUpgrade } from '../../client/startFleet';
-import { createWorker, wireAdapters, type Wiring } from '../../worker/worker';
+import { createWorkers, wireAdapters, type WorkerGroup, type Wiring } from '../../worker/worker';
 import type { fleetRollout } from '../../workflows';
 import { controlPlaneStatusQuery, controlPlaneWorkflowId, fleetStatusQuery } from '../../workflows/messages';
 import { controlPlane, LTS_RELEASE, org } from '../helpers/fleetHarness';
@@ -34,6 +34,8 @@ if (!availability.available) {
 const describeReal = availability.available ? describe : describe.skip;
 
 const TASK_QUEUE = 'real-cluster';
+/** The fleet rollouts' own task queue, as loadConfig derives it (NIGHTSHIFT_FLEET_TASK_QUEUE unset). */
+const FLEET_TASK_QUEUE = `${TASK_QUEUE}-fleet`;
 /** One canary and three in the main wave, all with a window open now and no notice period (development tier). */
 const FLEET = ['rc-canary', 'rc-1', 'rc-2', 'rc-3'];
 
@@ -44,7 +46,7 @@ describeReal('on a real Temporal cluster (Temporal Server on PostgreSQL)', () =>
   let client: Client;
   let nativeConnection: NativeConnection;
   let wiring: Wiring;
-  let worker: Worker;
+  let worker: WorkerGroup;
   let running: Promise<void>;
 
   beforeAll(async () => {
@@ -72,10 +74,11 @@ describeReal('on a real Temporal cluster (Temporal Server on PostgreSQL)', () =>
     });
     wiring = await wireAdapters(config, () => undefined);
     nativeConnection = await NativeConnection.connect({ address: cluster.address });
-    worker = await createWorker({
+    worker = await createWorkers({
       connection: nativeConnection,
       namespace: cluster.namespace,
       taskQueue: TASK_QUEUE,
+      fleetTaskQueue: FLEET_TASK_QUEUE,
       deps: wiring.deps,
     });
     running = worker.run();
@@ -107,13 +110,15 @@ describeReal('on a real Temporal cluster (Temporal Server on PostgreSQL)', () =>
     for (const cp of FLEET) expect(await hello(cp)).toMatchObject({ version: 'v5.3.4' });
 
     const started = await startFleetUpgrade(client, {
-      taskQueue: TASK_QUEUE,
+      taskQueue: FLEET_TASK_QUEUE,
       release: LTS_RELEASE,
       rollout: { canary: { labels: ['canary'] }, bakeMinutes: 0 },
       requestedBy: 'realCluster.test',
     });
     expect(started.result).toBe('started');
     const fleet = client.workflow.getHandle<typeof fleetRollout>(started.workflowId);
+    // The fleet runs on its own task queue and worker; the control planes it offers the release to on the main one.
+    expect((await fleet.describe()).taskQueue).toBe(FLEET_TASK_QUEUE);
     const result = await fleet.result();
     expect(result.outcome).toBe('completed');
     expect(result.status.outcomes).toEqual({ completed: FLEET.length });
@@ -127,14 +132,16 @@ describeReal('on a real Temporal cluster (Temporal Server on PostgreSQL)', () =>
     // The control planes reached the target, and each workflow answers its status query.
     for (const cp of FLEET) {
       expect(await hello(cp)).toMatchObject({ version: 'v5.8.2' });
-      const status = await client.workflow.getHandle(controlPlaneWorkflowId(cp)).query(controlPlaneStatusQuery);
+      const cpHandle = client.workflow.getHandle(controlPlaneWorkflowId(cp));
+      expect((await cpHandle.describe()).taskQueue).toBe(TASK_QUEUE);
+      const status = await cpHandle.query(controlPlaneStatusQuery);
       expect(status).toMatchObject({ controlPlaneId: cp, state: 'idle', installed: { gateway: '5.8.2' } });
       expect(status.recent.map((r) => r.outcome)).toEqual(['completed']);
     }
     // The closed fleet workflow still answers its query (replayed by the worker from the PostgreSQL history).
     expect(await fleet.query(fleetStatusQuery)).toMatchObject({ outcomes: { completed: FLEET.length } });
     // A second start of the same release finds the finished rollout instead of starting another.
-    const again = await startFleetUpgrade(client, { taskQueue: TASK_QUEUE, release: LTS_RELEASE });
+    const again = await startFleetUpgrade(client, { taskQueue: FLEET_TASK_QUEUE, release: LTS_RELEASE });
     expect(again).toMatchObject({ result: 'already-finished', status: 'COMPLETED' });
 
     // SQL visibility (eventually consistent): the queries an SRE types in the UI, on custom search attributes.

@@ -22,6 +22,14 @@ describe('worker configuration', () => {
     expect(c.policy.verify.consecutivePasses).toBe(5);
   });
 
+  it('gives fleet rollouts a task queue of their own, derived from the main one unless set', () => {
+    expect(loadConfig({}).fleetTaskQueue).toBe('nightshift-fleet');
+    expect(loadConfig({ TEMPORAL_TASK_QUEUE: 'prod' }).fleetTaskQueue).toBe('prod-fleet');
+    expect(loadConfig({ TEMPORAL_TASK_QUEUE: 'prod', NIGHTSHIFT_FLEET_TASK_QUEUE: 'rollouts' }).fleetTaskQueue).toBe(
+      'rollouts',
+    );
+  });
+
   it('names the variable and the value of a bad setting', () => {
     expect(() => loadConfig({ NIGHTSHIFT_NOTICE_LEAD_STAGING: 'two days' })).toThrow(
       /NIGHTSHIFT_NOTICE_LEAD_STAGING = "two days": must be a duration/,
