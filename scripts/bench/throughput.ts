@@ -1,0 +1,549 @@
+// `npx tsx scripts/bench/throughput.ts --control-planes 200 [--port 7311] [--max-concurrent 200] [--pause-samples 50]`
+// Issue 14's end-to-end figures on one in-memory dev server, in ONE run, both sides at scale.ts's worker settings:
+//   1. nightshift: one release through N control planes (development tier, windows open, instant simulated fleet),
+//      plus one extra control plane whose Gateway fails its health after the change (rolled back); upgrades/s from
+//      startFleetUpgrade to the fleet's result;
+//   2. history: events of a sample of completed control planes (all runs) and of the rolled-back one, against the
+//      minimum for the same activities and timers (historyCount.ts); the fleet's largest run;
+//   3. bare: N workflows, each running K no-op activities one after another (K measured in 2), started from the
+//      client; workflows/s. Ratio = nightshift / bare;
+//   4. pause latency: a second release (5.8.3) through the same fleet; SRE pauses (as `nightshift sre pause`) to
+//      control planes that are waiting or changing, timed until their status query shows them paused; each is
+//      resumed at once, and the rollout must finish.
+// Prints the result as JSON.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { InventorySchema } from '../../domain/inventory';
+import type { Release } from '../../domain/release';
+import { loadConfig } from '../../config/config';
+import { startFleetUpgrade } from '../../client/startFleet';
+import { runSreCommand } from '../../client/sreCommands';
+import { connectClient } from '../../client/temporalClient';
+import { SimulatedFleet } from '../../integrations/simulatedFleet/server';
+import { connectWorker, createWorkers, wireAdapters } from '../../worker/worker';
+import type { fleetRollout } from '../../workflows';
+import {
+  controlPlaneStatusQuery,
+  controlPlaneWorkflowId,
+  fleetStatusQuery,
+  fleetWorkflowId,
+  type ControlPlaneStatus,
+  type FleetStatus,
+  type FleetUpgradeResult,
+} from '../../workflows/messages';
+import { startDevServer } from '../devServer';
+import * as bareActivities from './bare/activities';
+import type { bareWorkflow } from './bare/workflows';
+import { countHistory, median, minimumEvents, percentile, type HistoryCounts } from './historyCount';
+
+/** scale.ts's worker settings, for nightshift's workers and the bare worker alike. */
+export const WORKER_SETTINGS = {
+  maxConcurrentWorkflowTaskExecutions: 200,
+  maxConcurrentActivityTaskExecutions: 400,
+  maxCachedWorkflows: 2000,
+} satisfies Partial<WorkerOptions>;
+
+const ROLLBACK_CP = 'cp-rollback';
+const HISTORY_SAMPLE = 20;
+const BARE_START_BATCH = 100;
+
+export interface HistoryFigures {
+  events: number;
+  minimum: number;
+  ratio: number;
+  runs: number;
+  activities: number;
+  timers: number;
+  signals: number;
+  markers: number;
+  workflowTasks: number;
+}
+
+export interface ThroughputResult {
+  at: string;
+  controlPlanes: number;
+  maxConcurrent: number;
+  workerSettings: typeof WORKER_SETTINGS;
+  nightshift: {
+    seconds: number;
+    upgradesPerSecond: number;
+    /** The fleet's outcome counts: N completed, and the one rolled back on purpose. */
+    outcomes: FleetStatus['outcomes'];
+    allCompleted: boolean;
+    /** Most control planes seen changing at once (fleet status every 5 s); the slots are maxConcurrent. */
+    maxChangingSeen: number;
+    fleetRuns: number;
+    fleetHistoryLengths: number[];
+    fleetMaxHistoryLength: number;
+  };
+  bare: {
+    workflows: number;
+    /** K: ActivityTaskScheduled per completed control plane (all runs), median of the history sample. */
+    activitiesEach: number;
+    seconds: number;
+    workflowsPerSecond: number;
+    /** One bare workflow's history: the minimum for K activities. */
+    historyEvents: number;
+  };
+  /** nightshift upgrades/s ÷ bare workflows/s (issue 14's target: ≥ 0.8). */
+  ratio: number;
+  history: {
+    sample: number;
+    /** Medians over the sample, each figure separately. */
+    completed: HistoryFigures & { activitiesRange: [number, number]; eventsRange: [number, number] };
+    /** One completed control plane's events by type (the first of the sample). */
+    completedByType: Record<string, number>;
+    rolledBack: HistoryFigures & { controlPlaneId: string; outcome: string | undefined };
+    rolledBackByType: Record<string, number>;
+  };
+  pause?: {
+    samples: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    /** Where the pause landed: on the upgrade in progress, or as a hold (the attempt had just ended). */
+    heldIn: { upgrade: number; hold: number };
+    /** The second rollout the pauses were sent during, which had to finish after the resumes. */
+    rollout: { seconds: number; outcomes: FleetStatus['outcomes']; allCompleted: boolean };
+  };
+  machine: { cpus: string; loadAverage: number[]; node: string };
+}
+
+export interface ThroughputOptions {
+  controlPlanes: number;
+  port: number;
+  maxConcurrent?: number;
+  pauseSamples?: number;
+  /** Give up on a rollout after this long (default 30 minutes). */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+const cpId = (i: number) => `cp-${String(i + 1).padStart(5, '0')}`;
+
+/** scale.ts's inventory with windows open: N development control planes, plus one whose Gateway fails after a change. */
+export function benchInventory(n: number) {
+  const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+  const cp = (id: string, labels: string[]) => ({
+    id,
+    orgId: 'org-bench',
+    tier: 'development',
+    autoUpgrade: true,
+    labels,
+    dashboard: { version: '5.3.4' },
+    gateway: { version: '5.3.4' },
+    dataPlanes: [],
+    window: { timeZone: 'UTC', start: '00:00', durationMinutes: 1440, weekly: { days: everyDay } },
+  });
+  return {
+    orgs: [{ id: 'org-bench', name: 'Bench', admin: { email: 'ops@bench.example', name: 'Bench Admin' } }],
+    controlPlanes: [
+      ...Array.from({ length: n }, (_, i) => cp(cpId(i), i < 50 ? ['canary'] : [])),
+      { ...cp(ROLLBACK_CP, []), simulate: { faults: { gateway: 'fail-after-upgrade' } } },
+    ],
+  };
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** Every run of a workflow id, newest first: walks back from the latest run along continuedExecutionRunId. */
+export async function historiesOf(client: Client, workflowId: string): Promise<HistoryEvent[][]> {
+  const runs: HistoryEvent[][] = [];
+  let runId: string | undefined;
+  for (;;) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events = history.events ?? [];
+    runs.push(events);
+    const prev = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+    if (!prev) return runs;
+    runId = prev;
+  }
+}
+
+function figures(c: HistoryCounts): HistoryFigures {
+  const minimum = minimumEvents(c);
+  return {
+    events: c.events,
+    minimum,
+    ratio: round(c.events / minimum, 2),
+    runs: c.runs,
+    activities: c.activities,
+    timers: c.timers,
+    signals: c.signals,
+    markers: c.markers,
+    workflowTasks: c.workflowTasks,
+  };
+}
+
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sum = (o: Record<string, number | undefined>) => Object.values(o).reduce<number>((a, b) => a + (b ?? 0), 0);
+
+function installRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // Already installed in this process (another benchmark ran first): keep it.
+  }
+}
+
+export async function benchThroughput(opts: ThroughputOptions): Promise<ThroughputResult> {
+  const n = opts.controlPlanes;
+  const maxConcurrent = opts.maxConcurrent ?? 200;
+  const pauseSamples = opts.pauseSamples ?? 50;
+  const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
+  const log = opts.log ?? (() => undefined);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-throughput-'));
+  const cleanups: (() => Promise<unknown> | unknown)[] = [() => fs.rmSync(dir, { recursive: true, force: true })];
+  try {
+    const inv = benchInventory(n);
+    const inventoryFile = path.join(dir, 'fleet.json');
+    fs.writeFileSync(inventoryFile, JSON.stringify(inv));
+    const address = `127.0.0.1:${opts.port}`;
+    installRuntime();
+
+    log(`starting an in-memory dev server on ${address}`);
+    const server: ChildProcess = await startDevServer(address);
+    cleanups.push(() => server.kill('SIGINT'));
+    const fleet = await SimulatedFleet.start({
+      inventory: InventorySchema.parse(inv),
+      rolloutMs: 0,
+      checkDurationMs: 1,
+    });
+    cleanups.push(() => fleet.close());
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_TASK_QUEUE: 'nightshift-bench',
+      NIGHTSHIFT_INVENTORY: inventoryFile,
+      NIGHTSHIFT_SIM_URL: fleet.baseUrl,
+      NIGHTSHIFT_OUTBOX: path.join(dir, 'outbox.jsonl'),
+      NIGHTSHIFT_ALERT_LOG: path.join(dir, 'alerts.jsonl'),
+      NIGHTSHIFT_NOTICE_LEAD_DEVELOPMENT: '0',
+      NIGHTSHIFT_VERIFY_PASSES: '1',
+      NIGHTSHIFT_VERIFY_INTERVAL_MS: '1',
+      NIGHTSHIFT_VERIFY_SOAK_MS: '0',
+      NIGHTSHIFT_VERIFY_TIMEOUT_MS: '30000',
+      NIGHTSHIFT_TYK_CHECK_DURATION_MS: '1',
+    });
+    const wiring = await wireAdapters(config, () => undefined);
+    cleanups.push(() => wiring.close());
+    const connection = await connectWorker(config);
+    cleanups.push(() => connection.close());
+    const workers = await createWorkers({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      fleetTaskQueue: config.fleetTaskQueue,
+      deps: wiring.deps,
+      extra: WORKER_SETTINGS,
+    });
+    const running = workers.run();
+    cleanups.push(async () => {
+      workers.shutdown();
+      await running;
+    });
+    const { client, close } = await connectClient(config);
+    cleanups.push(close);
+    // Bundled now, so that bundling is not timed.
+    const bareBundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('./bare/workflows'),
+      logger: Runtime.instance().logger,
+    });
+
+    const rollout = async (release: Release, during?: (done: () => boolean) => Promise<void>) => {
+      const started = Date.now();
+      await startFleetUpgrade(client, {
+        taskQueue: config.fleetTaskQueue,
+        release,
+        rollout: { bakeMinutes: 0, maxConcurrent, pageSize: 500 },
+      });
+      const handle = client.workflow.getHandle<typeof fleetRollout>(fleetWorkflowId(release.id));
+      let done = false;
+      const result = client
+        .withDeadline(started + timeoutMs, () => handle.result())
+        .finally(() => (done = true)) as Promise<FleetUpgradeResult>;
+      let maxChanging = 0;
+      const progress = (async () => {
+        while (!done) {
+          await sleep(5000);
+          if (done) break;
+          const s = await handle.query(fleetStatusQuery).catch(() => undefined);
+          if (!s) continue;
+          maxChanging = Math.max(maxChanging, s.inFlight.changing);
+          log(
+            `${release.id}: ${Math.round((Date.now() - started) / 1000)} s ${s.stage} finished ${sum(s.outcomes)}/` +
+              `${s.eligibility.eligible || '?'} waiting ${s.inFlight.waitingForWindow} for slot ` +
+              `${s.inFlight.waitingForSlot} changing ${s.inFlight.changing}`,
+          );
+        }
+      })();
+      const extra = during?.(() => done);
+      const final = await result;
+      const seconds = (Date.now() - started) / 1000;
+      await progress;
+      await extra;
+      return { final, seconds, maxChanging };
+    };
+
+    // ---- 1. nightshift end to end ----
+    const release: Release = {
+      id: `lts-5.8.2-bench-${n}`,
+      kind: 'lts',
+      targets: { dashboard: '5.8.2', gateway: '5.8.2' },
+      notesUrl: 'https://tyk.io/docs/release-notes/5.8.2',
+    };
+    log(`1. nightshift: ${release.id} through ${n} control planes (+ ${ROLLBACK_CP}, which fails its health)`);
+    const one = await rollout(release);
+    const outcomes = one.final.status.outcomes;
+    log(`   ${one.seconds.toFixed(1)} s, outcomes ${JSON.stringify(outcomes)}`);
+    const fleetRuns = (await historiesOf(client, fleetWorkflowId(release.id))).map((r) => r.length).reverse();
+
+    // ---- 2. history ----
+    const step = Math.max(1, Math.floor(n / HISTORY_SAMPLE));
+    const sampleIds = Array.from({ length: Math.min(HISTORY_SAMPLE, n) }, (_, i) => cpId(i * step));
+    const counts: HistoryCounts[] = [];
+    for (const id of sampleIds)
+      counts.push(countHistory((await historiesOf(client, controlPlaneWorkflowId(id))).flat()));
+    const rb = countHistory((await historiesOf(client, controlPlaneWorkflowId(ROLLBACK_CP))).flat());
+    const rbStatus = await client.workflow
+      .getHandle(controlPlaneWorkflowId(ROLLBACK_CP))
+      .query(controlPlaneStatusQuery)
+      .catch(() => undefined);
+    const med = (f: (c: HistoryFigures) => number) => median(counts.map((c) => f(figures(c))));
+    const range = (f: (c: HistoryCounts) => number): [number, number] => [
+      Math.min(...counts.map(f)),
+      Math.max(...counts.map(f)),
+    ];
+    const k = Math.round(median(counts.map((c) => c.activities)));
+    log(`2. history: K = ${k} activities per completed upgrade (range ${range((c) => c.activities).join('–')})`);
+
+    // ---- 3. bare baseline ----
+    const bareQueue = 'bench-bare';
+    const bareWorker = await Worker.create({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: bareQueue,
+      workflowBundle: bareBundle,
+      activities: bareActivities,
+      ...WORKER_SETTINGS,
+    });
+    const bareRunning = bareWorker.run();
+    let bareSeconds: number;
+    let bareHistory: number;
+    try {
+      log(`3. bare: ${n} workflows × ${k} no-op activities`);
+      const tag = Date.now().toString(36);
+      const bareStarted = Date.now();
+      const handles: WorkflowHandle<typeof bareWorkflow>[] = [];
+      for (let i = 0; i < n; i += BARE_START_BATCH) {
+        const batch = Array.from({ length: Math.min(BARE_START_BATCH, n - i) }, (_, j) =>
+          client.workflow.start<typeof bareWorkflow>('bareWorkflow', {
+            taskQueue: bareQueue,
+            workflowId: `bench-bare/${tag}/${i + j}`,
+            args: [k],
+          }),
+        );
+        handles.push(...(await Promise.all(batch)));
+      }
+      await client.withDeadline(bareStarted + timeoutMs, () => Promise.all(handles.map((h) => h.result())));
+      bareSeconds = (Date.now() - bareStarted) / 1000;
+      bareHistory = ((await handles[0]!.fetchHistory()).events ?? []).length;
+      log(`   ${bareSeconds.toFixed(1)} s`);
+    } finally {
+      bareWorker.shutdown();
+      await bareRunning;
+    }
+
+    // ---- 4. pause latency, during a second rollout ----
+    let pause: ThroughputResult['pause'];
+    if (pauseSamples > 0) {
+      fleet.setFault(ROLLBACK_CP, 'gateway', null);
+      const second: Release = {
+        id: `lts-5.8.3-bench-pause-${n}`,
+        kind: 'lts',
+        targets: { dashboard: '5.8.3', gateway: '5.8.3' },
+        notesUrl: 'https://tyk.io/docs/release-notes/5.8.3',
+      };
+      log(`4. pause latency: ${pauseSamples} pauses during ${second.id}`);
+      const latencies: number[] = [];
+      const heldIn = { upgrade: 0, hold: 0 };
+      const sampler = (done: () => boolean) =>
+        samplePauses(
+          client,
+          Array.from({ length: n }, (_, i) => cpId(i)),
+          pauseSamples,
+          done,
+          (ms, where) => {
+            latencies.push(ms);
+            heldIn[where]++;
+          },
+        );
+      const two = await rollout(second, sampler);
+      const expected = n + 1;
+      pause = {
+        samples: latencies.length,
+        p50Ms: Math.round(percentile(latencies, 50)),
+        p99Ms: Math.round(percentile(latencies, 99)),
+        maxMs: Math.round(Math.max(...latencies)),
+        heldIn,
+        rollout: {
+          seconds: round(two.seconds),
+          outcomes: two.final.status.outcomes,
+          allCompleted: two.final.status.outcomes.completed === expected,
+        },
+      };
+      log(`   ${JSON.stringify(pause)}`);
+    }
+
+    const upgradesPerSecond = (outcomes.completed ?? 0) / one.seconds;
+    const workflowsPerSecond = n / bareSeconds;
+    return {
+      at: new Date().toISOString(),
+      controlPlanes: n,
+      maxConcurrent,
+      workerSettings: WORKER_SETTINGS,
+      nightshift: {
+        seconds: round(one.seconds),
+        upgradesPerSecond: round(upgradesPerSecond, 2),
+        outcomes,
+        allCompleted: outcomes.completed === n && outcomes['rolled-back'] === 1 && sum(outcomes) === n + 1,
+        maxChangingSeen: one.maxChanging,
+        fleetRuns: fleetRuns.length,
+        fleetHistoryLengths: fleetRuns,
+        fleetMaxHistoryLength: Math.max(...fleetRuns),
+      },
+      bare: {
+        workflows: n,
+        activitiesEach: k,
+        seconds: round(bareSeconds),
+        workflowsPerSecond: round(workflowsPerSecond, 2),
+        historyEvents: bareHistory,
+      },
+      ratio: round(upgradesPerSecond / workflowsPerSecond, 2),
+      history: {
+        sample: counts.length,
+        completed: {
+          events: med((f) => f.events),
+          minimum: med((f) => f.minimum),
+          ratio: round(
+            med((f) => f.ratio),
+            2,
+          ),
+          runs: med((f) => f.runs),
+          activities: med((f) => f.activities),
+          timers: med((f) => f.timers),
+          signals: med((f) => f.signals),
+          markers: med((f) => f.markers),
+          workflowTasks: med((f) => f.workflowTasks),
+          activitiesRange: range((c) => c.activities),
+          eventsRange: range((c) => c.events),
+        },
+        completedByType: counts[0]!.byType,
+        rolledBack: {
+          controlPlaneId: ROLLBACK_CP,
+          outcome: rbStatus?.recent.find((r) => r.releaseId === release.id)?.outcome,
+          ...figures(rb),
+        },
+        rolledBackByType: rb.byType,
+      },
+      ...(pause ? { pause } : {}),
+      machine: {
+        cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+        loadAverage: os.loadavg().map((l) => round(l, 2)),
+        node: process.version,
+      },
+    };
+  } finally {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  }
+}
+
+const isPaused = (s: ControlPlaneStatus): 'upgrade' | 'hold' | undefined =>
+  s.upgrade?.paused && s.state !== 'idle' ? 'upgrade' : s.whyNot.some((r) => r.code === 'paused') ? 'hold' : undefined;
+
+/**
+ * Pauses control planes that are waiting or changing, as `nightshift sre pause` does (runSreCommand), and times each
+ * from just before the signal to the first status query that shows it paused; then resumes it (`sre resume`). Goes
+ * round the candidates, a few at once, until it has `samples` or the rollout is done.
+ */
+async function samplePauses(
+  client: Client,
+  ids: string[],
+  samples: number,
+  done: () => boolean,
+  record: (ms: number, where: 'upgrade' | 'hold') => void,
+): Promise<void> {
+  const request = { reason: 'bench: pause latency', by: 'bench' };
+  const left = new Set(ids);
+  let taken = 0;
+  const one = async (id: string): Promise<void> => {
+    const target = { kind: 'control-plane', controlPlaneId: id } as const;
+    const s = await client.workflow
+      .getHandle(controlPlaneWorkflowId(id))
+      .query(controlPlaneStatusQuery)
+      .catch(() => undefined);
+    if (!s || (s.state !== 'waiting' && s.state !== 'changing') || taken >= samples) return;
+    taken++;
+    left.delete(id);
+    const t0 = performance.now();
+    await runSreCommand(client, { name: 'pause', target, request });
+    for (;;) {
+      const r = await runSreCommand(client, { name: 'status', target });
+      const where = r.command === 'status' && r.kind === 'control-plane' ? isPaused(r.status) : undefined;
+      if (where) {
+        record(performance.now() - t0, where);
+        break;
+      }
+      await sleep(2);
+    }
+    await runSreCommand(client, { name: 'resume', target, request });
+  };
+  const CONCURRENT = 8;
+  while (taken < samples && !done() && left.size > 0) {
+    const round = [...left];
+    for (let i = 0; i < round.length && taken < samples && !done(); i += CONCURRENT)
+      await Promise.all(round.slice(i, i + CONCURRENT).map(one));
+    await sleep(50);
+  }
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      'control-planes': { type: 'string', default: '200' },
+      port: { type: 'string', default: '7311' },
+      'max-concurrent': { type: 'string', default: '200' },
+      'pause-samples': { type: 'string', default: '50' },
+    },
+  });
+  const int = (name: keyof typeof values, min: number, max = Infinity): number => {
+    const v = Number(values[name]);
+    if (!Number.isInteger(v) || v < min || v > max) {
+      console.error(`--${name} = ${JSON.stringify(values[name])}: a whole number from ${min} to ${max}`);
+      process.exit(2);
+    }
+    return v;
+  };
+  const opts: ThroughputOptions = {
+    controlPlanes: int('control-planes', 1),
+    port: int('port', 1, 65535),
+    maxConcurrent: int('max-concurrent', 1, 1000),
+    pauseSamples: int('pause-samples', 0),
+    log: (line) => console.error(line),
+  };
+  benchThroughput(opts).then(
+    (r) => console.log(JSON.stringify(r, null, 2)),
+    (err: unknown) => {
+      console.error(`bench throughput: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
+
+if (require.main === module) main();
