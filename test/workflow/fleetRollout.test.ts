@@ -433,7 +433,7 @@ describe('fleetRollout (time-skipping server)', () => {
         expect(spans.size).toBe(5);
         expect(peakOverlap([...spans.values()])).toBe(2); // reached, never exceeded
         for (const id of ['w-main-1', 'w-canary-2']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
-        await recordHistory(handle, 'fleet-completed');
+        await recordHistory(handle, 'fleet-completed.v2');
       } finally {
         platform.upgrade = upgrade;
       }
@@ -785,7 +785,7 @@ describe('fleetRollout (time-skipping server)', () => {
         `fleetRollout history: ${types.length} events for ${ids.length} control planes (${perControlPlane.toFixed(1)} each)`,
       );
       expect(perControlPlane).toBeLessThan(12);
-      await recordHistory(handle, 'fleet-many-batches');
+      await recordHistory(handle, 'fleet-many-batches.v2');
     },
     240_000,
   );
@@ -807,7 +807,7 @@ describe('fleetRollout (time-skipping server)', () => {
       const firstRun = env.client.workflow.getHandle(fleetWorkflowId(rel.id), handle.firstExecutionRunId);
       expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW');
       expect(s.maxHistoryLength).toBeLessThan(700);
-      await recordHistory(firstRun, 'fleet-continued-as-new');
+      await recordHistory(firstRun, 'fleet-continued-as-new.v2');
     },
     240_000,
   );
