@@ -15,6 +15,7 @@ import { SimulatedFleet } from '../integrations/simulatedFleet/server';
 import { InventorySchema } from '../domain/inventory';
 import { loadConfig } from '../config/config';
 import { startDevServer } from './devServer';
+import { openWindow } from './bench/windows';
 import { startFleetUpgrade } from '../client/startFleet';
 import { connectClient } from '../client/temporalClient';
 import { connectWorker, createWorkers, wireAdapters } from '../worker/worker';
@@ -76,7 +77,7 @@ function inventory(n: number, dataPlanes: number, parked: boolean) {
             durationMinutes: 240,
             weekly: { days: [yesterday.toLowerCase().slice(0, 3)] },
           }
-        : { timeZone: 'UTC', start: '00:00', durationMinutes: 1440, weekly: { days: everyDay } },
+        : openWindow(everyDay),
     })),
   };
 }
