@@ -37,6 +37,9 @@ const socketAddress = z.string().refine((v) => {
   return ipOk && Number(port) >= 1 && Number(port) <= 65535;
 }, 'must be an IP address and a port, such as 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464');
 
+/** NIGHTSHIFT_WORKFLOW_CACHE_SIZE's default: room for a full rollout's 200 changing control planes and their neighbours. */
+export const DEFAULT_WORKFLOW_CACHE_SIZE = 600;
+
 export const ConfigSchema = z.object({
   // The Temporal connection, as Temporal names it (config/temporalConnection.ts, @temporalio/envconfig): a profile of a
   // temporal.toml file, overridden by these. The address, namespace and API key below end up resolved (profile or
@@ -171,6 +174,12 @@ export const ConfigSchema = z.object({
   NIGHTSHIFT_HEALTH_ADDRESS: socketAddress.optional(),
   /** On SIGTERM, how long running activities get to finish before they are cancelled (shutdownGraceTime; minutes). */
   NIGHTSHIFT_SHUTDOWN_GRACE: duration.default(1),
+  /**
+   * Control-plane workflows the main worker keeps in memory (Temporal's sticky cache). A workflow not cached replays
+   * its history (one attempt's, ~100 events) on its next task; the SDK's default, sized from the heap (~2,300 here),
+   * kept ~0.5 MiB per parked control plane that will not wake for days (docs/scale.md).
+   */
+  NIGHTSHIFT_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(2).default(DEFAULT_WORKFLOW_CACHE_SIZE),
 
   /** `npm run webhook`: where it listens, and the shared secrets senders sign with (comma-separated, for rotation). */
   NIGHTSHIFT_WEBHOOK_PORT: z.coerce.number().int().min(0).max(65535).default(8787),

@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     extra: {
       maxConcurrentWorkflowTaskExecutions: 200,
       maxConcurrentActivityTaskExecutions: 400,
-      maxCachedWorkflows: 2000,
+      maxCachedWorkflows: config.NIGHTSHIFT_WORKFLOW_CACHE_SIZE,
     },
   });
   const running = worker.run();

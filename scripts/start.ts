@@ -213,6 +213,7 @@ async function main(): Promise<void> {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       fleetTaskQueue: config.fleetTaskQueue,
       deps: wiring.deps,
+      extra: { maxCachedWorkflows: config.NIGHTSHIFT_WORKFLOW_CACHE_SIZE },
     });
     const running = worker.run();
     cleanups.push({

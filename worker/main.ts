@@ -52,7 +52,7 @@ async function startAndRun(config: Config, health: WorkerHealth): Promise<void> 
     deps: wiring.deps,
     // On SIGTERM the worker stops polling, lets running activities finish for this long, then cancels them (they are
     // retried elsewhere). deploy/kubernetes/worker.yaml's terminationGracePeriodSeconds is longer.
-    extra: { shutdownGraceTime: graceMs },
+    extra: { shutdownGraceTime: graceMs, maxCachedWorkflows: config.NIGHTSHIFT_WORKFLOW_CACHE_SIZE },
   });
   health.attach(worker, connection);
   console.log(

@@ -321,7 +321,17 @@ export async function createWorkers(opts: {
   const fleet = await createWorker({
     ...opts,
     taskQueue: opts.fleetTaskQueue,
-    extra: { ...shared, ...opts.extra, maxCachedWorkflows: FLEET_CACHED_WORKFLOWS, ...opts.fleetExtra },
+    extra: {
+      ...shared,
+      ...opts.extra,
+      maxCachedWorkflows: FLEET_CACHED_WORKFLOWS,
+      // The SDK allows no more concurrent workflow tasks than cached workflows.
+      maxConcurrentWorkflowTaskExecutions: Math.min(
+        opts.extra?.maxConcurrentWorkflowTaskExecutions ?? 40,
+        FLEET_CACHED_WORKFLOWS,
+      ),
+      ...opts.fleetExtra,
+    },
   });
   return new WorkerGroup([main, fleet]);
 }
