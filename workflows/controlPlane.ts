@@ -71,9 +71,11 @@ export const RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
  */
 const NOT_AGAIN: readonly AttemptOutcome[] = ['rolled-back', 'failed', 'cancelled', 'completed'];
 
+/** Reports and slots handed back free a fleet slot: ahead of assessments on the shared queue (see upgrade.ts). */
 const fleetMessage: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  priority: { priorityKey: 1 },
 };
 const followUpOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',

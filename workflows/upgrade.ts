@@ -67,8 +67,15 @@ const notifyOptions: ActivityOptions = {
 };
 /** SRE alerts: retried for half an hour, then given up (logged in the status): an alert never holds an upgrade. */
 const alerting: ActivityOptions = { ...quick, scheduleToCloseTimeout: '30 minutes' };
+/**
+ * The steps taken while holding a fleet slot (pre-flight, changes, verification) go ahead of other control planes'
+ * assessments and notices on the shared task queue (Temporal task queue priority; the default key is 3). When a release
+ * is offered to 10,000 control planes at once, their first steps would otherwise queue in front of the 200 holding
+ * slots. Priority is not part of the command a replay compares: histories replay unchanged.
+ */
+const HOLDING_SLOT = { priorityKey: 1 };
 /** Pre-flight probes and snapshots: retried for a quarter of an hour, then the attempt fails before any change. */
-const preflightOptions: ActivityOptions = { ...quick, scheduleToCloseTimeout: '15 minutes' };
+const preflightOptions: ActivityOptions = { ...quick, scheduleToCloseTimeout: '15 minutes', priority: HOLDING_SLOT };
 /** Patch: after pre-flight and any pause, the window is checked once more right before the first change. */
 export const PATCH_WINDOW_BEFORE_CHANGE = 'window-checked-before-first-change';
 /** Patch: a restore that keeps failing blocks (retried, paged once) until it succeeds or an SRE abandons it. */
@@ -92,6 +99,7 @@ const rollout: ActivityOptions = {
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
   // Compensation must not overlap the step it undoes (temporal-notes §0).
   cancellationType: 'WAIT_CANCELLATION_COMPLETED' as ActivityOptions['cancellationType'],
+  priority: HOLDING_SLOT,
 };
 const lookupOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
@@ -101,6 +109,7 @@ const verify: ActivityOptions = {
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5s', maximumAttempts: 3 },
+  priority: HOLDING_SLOT,
 };
 
 function act(options: ActivityOptions, summary: string) {

@@ -125,8 +125,23 @@ it('upgrades a control plane end to end over HTTP and is findable by search attr
   expect(firstDesc.status.name).toBe('CONTINUED_AS_NEW');
   expect(await firstDesc.staticSummary()).toBe(SUMMARY);
 
+  // The steps taken while holding a slot go ahead of other control planes' first steps on the shared task queue.
+  const firstHistory = await first.fetchHistory();
+  const priorities = new Map<string, number | undefined>();
+  for (const e of firstHistory.events ?? []) {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a?.activityType?.name) priorities.set(a.activityType.name, a.priority?.priorityKey ?? undefined);
+  }
+  expect(Object.fromEntries(priorities)).toMatchObject({
+    assessControlPlane: undefined,
+    probeComponents: 1,
+    snapshotComponents: 1,
+    upgradeComponent: 1,
+    verifyComponent: 1,
+  });
+
   // While the upgrade ran, that run carried its release, target and stage (each change an upsert in its history).
-  const upserts = upsertedSearchAttributes(await first.fetchHistory());
+  const upserts = upsertedSearchAttributes(firstHistory);
   const values = (name: string) => upserts.filter((u) => name in u).map((u) => u[name]);
   expect(values('ReleaseId')).toEqual(['lts-5.8.2', null]);
   expect(values('TargetVersion')).toEqual(['5.8.2', null]);
