@@ -78,6 +78,7 @@ export interface ThroughputResult {
     allCompleted: boolean;
     /** Most control planes seen changing at once (fleet status every 5 s); the slots are maxConcurrent. */
     maxChangingSeen: number;
+    cpu: CpuSeconds;
     fleetRuns: number;
     fleetHistoryLengths: number[];
     fleetMaxHistoryLength: number;
@@ -90,6 +91,7 @@ export interface ThroughputResult {
     workflowsPerSecond: number;
     /** One bare workflow's history: the minimum for K activities. */
     historyEvents: number;
+    cpu: CpuSeconds;
   };
   /** nightshift upgrades/s ÷ bare workflows/s (issue 14's target: ≥ 0.8). */
   ratio: number;
@@ -115,6 +117,31 @@ export interface ThroughputResult {
   machine: { cpus: string; loadAverage: number[]; node: string };
 }
 
+/** CPU time spent during a phase: this process (workers, simulated fleet, client) and the dev server. */
+export interface CpuSeconds {
+  thisProcess: number;
+  devServer: number;
+}
+
+/** A stopwatch of CPU time for this process and the dev server (Linux /proc; the server's figure is 0 elsewhere). */
+function cpuMeter(serverPid: number | undefined): () => CpuSeconds {
+  const server = () => {
+    try {
+      // utime and stime, fields 14 and 15, in clock ticks (100 per second on Linux); the name may hold spaces.
+      const fields = fs.readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return 0;
+    }
+  };
+  const own0 = process.cpuUsage();
+  const server0 = server();
+  return () => {
+    const own = process.cpuUsage(own0);
+    return { thisProcess: round((own.user + own.system) / 1e6), devServer: round(server() - server0) };
+  };
+}
+
 export interface ThroughputOptions {
   controlPlanes: number;
   port: number;
@@ -127,9 +154,15 @@ export interface ThroughputOptions {
 
 const cpId = (i: number) => `cp-${String(i + 1).padStart(5, '0')}`;
 
-/** scale.ts's inventory with windows open: N development control planes, plus one whose Gateway fails after a change. */
-export function benchInventory(n: number) {
+/**
+ * scale.ts's inventory, N development control planes, plus one whose Gateway fails after a change. Windows of 23 hours
+ * every day that opened an hour ago: open for the whole run at any hour (a 00:00–24:00 window has too little left late
+ * in the UTC day, and the upgrades wait for midnight).
+ */
+export function benchInventory(n: number, now = new Date()) {
   const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+  const opened = new Date(now.getTime() - 3_600_000);
+  const start = `${String(opened.getUTCHours()).padStart(2, '0')}:${String(opened.getUTCMinutes() - (opened.getUTCMinutes() % 15)).padStart(2, '0')}`;
   const cp = (id: string, labels: string[]) => ({
     id,
     orgId: 'org-bench',
@@ -139,7 +172,7 @@ export function benchInventory(n: number) {
     dashboard: { version: '5.3.4' },
     gateway: { version: '5.3.4' },
     dataPlanes: [],
-    window: { timeZone: 'UTC', start: '00:00', durationMinutes: 1440, weekly: { days: everyDay } },
+    window: { timeZone: 'UTC', start, durationMinutes: 23 * 60, weekly: { days: everyDay } },
   });
   return {
     orgs: [{ id: 'org-bench', name: 'Bench', admin: { email: 'ops@bench.example', name: 'Bench Admin' } }],
@@ -258,6 +291,7 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
 
     const rollout = async (release: Release, during?: (done: () => boolean) => Promise<void>) => {
       const started = Date.now();
+      const cpu = cpuMeter(server.pid);
       await startFleetUpgrade(client, {
         taskQueue: config.fleetTaskQueue,
         release,
@@ -267,6 +301,10 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
       let done = false;
       const result = client
         .withDeadline(started + timeoutMs, () => handle.result())
+        .catch((err: unknown) => {
+          const late = Date.now() >= started + timeoutMs;
+          throw late ? new Error(`${release.id} did not finish within ${Math.round(timeoutMs / 60_000)} min`) : err;
+        })
         .finally(() => (done = true)) as Promise<FleetUpgradeResult>;
       let maxChanging = 0;
       const progress = (async () => {
@@ -286,9 +324,10 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
       const extra = during?.(() => done);
       const final = await result;
       const seconds = (Date.now() - started) / 1000;
+      const cpuUsed = cpu();
       await progress;
       await extra;
-      return { final, seconds, maxChanging };
+      return { final, seconds, maxChanging, cpu: cpuUsed };
     };
 
     // ---- 1. nightshift end to end ----
@@ -335,11 +374,13 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
     });
     const bareRunning = bareWorker.run();
     let bareSeconds: number;
+    let bareCpu: CpuSeconds;
     let bareHistory: number;
     try {
       log(`3. bare: ${n} workflows × ${k} no-op activities`);
       const tag = Date.now().toString(36);
       const bareStarted = Date.now();
+      const cpu = cpuMeter(server.pid);
       const handles: WorkflowHandle<typeof bareWorkflow>[] = [];
       for (let i = 0; i < n; i += BARE_START_BATCH) {
         const batch = Array.from({ length: Math.min(BARE_START_BATCH, n - i) }, (_, j) =>
@@ -353,6 +394,7 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
       }
       await client.withDeadline(bareStarted + timeoutMs, () => Promise.all(handles.map((h) => h.result())));
       bareSeconds = (Date.now() - bareStarted) / 1000;
+      bareCpu = cpu();
       bareHistory = ((await handles[0]!.fetchHistory()).events ?? []).length;
       log(`   ${bareSeconds.toFixed(1)} s`);
     } finally {
@@ -414,6 +456,7 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
         outcomes,
         allCompleted: outcomes.completed === n && outcomes['rolled-back'] === 1 && sum(outcomes) === n + 1,
         maxChangingSeen: one.maxChanging,
+        cpu: one.cpu,
         fleetRuns: fleetRuns.length,
         fleetHistoryLengths: fleetRuns,
         fleetMaxHistoryLength: Math.max(...fleetRuns),
@@ -424,6 +467,7 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
         seconds: round(bareSeconds),
         workflowsPerSecond: round(workflowsPerSecond, 2),
         historyEvents: bareHistory,
+        cpu: bareCpu,
       },
       ratio: round(upgradesPerSecond / workflowsPerSecond, 2),
       history: {
@@ -500,7 +544,7 @@ async function samplePauses(
         record(performance.now() - t0, where);
         break;
       }
-      await sleep(2);
+      await sleep(20);
     }
     await runSreCommand(client, { name: 'resume', target, request });
   };
@@ -535,7 +579,7 @@ function main(): void {
     port: int('port', 1, 65535),
     maxConcurrent: int('max-concurrent', 1, 1000),
     pauseSamples: int('pause-samples', 0),
-    log: (line) => console.error(line),
+    log: (line) => console.error(`${(performance.now() / 1000).toFixed(1).padStart(6)} s  ${line}`),
   };
   benchThroughput(opts).then(
     (r) => console.log(JSON.stringify(r, null, 2)),
