@@ -53,6 +53,9 @@ export function benchInventory(n: number, opts: { parked: boolean; prefix?: stri
     .toLocaleDateString('en-US', { weekday: 'short', timeZone: 'UTC' })
     .toLowerCase()
     .slice(0, 3);
+  // Open: a day long, every day, opened at the start of the previous UTC hour: 22 hours or more left whenever the run
+  // starts (a window from 00:00 leaves too little room late in the UTC day, and the upgrade waits for tomorrow's).
+  const openSince = `${String((new Date().getUTCHours() + 23) % 24).padStart(2, '0')}:00`;
   return {
     orgs: [{ id: 'org-bench', name: 'Bench', admin: { email: 'ops@bench.example', name: 'Bench Admin' } }],
     controlPlanes: Array.from({ length: n }, (_, i) => ({
@@ -68,7 +71,7 @@ export function benchInventory(n: number, opts: { parked: boolean; prefix?: stri
         ? { timeZone: 'UTC', start: '02:00', durationMinutes: 240, weekly: { days: [yesterday] } }
         : {
             timeZone: 'UTC',
-            start: '00:00',
+            start: openSince,
             durationMinutes: 1440,
             weekly: { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] },
           },
@@ -83,7 +86,7 @@ export const BENCH_RELEASE: Omit<Release, 'id'> = {
 };
 
 /** The settings scripts/scale.ts gives its worker: no notice for development, one quick verification. */
-const FAST_VERIFY = {
+export const FAST_VERIFY = {
   NIGHTSHIFT_NOTICE_LEAD_DEVELOPMENT: '0',
   NIGHTSHIFT_VERIFY_PASSES: '1',
   NIGHTSHIFT_VERIFY_INTERVAL_MS: '1',
