@@ -103,6 +103,8 @@ export interface ThroughputResult {
     completedByType: Record<string, number>;
     rolledBack: HistoryFigures & { controlPlaneId: string; outcome: string | undefined };
     rolledBackByType: Record<string, number>;
+    /** Control planes met while sampling that did not complete (up to 10), with the reason their workflow gives. */
+    notCompleted: { controlPlaneId: string; outcome?: string; reason?: string }[];
   };
   pause?: {
     samples: number;
@@ -344,16 +346,24 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
     const fleetRuns = (await historiesOf(client, fleetWorkflowId(release.id))).map((r) => r.length).reverse();
 
     // ---- 2. history ----
+    // The sample: completed control planes spread over the fleet (every step-th first); others met on the way are
+    // named with their reason.
     const step = Math.max(1, Math.floor(n / HISTORY_SAMPLE));
-    const sampleIds = Array.from({ length: Math.min(HISTORY_SAMPLE, n) }, (_, i) => cpId(i * step));
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (a % step) - (b % step) || a - b);
     const counts: HistoryCounts[] = [];
-    for (const id of sampleIds)
-      counts.push(countHistory((await historiesOf(client, controlPlaneWorkflowId(id))).flat()));
+    const notCompleted: { controlPlaneId: string; outcome?: string; reason?: string }[] = [];
+    for (const i of order) {
+      if (counts.length >= HISTORY_SAMPLE) break;
+      const attempt = await attemptOf(client, cpId(i), release.id);
+      if (attempt?.outcome !== 'completed') {
+        if (notCompleted.length < 10) notCompleted.push({ controlPlaneId: cpId(i), ...attempt });
+        continue;
+      }
+      counts.push(countHistory((await historiesOf(client, controlPlaneWorkflowId(cpId(i)))).flat()));
+    }
+    if (counts.length === 0) throw new Error(`no completed control plane found: ${JSON.stringify(notCompleted)}`);
     const rb = countHistory((await historiesOf(client, controlPlaneWorkflowId(ROLLBACK_CP))).flat());
-    const rbStatus = await client.workflow
-      .getHandle(controlPlaneWorkflowId(ROLLBACK_CP))
-      .query(controlPlaneStatusQuery)
-      .catch(() => undefined);
+    const rbAttempt = await attemptOf(client, ROLLBACK_CP, release.id);
     const med = (f: (c: HistoryFigures) => number) => median(counts.map((c) => f(figures(c))));
     const range = (f: (c: HistoryCounts) => number): [number, number] => [
       Math.min(...counts.map(f)),
@@ -491,10 +501,11 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
         completedByType: counts[0]!.byType,
         rolledBack: {
           controlPlaneId: ROLLBACK_CP,
-          outcome: rbStatus?.recent.find((r) => r.releaseId === release.id)?.outcome,
+          outcome: rbAttempt?.outcome,
           ...figures(rb),
         },
         rolledBackByType: rb.byType,
+        notCompleted,
       },
       ...(pause ? { pause } : {}),
       machine: {
@@ -506,6 +517,20 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   }
+}
+
+/** How a control plane's attempt at `releaseId` ended, from its status query (its recent attempts). */
+async function attemptOf(
+  client: Client,
+  controlPlaneId: string,
+  releaseId: string,
+): Promise<{ outcome?: string; reason?: string } | undefined> {
+  const s = await client.workflow
+    .getHandle(controlPlaneWorkflowId(controlPlaneId))
+    .query(controlPlaneStatusQuery)
+    .catch(() => undefined);
+  const r = s?.recent.find((a) => a.releaseId === releaseId);
+  return r && { outcome: r.outcome, ...(r.reason !== undefined ? { reason: r.reason } : {}) };
 }
 
 const isPaused = (s: ControlPlaneStatus): 'upgrade' | 'hold' | undefined =>
