@@ -6,6 +6,7 @@
 // every component of every control plane was deployed to the target exactly once.
 // `npx tsx scripts/bench/cluster.ts [--control-planes 200] [--workers 1,2,4] [--max-concurrent 200] [--data-planes 0]`
 // prints progress on stderr, the JSON on stdout.
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +54,8 @@ export interface ClusterRun {
   /** upgradesPerSecond / that of the first worker count measured (W=1 when listed first). */
   speedUp: number;
   exactlyOnce: ExactlyOnce;
+  /** The machine's 1-minute load average at the end (2 CPUs: above 2, everything waited for a CPU). */
+  loadAverage1m: number;
   /** Per worker process at the end: VmHWM, VmRSS (MiB) and CPU seconds spent during the rollout. */
   workerProcesses: { pid: number; peakRssMiB: number; rssMiB: number; rolloutCpuSeconds: number }[];
 }
@@ -203,6 +206,7 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
     });
     const handle = client.workflow.getHandle<typeof fleetRollout>(fleetWorkflowId(release.id));
     const stopWaiting = new AbortController();
+    setMaxListeners(0, stopWaiting.signal); // each long poll of the result adds a listener
     const result = client.withAbortSignal(stopWaiting.signal, () => handle.result());
     let finished: FleetUpgradeResult | undefined;
     let failure: unknown;
@@ -258,6 +262,7 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
       upgradesPerSecond,
       speedUp: ctx.baseline ? round(upgradesPerSecond / ctx.baseline, 2) : 1,
       exactlyOnce: checkExactlyOnce(inventory, release, auditLog),
+      loadAverage1m: round(os.loadavg()[0]!, 1),
       workerProcesses,
     };
   } finally {

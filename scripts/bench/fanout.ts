@@ -30,6 +30,8 @@ import { procCpuSeconds, procMemory, type ProcMemory } from './procStats';
 
 const ROOT = path.resolve(__dirname, '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves undefined after `ms`, without keeping the process alive for it. */
+const deadline = (ms: number) => new Promise<undefined>((r) => setTimeout(r, ms, undefined).unref());
 
 // --- Shared with cluster.ts ------------------------------------------------------------------------------------------
 
@@ -198,7 +200,7 @@ async function spawnBareWorker(
       if (m) resolve(Number(m[1]));
     });
   });
-  const maxCachedWorkflows = await Promise.race([ready, sleep(timeoutMs).then(() => undefined)]);
+  const maxCachedWorkflows = await Promise.race([ready, deadline(timeoutMs)]);
   if (maxCachedWorkflows === undefined || w.exited()) {
     await w.stop(1000);
     throw w.fail('become ready');
@@ -239,6 +241,8 @@ export interface FanoutResult {
     parked: number;
     seconds: number;
     parkedPerSecond: number;
+    /** The machine's 1-minute load average when the last one parked (2 CPUs: above 2, processes waited for a CPU). */
+    loadAverage1m: number;
     /** When the fleet's inFlight.waitingForWindow reached N (offered, not yet parked), seconds from the start. */
     offeredSeconds?: number;
     /** How often visibility was asked how many had parked (the time's resolution). */
@@ -264,6 +268,7 @@ export interface FanoutResult {
     activitiesEach: number;
     seconds: number;
     parkedPerSecond: number;
+    loadAverage1m: number;
     worker: WorkerFigures & { maxCachedWorkflows: number };
   };
   /** nightshift / bare, measured in this run. */
@@ -427,6 +432,7 @@ async function runNightshift(client: Client, ctx: StepContext): Promise<FanoutRe
   }
   const seconds = (Date.now() - started) / 1000;
   const atEnd = worker.stats()!;
+  const loadAverage1m = round(os.loadavg()[0]!, 1);
   log(`fanout: nightshift parked ${n} in ${seconds.toFixed(1)} s; worker VmHWM ${atEnd.peakRssMiB} MiB`);
 
   // K: the activities one parked control plane ran, over all its runs; sampled first, middle and last.
@@ -452,6 +458,7 @@ async function runNightshift(client: Client, ctx: StepContext): Promise<FanoutRe
     seconds: round(seconds, 1),
     offeredSeconds: offeredAt === undefined ? undefined : round((offeredAt - started) / 1000, 1),
     parkedPerSecond: round(n / seconds, 1),
+    loadAverage1m,
     pollMs: POLL_MS,
     activitiesPerControlPlane: k,
     activityTypes,
@@ -541,7 +548,7 @@ async function runBare(client: Client, ctx: StepContext & { k: number }): Promis
   let doneAt: number;
   try {
     await starting;
-    const timeout = sleep(ctx.timeoutMs).then(() => undefined);
+    const timeout = deadline(ctx.timeoutMs);
     const exited = (async () => {
       while (!worker.exited()) await sleep(500);
     })();
@@ -556,6 +563,7 @@ async function runBare(client: Client, ctx: StepContext & { k: number }): Promis
   // The K-th activity's completion and the timer's start follow the report: let them land before reading memory.
   await sleep(1000);
   const atEnd = worker.stats()!;
+  const loadAverage1m = round(os.loadavg()[0]!, 1);
   log(`fanout: bare parked ${n} in ${seconds.toFixed(1)} s; worker VmHWM ${atEnd.peakRssMiB} MiB`);
   await worker.stop();
   return {
@@ -563,6 +571,7 @@ async function runBare(client: Client, ctx: StepContext & { k: number }): Promis
     activitiesEach: k,
     seconds: round(seconds, 1),
     parkedPerSecond: round(n / seconds, 1),
+    loadAverage1m,
     worker: { atReady: worker.atReady, atEnd, maxCachedWorkflows: worker.maxCachedWorkflows },
   };
 }
