@@ -23,6 +23,7 @@ import type { fleetRollout } from '../workflows';
 import { fleetStatusQuery, fleetWorkflowId, type FleetStatus } from '../workflows/messages';
 
 const ROOT = path.resolve(__dirname, '..');
+const PARKED_QUERY = `WorkflowType = 'controlPlane' AND ExecutionStatus = 'Running' AND UpgradeStage = 'waiting-for-window'`;
 
 function flags() {
   const { values } = parseArgs({
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 1000);
   void result.finally(() => (done = true)).catch(() => undefined);
   let last: FleetStatus | undefined;
+  let offeredAt: number | undefined;
   while (!done) {
     await new Promise((r) => setTimeout(r, 5000));
     if (done) break;
@@ -157,7 +159,15 @@ async function main(): Promise<void> {
     if (!s) continue;
     last = s;
     const f = s.inFlight;
-    if (opts.parked && s.stage === 'main' && f.waitingForWindow === s.eligibility.eligible) break;
+    // Parked means the control plane's workflow started its window timer (it sets UpgradeStage in that task); the
+    // fleet's waitingForWindow counts offers, which it makes before the control plane has run a step.
+    if (opts.parked && s.stage === 'main' && f.waitingForWindow === s.eligibility.eligible) {
+      const parked = (await client.workflow.count(PARKED_QUERY).catch(() => undefined))?.count;
+      if (parked === s.eligibility.eligible) break;
+      offeredAt ??= Date.now();
+      console.log(`      offered all ${f.waitingForWindow}; parked ${parked ?? '?'}`);
+      continue;
+    }
     const finished = Object.values(s.outcomes).reduce((a, b) => a + (b ?? 0), 0);
     const secs = ((Date.now() - started) / 1000).toFixed(0);
     console.log(
@@ -195,6 +205,8 @@ async function main(): Promise<void> {
     fleetHistoryLengths: runs.map((r) => r.historyLength),
     continueAsNewAfterEvents: final.status.rollout.continueAsNewAfterEvents,
     parked: opts.parked ? final.status.inFlight.waitingForWindow : undefined,
+    /** Parked runs: when the fleet had offered the release to every control plane (before they all parked). */
+    offeredSeconds: offeredAt ? Math.round((offeredAt - started) / 1000) : undefined,
     // The process hosts the worker, the simulated fleet's HTTP servers and this script.
     peakRssMiB: Math.round(peakRss / 1024 / 1024),
     node: process.version,
