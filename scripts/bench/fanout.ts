@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -27,6 +27,7 @@ import type { fleetRollout } from '../../workflows';
 import { controlPlaneWorkflowId, fleetStatusQuery, fleetWorkflowId, type FleetStatus } from '../../workflows/messages';
 import { reachable, startDevServer } from '../devServer';
 import { procCpuSeconds, procMemory, type ProcMemory } from './procStats';
+import { freePort } from '../../test/helpers/ports';
 
 const ROOT = path.resolve(__dirname, '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,18 +35,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const deadline = (ms: number) => new Promise<undefined>((r) => setTimeout(r, ms, undefined).unref());
 
 // --- Shared with cluster.ts ------------------------------------------------------------------------------------------
-
-/** A free loopback port (listen(0), then closed). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A production (parked) or development (window open now) inventory of `n` control planes with ids `<prefix>NNNNN`. */
 export function benchInventory(n: number, opts: { parked: boolean; prefix?: string; dataPlanes?: number }) {
