@@ -275,7 +275,7 @@ describe('the build, run from a clean folder with production dependencies only',
     });
     const out = watch(worker);
     try {
-      await out.waitFor(/nightshift worker: .*task queue=/, 60_000);
+      await out.waitFor(/nightshift worker: .*task queues=/, 60_000);
       expect(out.text()).toContain(`workflow code: prebuilt bundle ${path.join(app, 'dist/workflow-bundle.js')}`);
       expect(out.text()).not.toContain('bundling');
 
