@@ -302,7 +302,13 @@ describe('fleetRollout with control-plane workflows (dev server)', () => {
     expect(sec.status.eligibility).toEqual({ listed: 3, eligible: 1, skipped: { 'not-affected': 2 } });
     expect(sec.status.outcomes).toEqual({ completed: 1 });
     // f-c (5.8.1) is on both releases' lists: it switched to the security fix, and told the LTS rollout.
-    expect(await attempts('f-c')).toEqual(['lts-5.8.2 superseded', 'sec-5.8.3 completed']);
+    // The fleet completes on reports, which come before each attempt's own record (see the catch-up test).
+    expect(
+      await until(
+        () => attempts('f-c'),
+        (a) => a.length === 2,
+      ),
+    ).toEqual(['lts-5.8.2 superseded', 'sec-5.8.3 completed']);
     expect(await harness.version('f-c', 'gateway')).toBe('5.8.3');
 
     // The LTS rollout goes on for the others: they still wait for their LTS window (the security fleet's listing
@@ -372,7 +378,14 @@ describe('fleetRollout with control-plane workflows (dev server)', () => {
     const joined = await until(fleetStatus(fleet), (s) => s.outcomes.completed === 3);
     expect(joined.waves.main).toMatchObject({ started: 4, finished: 3 });
     for (const id of ['c-late', 'c-new']) {
-      expect(await attempts(id)).toContain('lts-5.8.2 completed');
+      // The report reaches the fleet before the attempt ends (its completion email comes after, at a lower priority
+      // on the task queue): wait for the attempt's own record.
+      expect(
+        await until(
+          () => attempts(id),
+          (a) => a.includes('lts-5.8.2 completed'),
+        ),
+      ).toContain('lts-5.8.2 completed');
       expect(await harness.version(id, 'gateway')).toBe('5.8.2');
     }
 
