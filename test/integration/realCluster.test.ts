@@ -134,7 +134,12 @@ describeReal('on a real Temporal cluster (Temporal Server on PostgreSQL)', () =>
       expect(await hello(cp)).toMatchObject({ version: 'v5.8.2' });
       const cpHandle = client.workflow.getHandle(controlPlaneWorkflowId(cp));
       expect((await cpHandle.describe()).taskQueue).toBe(TASK_QUEUE);
-      const status = await cpHandle.query(controlPlaneStatusQuery);
+      // The fleet completes on reports, which come before each attempt's completion email and its record: wait.
+      let status = await cpHandle.query(controlPlaneStatusQuery);
+      for (let i = 0; status.state !== 'idle' && i < 150; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        status = await cpHandle.query(controlPlaneStatusQuery);
+      }
       expect(status).toMatchObject({ controlPlaneId: cp, state: 'idle', installed: { gateway: '5.8.2' } });
       expect(status.recent.map((r) => r.outcome)).toEqual(['completed']);
     }
