@@ -3,9 +3,12 @@
 // The adapter behind MessengerPort is integrations/temporalMessenger.ts (the Temporal client).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { assessEligibility } from '../domain/eligibility';
+import type { ControlPlane } from '../domain/inventory';
 import type { Release } from '../domain/release';
 import { WAVES, waveOf, type RolloutPolicy, type Wave } from '../domain/rollout';
+import { noticeLeadMinutes, type UpgradePolicy } from '../domain/policy';
 import { compareVersions } from '../domain/versions';
+import { windowOpenAt } from '../domain/window';
 import type {
   AttemptOutcome,
   ControlPlaneStatus,
@@ -99,6 +102,8 @@ export interface OfferPageResult {
   reasons: Record<string, number>;
   listed: number;
   nextCursor?: string;
+  /** Of `offered`, those whose maintenance window is open now: they ask for a slot within moments (pacing counts them). */
+  due?: string[];
   /**
    * Only when countEligibility: the untracked offers to ineligible control planes (so each has a workflow whose
    * status says why not). Their failures are not in `failed`: the fleet does not count or retry them.
@@ -157,6 +162,18 @@ export function verdictOf(probe: ControlPlaneProbe, releaseId: string): InFlight
   return { controlPlaneId, verdict: 'lost', reason: `control plane has no upgrade of ${releaseId}: it ${doing}` };
 }
 
+/** Starting within this of an offer counts as starting now (the offers' pacing, see workflows/fleetRollout.ts). */
+const STARTS_NOW_MINUTES = 5;
+
+/** Whether an upgrade offered now may start at once: its window is open and its notice period is (nearly) none. */
+function mayStartNow(cp: ControlPlane, release: Release, policy: UpgradePolicy, now: Date): boolean {
+  const lead = noticeLeadMinutes(policy, cp.tier, release.kind);
+  return (
+    lead <= STARTS_NOW_MINUTES &&
+    windowOpenAt(cp.window, cp.blackouts, new Date(now.getTime() + lead * 60_000), 0) !== undefined
+  );
+}
+
 /** How often a batch activity heartbeats (the fleet gives them a 30-second heartbeat timeout). */
 const BATCH_HEARTBEAT_MS = 5_000;
 
@@ -196,6 +213,8 @@ export function controlPlaneActivities(deps: ActivityDeps) {
           const tracked: { id: string; wave: Wave }[] = [];
           const untracked: { id: string; wave: Wave }[] = [];
           const reasons: Record<string, number> = {};
+          const now = new Date();
+          const openNow = new Set<string>();
           for (const { controlPlane: cp } of page.items) {
             const decision = assessEligibility(cp, input.release);
             const reason = decision.eligible ? 'eligible' : decision.reason;
@@ -203,6 +222,7 @@ export function controlPlaneActivities(deps: ActivityDeps) {
             if (input.countEligibility) reasons[reason] = (reasons[reason] ?? 0) + 1;
             if (decision.eligible || TRACK_ANYWAY.has(reason)) {
               if (wave === input.wave) tracked.push({ id: cp.id, wave });
+              if (wave === input.wave && mayStartNow(cp, input.release, deps.policy, now)) openNow.add(cp.id);
             } else if (input.countEligibility) untracked.push({ id: cp.id, wave });
           }
           const offeredAt = new Date().toISOString();
@@ -234,6 +254,7 @@ export function controlPlaneActivities(deps: ActivityDeps) {
           return {
             offered,
             failed,
+            due: offered.filter((id) => openNow.has(id)),
             reasons,
             listed: page.items.length,
             nextCursor: page.nextCursor,

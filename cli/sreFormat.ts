@@ -148,7 +148,7 @@ export function formatFleetStatus(s: FleetStatus): string[] {
     `eligibility: ${s.eligibility.listed} listed, ${s.eligibility.eligible} eligible; skipped: ${counts(s.eligibility.skipped)}`,
     `waves:       ${wave('canary')}`,
     `             ${wave('main')}`,
-    `in flight:   ${s.inFlight.waitingForWindow} waiting for a window, ${s.inFlight.waitingForSlot} waiting for a slot, ${s.inFlight.changing} changing`,
+    `in flight:   ${s.inFlight.starting ? `${s.inFlight.starting} starting (window open, not asked yet), ` : ''}${s.inFlight.waitingForWindow} waiting for a window, ${s.inFlight.waitingForSlot} waiting for a slot, ${s.inFlight.changing} changing`,
     `outcomes:    ${counts(s.outcomes)}`,
     `failures:    ${s.failureCount}${s.failures.length < s.failureCount ? ` (latest ${s.failures.length})` : ''}`,
   );

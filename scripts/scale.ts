@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     const secs = ((Date.now() - started) / 1000).toFixed(0);
     console.log(
       `${secs.padStart(5)} s  ${s.stage.padEnd(14)} finished ${finished}/${s.eligibility.eligible || '?'}  ` +
-        `waiting ${f.waitingForWindow}  for slot ${f.waitingForSlot}  changing ${f.changing}  runs ${s.runs + 1}`,
+        `starting ${f.starting ?? 0}  waiting ${f.waitingForWindow}  for slot ${f.waitingForSlot}  changing ${f.changing}  runs ${s.runs + 1}`,
     );
   }
   const seconds = (Date.now() - started) / 1000;

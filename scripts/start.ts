@@ -59,7 +59,7 @@ const counts = (rec: Record<string, number | undefined>) =>
 
 function fleetLine(f: FleetStatus | undefined, error?: string): string {
   if (!f) return `fleet: ${error ?? 'starting'}`;
-  const { waitingForWindow, waitingForSlot, changing } = f.inFlight;
+  const { waitingForWindow, waitingForSlot, changing, starting } = f.inFlight;
   const skipped = counts(f.eligibility.skipped);
   const flags = [
     f.halted
@@ -72,7 +72,7 @@ function fleetLine(f: FleetStatus | undefined, error?: string): string {
   ];
   return [
     `fleet ${f.workflowId}: stage ${f.stage}; ${f.eligibility.eligible} eligible of ${f.eligibility.listed} listed (skipped: ${skipped})`,
-    `  in flight: ${waitingForWindow} waiting for window, ${waitingForSlot} waiting for a slot, ${changing} changing; ` +
+    `  in flight: ${starting ? `${starting} starting, ` : ''}${waitingForWindow} waiting for window, ${waitingForSlot} waiting for a slot, ${changing} changing; ` +
       `outcomes: ${counts(f.outcomes)}; failures ${f.failureCount}; ${flags.join(', ')}`,
   ].join('\n');
 }

@@ -75,6 +75,16 @@ export const PATCH_EARLY_REPORTS = 'early-reports-kept';
  * the slots drained to nearly none (npm run scale at 1,000: changing swung between 1 and 200, 2.6 upgrades/s).
  */
 export const PATCH_GRANTS_UNAWAITED = 'grants-not-awaited';
+/**
+ * Patch: offers are paced. Before, the fleet offered every page at once: at 10,000 control planes with windows open,
+ * thousands of first steps (assess, plan, ask) queued their workflow tasks ahead of the 200 slot holders', whose
+ * upgrades then crawled (100 finished in 202 s while 4,271 were offered) and whose tasks timed out under load. Now the
+ * next page waits while the control planes offered with an open window that have not asked yet, plus the asks
+ * queued for a slot, reach twice the slots. A parked rollout (windows later) is not slowed: only open windows count.
+ */
+export const PATCH_OFFER_PACING = 'offer-pacing';
+/** How long a control plane offered with an open window counts as starting: after it, it is taken as parked. */
+const STARTING_GRACE_MS = 5 * 60_000;
 /** Early reports kept at most (oldest dropped): reports for control planes this rollout never counts in are rare. */
 const EARLY_KEPT = 2000;
 const LOST_KEPT = 25;
@@ -100,7 +110,7 @@ const batchAct = proxyActivities<Activities>({
 });
 
 const nowIso = () => new Date(Date.now()).toISOString();
-const KEY = { w: 'waitingForWindow', q: 'waitingForSlot', c: 'changing' } as const;
+const KEY = { w: 'waitingForWindow', q: 'waitingForSlot', c: 'changing', s: 'starting' } as const;
 
 /**
  * Whether a rollout of this kind takes over (supersede) or is taken over by another rollout of its line as a whole: LTS
@@ -177,16 +187,18 @@ export class FleetRollout {
   private setChild(id: string, state: ChildState | undefined): void {
     const before = this.c.children[id];
     if (before === state) return;
-    if (before) this.status.inFlight[KEY[before]]--;
+    const f = this.status.inFlight;
+    if (before) f[KEY[before]] = (f[KEY[before]] ?? 0) - 1;
     if (state) {
       this.c.children[id] = state;
-      this.status.inFlight[KEY[state]]++;
+      f[KEY[state]] = (f[KEY[state]] ?? 0) + 1;
     } else delete this.c.children[id];
+    if (f.starting === 0) delete f.starting; // shown only while some are starting
   }
 
   inFlightCount(): number {
     const f = this.status.inFlight;
-    return f.waitingForWindow + f.waitingForSlot + f.changing;
+    return f.waitingForWindow + f.waitingForSlot + f.changing + (f.starting ?? 0);
   }
 
   private inFlightOf(wave: Wave): number {
@@ -579,6 +591,7 @@ export class FleetRollout {
     for (;;) {
       await this.holdWhile();
       if (this.stopping()) return;
+      if (!(await this.paced())) continue;
       const page = await this.tracked(() =>
         batchAct.offerFleetPage({
           release: this.release,
@@ -591,7 +604,9 @@ export class FleetRollout {
         }),
       );
       this.countPage(wave, page.reasons, page.listed);
-      for (const id of page.offered) this.track(id, wave);
+      const due = new Set(patched(PATCH_OFFER_PACING) ? (page.due ?? []) : []);
+      for (const id of page.offered) this.track(id, wave, due.has(id));
+      if (due.size > 0) this.c.starting = [...(this.c.starting ?? []), { at: nowIso(), ids: [...due] }];
       for (const f of page.failed) log.warn('offer not delivered; the catch-up schedule offers it later', { ...f });
       this.c.cursor = page.nextCursor;
       this.refresh();
@@ -611,10 +626,44 @@ export class FleetRollout {
     }
   }
 
-  private track(id: string, wave: Wave): void {
+  /** Control planes offered with an open window that have not asked yet, and the asks queued for a slot. */
+  private pending(): number {
+    return (this.status.inFlight.starting ?? 0) + this.c.slotQueue.length;
+  }
+
+  /**
+   * Offers no faster than control planes start: true when the next page may go; false when a hold, a stop or
+   * continue-as-new came first (the caller checks those again).
+   */
+  private async paced(): Promise<boolean> {
+    if (!patched(PATCH_OFFER_PACING)) return true;
+    const limit = Math.max(1, 2 * this.rollout.maxConcurrent);
+    for (;;) {
+      this.expireStarting();
+      if (this.pending() < limit) return true;
+      const next = Date.parse(this.c.starting?.[0]?.at ?? '') + STARTING_GRACE_MS - Date.now();
+      const woke = () => this.pending() < limit || this.held() || this.shouldContinueAsNew();
+      if (Number.isNaN(next)) await condition(woke);
+      else await condition(woke, Math.max(1_000, next));
+      if (this.held() || this.shouldContinueAsNew()) return false;
+    }
+  }
+
+  /** Control planes still starting after the grace are taken as waiting for a later window (their notice lead). */
+  private expireStarting(): void {
+    const pages = this.c.starting ?? [];
+    const cutoff = Date.now() - STARTING_GRACE_MS;
+    for (let page = pages[0]; page && Date.parse(page.at) <= cutoff; page = pages[0]) {
+      pages.shift();
+      for (const id of page.ids) if (this.c.children[id] === 's') this.setChild(id, 'w');
+    }
+    this.c.starting = pages.length > 0 ? pages : undefined;
+  }
+
+  private track(id: string, wave: Wave, starting = false): void {
     if (this.c.childWave[id]) return;
     this.c.childWave[id] = wave;
-    this.setChild(id, 'w');
+    this.setChild(id, starting ? 's' : 'w');
     this.status.waves[wave].started++;
     const early = this.c.early?.[id];
     if (early) {

@@ -52,7 +52,7 @@ export function fleetMarkdown(s: FleetStatus): string {
     `**${s.releaseId}** (${s.releaseKind}) → dashboard ${s.targets.dashboard}, gateway ${s.targets.gateway}`,
     `Stage: **${s.stage}**${flags}`,
     `Listed ${s.eligibility.listed}, eligible ${s.eligibility.eligible}; canary ${s.waves.canary.finished}/${s.waves.canary.started}, main ${s.waves.main.finished}/${s.waves.main.started}`,
-    `In flight: ${f.waitingForWindow} waiting for window, ${f.waitingForSlot} for a slot, ${f.changing} changing (max ${s.rollout.maxConcurrent})`,
+    `In flight: ${f.starting ? `${f.starting} starting, ` : ''}${f.waitingForWindow} waiting for window, ${f.waitingForSlot} for a slot, ${f.changing} changing (max ${s.rollout.maxConcurrent})`,
     `Outcomes: ${outcomes || 'none yet'}`,
   ];
   if (s.failureCount) lines.push(`Failures (spend the budget): ${s.failureCount}`);

@@ -117,8 +117,11 @@ export const FLEET_STAGES = [
 ] as const;
 export type FleetStage = (typeof FLEET_STAGES)[number];
 
-/** Per control plane the fleet is still waiting on: w = waiting for its window, q = asked for a slot, c = changing. */
-export type ChildState = 'w' | 'q' | 'c';
+/**
+ * Per control plane the fleet is still waiting on: w = waiting for its window, q = asked for a slot, c = changing,
+ * s = starting (offered while its window was open, has not asked for a slot yet: the offers' pacing counts these).
+ */
+export type ChildState = 'w' | 'q' | 'c' | 's';
 
 export interface FleetFailure {
   controlPlaneId: string;
@@ -146,7 +149,7 @@ export interface FleetStatus {
   waves: Record<Wave, WaveProgress>;
   bakeUntil?: string;
   /** Children not finished yet, by state. */
-  inFlight: { waitingForWindow: number; waitingForSlot: number; changing: number };
+  inFlight: { waitingForWindow: number; waitingForSlot: number; changing: number; starting?: number };
   outcomes: Partial<Record<UpgradeOutcome | 'lost', number>>;
   /** The most recent failures (rolled back or failed), newest last; `failureCount` has them all. */
   failures: FleetFailure[];
@@ -479,6 +482,11 @@ export interface FleetRolloutCarried {
   pagedFor?: string;
   /** Reports that came before their control plane was counted in (applied when it is), by control plane. */
   early?: Record<string, { outcome: AttemptOutcome; reason?: string }>;
+  /**
+   * Offers to control planes whose window was open (state s), by page, oldest first: counted by the offers' pacing
+   * until each asks for a slot, settles, or the grace passes (then it is taken as waiting for a later window).
+   */
+  starting?: { at: string; ids: string[] }[];
 }
 
 // ==== Payload checks: signals and updates arrive as raw JSON (Web UI, CLI, other versions of this code) ====

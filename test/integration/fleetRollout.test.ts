@@ -11,6 +11,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { ComponentRef } from '../../domain/model';
 import type { Release } from '../../domain/release';
+import type { RolloutPolicyInput } from '../../domain/rollout';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import { TemporalRolloutDirectory } from '../../integrations/temporalRolloutDirectory';
 import { CATCH_UP_SCHEDULE_ID, CATCH_UP_WORKFLOW_ID, ensureCatchUpSchedule } from '../../client/catchUpSchedule';
@@ -29,6 +30,7 @@ import {
   type FleetStatus,
 } from '../../workflows/messages';
 import { controlPlane, FleetHarness, org, TEST_POLICY, weekdayIn, type InventoryInput } from '../helpers/fleetHarness';
+import { recordHistory } from '../helpers/recordHistory';
 import { devServerEnv } from '../helpers/temporalServers';
 
 const TASK_QUEUE = 'fleet-rollout-dev';
@@ -81,6 +83,7 @@ const ALL = [
   cp('k-1'),
   cp('s-1', { window: lateWindow }),
   cp('s-2', { window: lateWindow }),
+  ...Array.from({ length: 8 }, (_, i) => cp(`y-${i + 1}`, { dataPlanes: [] })),
 ];
 
 /** No notice period: an upgrade starts as soon as its window is open (LTS overridden per test). */
@@ -211,11 +214,14 @@ function security(version: string, affected: string): Release {
   return { ...lts(version), id: `sec-${version}`, kind: 'security', affected };
 }
 
-async function startFleet(release: Release): Promise<WorkflowHandle<typeof fleetRollout>> {
+async function startFleet(
+  release: Release,
+  rollout: Partial<RolloutPolicyInput> = {},
+): Promise<WorkflowHandle<typeof fleetRollout>> {
   const started = await startFleetUpgrade(env.client, {
     taskQueue: TASK_QUEUE,
     release,
-    rollout: { canary: { labels: [] }, bakeMinutes: 0 },
+    rollout: { canary: { labels: [] }, bakeMinutes: 0, ...rollout },
   });
   expect(started.result).toBe('started');
   return env.client.workflow.getHandle<typeof fleetRollout>(started.workflowId);
@@ -237,6 +243,31 @@ async function until<T>(read: () => Promise<T>, predicate: (v: T) => boolean, ti
 }
 
 const fleetStatus = (h: WorkflowHandle) => () => h.query(fleetStatusQuery);
+
+/**
+ * From a fleet's history: for each inventory page it offered, how many control planes it had offered by then that had
+ * no slot yet (offered so far minus slot grants sent so far).
+ */
+async function unslottedAtEachOffer(h: WorkflowHandle): Promise<number[]> {
+  const { events } = await h.fetchHistory();
+  const activityOf = new Map<string, string>();
+  const decode = (p: { data?: Uint8Array | null } | undefined) => JSON.parse(Buffer.from(p!.data!).toString());
+  let offered = 0;
+  let granted = 0;
+  const seen: number[] = [];
+  for (const e of events ?? []) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      activityOf.set(String(e.eventId), scheduled.activityType!.name!);
+      if (scheduled.activityType!.name === 'offerFleetPage') seen.push(offered - granted);
+    }
+    const completed = e.activityTaskCompletedEventAttributes;
+    if (completed && activityOf.get(String(completed.scheduledEventId)) === 'offerFleetPage')
+      offered += (decode(completed.result!.payloads![0]) as { offered: string[] }).offered.length;
+    if (e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'grant') granted++;
+  }
+  return seen;
+}
 
 const waitingForWindow = (id: string, releaseId: string) =>
   until(
@@ -289,6 +320,37 @@ async function expectFollowedUp(ids: string[]): Promise<void> {
 }
 
 describe('fleetRollout with control-plane workflows (dev server)', () => {
+  it('offers no faster than control planes start: the next page waits while open-window ones queue for the slots', async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `y-${i + 1}`);
+    useFleet(ids);
+    await startWorker();
+    // One slot, pages of two: at most 2 × maxConcurrent offered with an open window and no slot yet, when a page goes.
+    const handle = await startFleet(lts('5.8.2'), { maxConcurrent: 1, pageSize: 2 });
+    const result = await handle.result();
+    expect(result.outcome).toBe('completed');
+    expect(result.status.outcomes).toEqual({ completed: 8 });
+    expect(result.status.inFlight).toEqual({ waitingForWindow: 0, waitingForSlot: 0, changing: 0 });
+    const unslotted = await unslottedAtEachOffer(handle);
+    // The first pass lists the inventory for eligibility and the canary wave (none here), four pages of two; then the
+    // main wave's four pages.
+    expect(unslotted).toHaveLength(8);
+    expect(unslotted.filter((n) => n >= 2)).toEqual([]);
+    await recordHistory(handle, 'fleet-paced');
+  });
+
+  it('does not pace a rollout whose control planes wait for their notice: every page is offered at once', async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `y-${i + 1}`);
+    useFleet(ids);
+    // Windows open now, but two days' notice: none may start now, so none counts against the pacing.
+    await startWorker(LTS_WAITS);
+    const handle = await startFleet(lts('5.8.2'), { maxConcurrent: 1, pageSize: 2 });
+    const s = await until(fleetStatus(handle), (f) => f.stage === 'main' && f.inFlight.waitingForWindow === 8, 30_000);
+    expect(s.inFlight.starting ?? 0).toBe(0);
+    expect(await unslottedAtEachOffer(handle)).toEqual([0, 0, 0, 0, 0, 2, 4, 6]);
+    for (const id of ids) await waitingForWindow(id, 'lts-5.8.2');
+    await handle.signal(cancelSignal, { reason: 'test done', by: 'test' });
+  });
+
   it('a security release does not take over an LTS rollout; the follow-up brings it once they are on its line', async () => {
     await startWorker(LTS_WAITS);
     useFleet(['f-a', 'f-b', 'f-c']);
