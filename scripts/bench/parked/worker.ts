@@ -1,6 +1,7 @@
 // A bare worker process for the fan-out baseline (scripts/bench/fanout.ts): parked/workflows.ts and its one no-op
 // activity, with the SDK's default worker settings, as `nightshift worker` has them for its main task queue. The
-// workflow code is bundled at start-up, as `nightshift worker` run from the sources does it.
+// workflow code is BENCH_WORKFLOW_BUNDLE when set (prebuilt, as the built `nightshift worker` loads its bundle), else
+// bundled at start-up.
 //
 // Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE (default `default`), TEMPORAL_TASK_QUEUE, BENCH_REPORT_URL (the
 // k-th no-op activity of each workflow POSTs its workflow id there). Prints one JSON line `{"ready":…}` once polling.
@@ -31,10 +32,11 @@ async function main(): Promise<void> {
       if (!res.ok) throw new Error(`report: HTTP ${res.status}`);
     },
   };
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('./workflows'),
-    logger: Runtime.instance().logger,
-  });
+  // A prebuilt bundle when the bench made one (as `nightshift worker` built loads dist/workflow-bundle.js).
+  const prebuilt = process.env.BENCH_WORKFLOW_BUNDLE;
+  const workflowBundle = prebuilt
+    ? { codePath: prebuilt }
+    : await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: Runtime.instance().logger });
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection,
