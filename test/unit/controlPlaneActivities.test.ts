@@ -129,6 +129,7 @@ describe('offerFleetPage', () => {
     expect(result).toEqual({
       offered: ['cp-canary'],
       failed: [],
+      due: [],
       reasons: { eligible: 2, 'config-incompatible': 1, 'not-opted-in': 1, hybrid: 1, 'already-at-target': 1 },
       listed: 6,
       statusOffers: { offered: 3, failed: [] },
@@ -153,14 +154,41 @@ describe('offerFleetPage', () => {
     expect(first).toEqual({
       offered: ['cp-main'],
       failed: [{ id: 'cp-blocked', error: 'boom' }],
+      due: [],
       reasons: {},
       listed: 4,
       nextCursor: '4',
     });
     const second = await acts.offerFleetPage({ ...input, pageSize: 4, cursor: first.nextCursor });
-    expect(second).toEqual({ offered: [], failed: [], reasons: {}, listed: 2 });
+    expect(second).toEqual({ offered: [], failed: [], due: [], reasons: {}, listed: 2 });
     expect(offers).toHaveLength(1);
     expect(offers[0]!.offer.fleet).toEqual({ workflowId: FLEET, wave: 'main' });
+  });
+
+  it('says which offered control planes may start now: window open and no notice period (the fleet paces those)', async () => {
+    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    const weekly = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] };
+    const open = { timeZone: 'UTC', start: hhmm(Date.now() - 60 * 60_000), durationMinutes: 240, weekly };
+    const later = { timeZone: 'UTC', start: hhmm(Date.now() + 120 * 60_000), durationMinutes: 60, weekly };
+    const cps = [
+      controlPlane('dev-open', { tier: 'development', window: open }),
+      controlPlane('dev-later', { tier: 'development', window: later }),
+      controlPlane('prod-open', { tier: 'production', window: open }),
+    ];
+    // Development upgrades need no notice here; production keeps the default week.
+    const policy = { ...DEFAULT_POLICY, noticeLeadMinutes: { ...DEFAULT_POLICY.noticeLeadMinutes, development: 0 } };
+    const { messenger } = fakeMessenger();
+    const acts = controlPlaneActivities({ ...deps(fakeInventory(cps), messenger), policy });
+    const page = await acts.offerFleetPage({
+      release,
+      rollout,
+      wave: 'main',
+      fleetWorkflowId: FLEET,
+      pageSize: 10,
+      countEligibility: false,
+    });
+    expect(page.offered).toEqual(['dev-open', 'dev-later', 'prod-open']);
+    expect(page.due).toEqual(['dev-open']);
   });
 
   it('fails without retries, naming the setting, when the worker has no messenger', async () => {
