@@ -102,7 +102,10 @@ export interface OfferPageResult {
   reasons: Record<string, number>;
   listed: number;
   nextCursor?: string;
-  /** Of `offered`, those whose maintenance window is open now: they ask for a slot within moments (pacing counts them). */
+  /**
+   * Of `offered`, those that may start now (window open, notice period of at most a few minutes): they ask for a slot
+   * within moments, and the fleet's pacing counts them.
+   */
   due?: string[];
   /**
    * Only when countEligibility: the untracked offers to ineligible control planes (so each has a workflow whose
@@ -214,15 +217,17 @@ export function controlPlaneActivities(deps: ActivityDeps) {
           const untracked: { id: string; wave: Wave }[] = [];
           const reasons: Record<string, number> = {};
           const now = new Date();
-          const openNow = new Set<string>();
+          const startsNow = new Set<string>();
           for (const { controlPlane: cp } of page.items) {
             const decision = assessEligibility(cp, input.release);
             const reason = decision.eligible ? 'eligible' : decision.reason;
             const wave = waveOf(cp, input.rollout);
             if (input.countEligibility) reasons[reason] = (reasons[reason] ?? 0) + 1;
             if (decision.eligible || TRACK_ANYWAY.has(reason)) {
-              if (wave === input.wave) tracked.push({ id: cp.id, wave });
-              if (wave === input.wave && mayStartNow(cp, input.release, deps.policy, now)) openNow.add(cp.id);
+              if (wave === input.wave) {
+                tracked.push({ id: cp.id, wave });
+                if (mayStartNow(cp, input.release, deps.policy, now)) startsNow.add(cp.id);
+              }
             } else if (input.countEligibility) untracked.push({ id: cp.id, wave });
           }
           const offeredAt = new Date().toISOString();
@@ -254,7 +259,7 @@ export function controlPlaneActivities(deps: ActivityDeps) {
           return {
             offered,
             failed,
-            due: offered.filter((id) => openNow.has(id)),
+            due: offered.filter((id) => startsNow.has(id)),
             reasons,
             listed: page.items.length,
             nextCursor: page.nextCursor,
