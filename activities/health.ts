@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context, sleep } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context, sleep } from '@temporalio/activity';
 import { componentLabel, probeRecord, type ComponentRef, type HealthReport, type ProbeRecord } from '../domain/model';
 import { checkDurationOf, verifyPolicyProblems } from '../domain/policy';
 import type { ActivityDeps } from './deps';
@@ -32,11 +32,25 @@ function describe(r: ProbeRecord): string {
   return `${r.status}${version}${r.problems ? `: ${r.problems}` : ''}`;
 }
 
+/**
+ * A probe this activity's cancellation cut short (worker shutdown, a cancel request, a lost heartbeat) says nothing
+ * about the component: the port reports it `unreachable`, "probe aborted". Taken as health, a worker deploy during
+ * pre-flight failed upgrades before any change, and during verification could fail one that was healthy (seen in the
+ * fault matrix). The activity ends cancelled instead: after a worker shutdown the server retries it on another worker.
+ */
+function throwIfCancelled(): void {
+  const signal = Context.current().cancellationSignal;
+  if (!signal.aborted) return;
+  throw signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure(String(signal.reason));
+}
+
 export function healthActivities({ health, policy }: ActivityDeps) {
   return {
     /** One probe of each component; the workflow decides what a failing one means. */
     async probeComponents(components: ComponentRef[]): Promise<HealthReport[]> {
-      return Promise.all(components.map((c) => health.probe(c, Context.current().cancellationSignal)));
+      const reports = await Promise.all(components.map((c) => health.probe(c, Context.current().cancellationSignal)));
+      throwIfCancelled();
+      return reports;
     },
 
     /**
@@ -73,6 +87,7 @@ export function healthActivities({ health, policy }: ActivityDeps) {
       let streak: ProbeRecord[] = [];
       for (;;) {
         const report = await health.probe(input.component, Context.current().cancellationSignal);
+        throwIfCancelled();
         const record = probeRecord(report);
         probes++;
         evidence.push(record);

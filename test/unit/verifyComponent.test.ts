@@ -1,5 +1,5 @@
 // The Tyk health soak in the verify activity, run in the SDK's activity test environment with a scripted health port.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ActivityDeps } from '../../activities/deps';
 import { healthActivities, MAX_EVIDENCE, type VerifyResult } from '../../activities/health';
@@ -245,5 +245,67 @@ describe('verifyComponent: Tyk health soak', () => {
     expect(verifyPolicyProblems({ ...DEFAULT_POLICY.verify, checkDurationMs: 0 })).toEqual([
       'verify.checkDurationMs must be a positive number of milliseconds (Tyk treats 0 as its default, 10 s), got 0',
     ]);
+  });
+});
+
+/**
+ * A probe that answers only when its caller aborts it, the way HttpHealthProbe does: `unreachable`, "probe aborted"
+ * (the port never throws). Seen in the fault matrix: a worker shut down during pre-flight turned that answer into
+ * "unhealthy before any change", and the upgrade failed before any change with an SRE alert.
+ */
+function answersOnlyWhenAborted(): HealthPort & { started: Promise<void> } {
+  let started!: () => void;
+  return {
+    started: new Promise<void>((r) => (started = r)),
+    probe(component, signal): Promise<HealthReport> {
+      started();
+      return new Promise((resolve) =>
+        signal?.addEventListener('abort', () =>
+          resolve({
+            component,
+            status: 'unreachable',
+            error: 'GET http://gw/hello: probe aborted',
+            at: new Date().toISOString(),
+          }),
+        ),
+      );
+    },
+  };
+}
+
+describe("a probe cut short by the activity's cancellation (worker shutdown, cancel request) is no health report", () => {
+  it('probeComponents ends cancelled, not with an unreachable component', async () => {
+    const health = answersOnlyWhenAborted();
+    const { probeComponents } = healthActivities({
+      health: health as HealthPort,
+      policy: DEFAULT_POLICY,
+    } as ActivityDeps);
+    const env = new MockActivityEnvironment();
+    const run = env.run(probeComponents, [gateway, dashboard]);
+    await health.started;
+    env.cancel('WORKER_SHUTDOWN');
+    await expect(run).rejects.toBeInstanceOf(CancelledFailure);
+  });
+
+  it('verifyComponent ends cancelled, not with a failed verification, when the cut-short probe passes its deadline', async () => {
+    const health = answersOnlyWhenAborted();
+    const policy = {
+      ...DEFAULT_POLICY,
+      verify: {
+        ...DEFAULT_POLICY.verify,
+        checkDurationMs: CHECK_MS,
+        consecutivePasses: 2,
+        intervalMs: 10,
+        soakMs: 0,
+        timeoutMs: 20,
+      },
+    };
+    const { verifyComponent } = healthActivities({ health: health as HealthPort, policy } as ActivityDeps);
+    const env = new MockActivityEnvironment();
+    const run = env.run(verifyComponent, { component: gateway, expectedVersion: '5.8.2' });
+    await health.started;
+    await new Promise((r) => setTimeout(r, 50));
+    env.cancel('WORKER_SHUTDOWN');
+    await expect(run).rejects.toBeInstanceOf(CancelledFailure);
   });
 });

@@ -462,7 +462,8 @@ async function judge(
   const outcome = attempt?.outcome ?? `none (${status.upgrade?.stage ?? 'idle'})`;
   const inj = injections.get(cp)!;
   if (!inj.activityId) problems.push(`the fault was never injected: no ${row.activity} ran`);
-  if (outcome !== row.expect[fault]) problems.push(`ended ${outcome}, expected ${row.expect[fault]}`);
+  if (outcome !== row.expect[fault])
+    problems.push(`ended ${outcome}, expected ${row.expect[fault]}${attempt?.reason ? ` (${attempt.reason})` : ''}`);
   // The fault played out as designed: retried twice, failed for good, timed out once, lost with a killed worker.
   const attempts = { retryable: [3], 'non-retryable': [1, 2], timeout: [2], 'worker-killed': [2] }[fault];
   if (inj.activityId && !attempts.includes(inj.attempts))
