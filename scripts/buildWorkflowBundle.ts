@@ -3,15 +3,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_FILE } from '../worker/workflowBundle';
+import { WORKFLOW_BUNDLE_FILE, workflowBundleOptions } from '../worker/workflowBundle';
 
 async function main(): Promise<void> {
   const outDir = path.resolve(process.argv[2] ?? path.join(__dirname, '..', 'dist'));
   const started = Date.now();
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
-    logger: new DefaultLogger('WARN'),
-  });
+  const { code } = await bundleWorkflowCode(
+    workflowBundleOptions(require.resolve('../workflows'), new DefaultLogger('WARN')),
+  );
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, WORKFLOW_BUNDLE_FILE);
   fs.writeFileSync(file, code);

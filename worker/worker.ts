@@ -30,7 +30,7 @@ import { TemporalRolloutDirectory } from '../integrations/temporalRolloutDirecto
 import type { Config } from '../config/config';
 import { configuredDataConverter, connectClient } from '../client/temporalClient';
 import { temporalConnectionOptions } from '../config/temporalConnection';
-import { workflowCodeOptions } from './workflowBundle';
+import { workflowBundleOptions, workflowCodeOptions } from './workflowBundle';
 
 export interface Wiring {
   deps: ActivityDeps;
@@ -310,10 +310,9 @@ export async function createWorkers(opts: {
   const shared: Partial<WorkerOptions> =
     'workflowsPath' in code && code.workflowsPath
       ? {
-          workflowBundle: await bundleWorkflowCode({
-            workflowsPath: code.workflowsPath,
-            logger: Runtime.instance().logger,
-          }),
+          workflowBundle: await bundleWorkflowCode(
+            workflowBundleOptions(code.workflowsPath, Runtime.instance().logger),
+          ),
         }
       : code;
   const main = await createWorker({ ...opts, extra: { ...shared, ...opts.extra } });

@@ -8,6 +8,7 @@
 //    in step 1; on a bare worker process (parked/worker.ts) with the same SDK defaults. The K-th activity of each
 //    workflow POSTs to this process, which takes the time of the N-th.
 // `npx tsx scripts/bench/fanout.ts [--control-planes 300] [--port 7322]` prints progress on stderr, the JSON on stdout.
+// BENCH_WORKER_NODE_OPTIONS sets NODE_OPTIONS for both worker processes only (a heap cap: `--max-old-space-size=384`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -94,6 +95,16 @@ function cleanEnv(): NodeJS.ProcessEnv {
   );
 }
 
+/**
+ * The environment of a worker process: this one's without TEMPORAL_* and NIGHTSHIFT_*, and with NODE_OPTIONS taken from
+ * BENCH_WORKER_NODE_OPTIONS when set (e.g. `--max-old-space-size=384`: a heap cap for the workers only, not for the
+ * build or this process).
+ */
+function workerEnv(): NodeJS.ProcessEnv {
+  const options = process.env.BENCH_WORKER_NODE_OPTIONS;
+  return options === undefined ? cleanEnv() : { ...cleanEnv(), NODE_OPTIONS: options };
+}
+
 export interface ChildWorker {
   pid: number;
   child: ChildProcess;
@@ -170,7 +181,7 @@ export async function spawnNightshiftWorker(
   const fd = fs.openSync(log, 'a');
   const child = spawn(process.execPath, [BUILT_CLI, 'worker'], {
     cwd: ROOT,
-    env: { ...cleanEnv(), ...env, NIGHTSHIFT_HEALTH_ADDRESS: health },
+    env: { ...workerEnv(), ...env, NIGHTSHIFT_HEALTH_ADDRESS: health },
     stdio: ['ignore', fd, fd],
   });
   fs.closeSync(fd);
@@ -216,7 +227,7 @@ async function spawnBareWorker(
   const fd = fs.openSync(log, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/parked/worker.ts'], {
     cwd: ROOT,
-    env: { ...cleanEnv(), ...env },
+    env: { ...workerEnv(), ...env },
     stdio: ['ignore', 'pipe', fd],
   });
   fs.closeSync(fd);
@@ -266,6 +277,8 @@ export interface FanoutResult {
   controlPlanes: number;
   /** The SDK's default workflow cache size in these worker processes (neither sets maxCachedWorkflows). */
   defaultMaxCachedWorkflows: number;
+  /** NODE_OPTIONS of both worker processes (BENCH_WORKER_NODE_OPTIONS), when set. */
+  workerNodeOptions?: string;
   nightshift: {
     parked: number;
     seconds: number;
@@ -358,6 +371,7 @@ export async function benchFanout(opts: {
       },
       controlPlanes: n,
       defaultMaxCachedWorkflows,
+      ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { workerNodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
       nightshift: ns,
       bare,
       ratios: {

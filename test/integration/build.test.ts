@@ -13,6 +13,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Release } from '../../domain/release';
 import { readOutbox } from '../../integrations/outboxNotifier';
 import { controlPlaneWorkflowId } from '../../workflows/messages';
+import { SHARED_WORKFLOW_MODULES, WORKFLOW_BUNDLE_FILE } from '../../worker/workflowBundle';
 import { offerRelease, waitForAttempt } from '../helpers/controlPlaneRuns';
 import { devServerEnv } from '../helpers/temporalServers';
 
@@ -229,6 +230,13 @@ describe('the build, run from a clean folder with production dependencies only',
       }
     }
     expect(problems).toEqual([]);
+  });
+
+  it('ships a workflow bundle that loads the stateless libraries once for every cached workflow (preloadModules)', () => {
+    const code = fs.readFileSync(path.join(app, 'dist', WORKFLOW_BUNDLE_FILE), 'utf8');
+    const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
+    expect(SHARED_WORKFLOW_MODULES.length).toBeGreaterThan(0);
+    for (const name of SHARED_WORKFLOW_MODULES) expect(preload).toContain(`"./node_modules/${name}/`);
   });
 
   const cliBuilt = () => fs.existsSync(path.join(app, 'dist/cli/nightshift.js'));

@@ -17,6 +17,7 @@ import { TemporalRolloutDirectory } from '../../integrations/temporalRolloutDire
 import { CATCH_UP_SCHEDULE_ID, CATCH_UP_WORKFLOW_ID, ensureCatchUpSchedule } from '../../client/catchUpSchedule';
 import { startFleetUpgrade } from '../../client/startFleet';
 import { workflowsPath } from '../../worker/worker';
+import { workflowBundleOptions } from '../../worker/workflowBundle';
 import { catchUp, type fleetRollout } from '../../workflows';
 import type { CatchUpResult } from '../../workflows/catchUp';
 import {
@@ -105,7 +106,7 @@ let inventoryFollowsPlatform = true;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') });
+  bundle = await bundleWorkflowCode(workflowBundleOptions(workflowsPath(), new DefaultLogger('WARN')));
   harness = new FleetHarness({ orgs: [org()], controlPlanes: ALL });
   await harness.start({ rolloutMs: 20 });
   followPlatform(harness.deps.platform);

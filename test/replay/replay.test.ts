@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { workflowsPath } from '../../worker/worker';
+import { workflowBundleOptions } from '../../worker/workflowBundle';
 
 const historiesDir = path.join(__dirname, 'histories');
 
@@ -34,7 +35,7 @@ let bundle: WorkflowBundle;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') });
+  bundle = await bundleWorkflowCode(workflowBundleOptions(workflowsPath(), new DefaultLogger('WARN')));
 });
 
 it('required.json maps each workflow type to recording names (no .json suffix)', () => {

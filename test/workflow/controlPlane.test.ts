@@ -54,6 +54,7 @@ import { tookUpgradeNow, type WindowOverride } from '../helpers/invariants';
 import { recordHistory } from '../helpers/recordHistory';
 import { timeSkippingEnv } from '../helpers/temporalServers';
 import { workflowsPath } from '../../worker/worker';
+import { workflowBundleOptions } from '../../worker/workflowBundle';
 
 const TASK_QUEUE = 'control-plane-test';
 const MINUTE = 60_000;
@@ -165,7 +166,7 @@ let platform: TestPlatform;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') });
+  bundle = await bundleWorkflowCode(workflowBundleOptions(workflowsPath(), new DefaultLogger('ERROR')));
   const sixDaysOut = weekdayIn(Date.now() + 6 * DAY, 'America/New_York');
   const warnGateway = { simulate: { faults: { gateway: 'warn-after-upgrade' } } };
   harness = new FleetHarness({

@@ -39,6 +39,7 @@ import type { Release } from '../../domain/release';
 import { parseRolloutPolicy } from '../../domain/rollout';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import { workflowsPath } from '../../worker/worker';
+import { workflowBundleOptions } from '../../worker/workflowBundle';
 import { fleetRollout } from '../../workflows';
 import {
   controlPlaneStatusQuery,
@@ -265,7 +266,7 @@ let kill: {
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') });
+  bundle = await bundleWorkflowCode(workflowBundleOptions(workflowsPath(), new DefaultLogger('ERROR')));
   harness = new FleetHarness({ orgs: [org()], controlPlanes: ALL });
   await harness.start({ rolloutMs: 150, policy: POLICY, auditLog: path.join(harness.dir, 'audit.jsonl') });
   baseDeps = { ...harness.deps };

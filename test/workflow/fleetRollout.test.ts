@@ -13,6 +13,7 @@ import type { Release } from '../../domain/release';
 import { parseRolloutPolicy, type RolloutPolicyInput } from '../../domain/rollout';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import { workflowsPath } from '../../worker/worker';
+import { workflowBundleOptions } from '../../worker/workflowBundle';
 import { fleetRollout } from '../../workflows';
 import {
   approveSignal,
@@ -119,7 +120,7 @@ const ALL = [
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') });
+  bundle = await bundleWorkflowCode(workflowBundleOptions(workflowsPath(), new DefaultLogger('WARN')));
   harness = new FleetHarness({ orgs: [org()], controlPlanes: ALL });
   await harness.start({ rolloutMs: 20 });
   baseDeps = { ...harness.deps };

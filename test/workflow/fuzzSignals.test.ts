@@ -17,6 +17,7 @@ import { createActivities } from '../../activities';
 import { parseRolloutPolicy } from '../../domain/rollout';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import { workflowsPath } from '../../worker/worker';
+import { workflowBundleOptions } from '../../worker/workflowBundle';
 import { fleetRollout } from '../../workflows';
 import {
   controlPlaneStatusQuery,
@@ -48,7 +49,7 @@ const counter = new CaseCounter();
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') });
+  const bundle = await bundleWorkflowCode(workflowBundleOptions(workflowsPath(), new DefaultLogger('ERROR')));
   const sixDaysOut = weekdayIn(Date.now() + 6 * DAY, 'America/New_York');
   const window = { timeZone: 'America/New_York', start: '02:00', durationMinutes: 240, weekly: { days: [sixDaysOut] } };
   harness = new FleetHarness({ orgs: [org()], controlPlanes: [controlPlane(CP, { window })] });

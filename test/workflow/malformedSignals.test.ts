@@ -15,6 +15,7 @@ import type { Release } from '../../domain/release';
 import { parseRolloutPolicy } from '../../domain/rollout';
 import { TemporalMessenger } from '../../integrations/temporalMessenger';
 import { workflowsPath } from '../../worker/worker';
+import { workflowBundleOptions } from '../../worker/workflowBundle';
 import { fleetRollout } from '../../workflows';
 import {
   controlPlaneStatusQuery,
@@ -45,7 +46,7 @@ const CONTROL_PLANES = Array.from({ length: 40 }, (_, i) => `mc-${String(i + 1).
 beforeAll(async () => {
   // Workflow log lines (log.warn from '@temporalio/workflow') reach the runtime's logger: kept to be read.
   Runtime.install({ logger: new DefaultLogger('WARN', (entry) => logs.push(entry)) });
-  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') });
+  const bundle = await bundleWorkflowCode(workflowBundleOptions(workflowsPath(), new DefaultLogger('ERROR')));
   const sixDaysOut = weekdayIn(Date.now() + 6 * DAY, 'America/New_York');
   const window = { timeZone: 'America/New_York', start: '02:00', durationMinutes: 240, weekly: { days: [sixDaysOut] } };
   harness = new FleetHarness({

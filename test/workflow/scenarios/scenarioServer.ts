@@ -16,6 +16,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../../activities';
 import { workflowsPath } from '../../../worker/worker';
+import { workflowBundleOptions } from '../../../worker/workflowBundle';
 import type { controlPlane as controlPlaneWorkflow } from '../../../workflows/controlPlane';
 import {
   controlPlaneStatusQuery,
@@ -49,7 +50,7 @@ async function workflowBundle(): Promise<WorkflowBundle> {
   hash.update(fs.readFileSync(path.join(root, 'package-lock.json')));
   const cached = path.join(os.tmpdir(), 'nightshift-scenario-bundles', `${hash.digest('hex').slice(0, 24)}.js`);
   if (fs.existsSync(cached)) return { code: fs.readFileSync(cached, 'utf8') };
-  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') });
+  const bundle = await bundleWorkflowCode(workflowBundleOptions(workflowsPath(), new DefaultLogger('ERROR')));
   fs.mkdirSync(path.dirname(cached), { recursive: true });
   const partial = `${cached}.${process.pid}`;
   fs.writeFileSync(partial, bundle.code);
