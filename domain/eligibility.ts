@@ -33,39 +33,64 @@ function canonicalLine(line: string): string {
   return `${Number(major)}.${Number(minor)}`;
 }
 
-function decideComponent(component: ComponentRef, from: string, release: Release): ComponentDecision {
-  const label = componentLabel(component);
-  const to = component.kind === 'dashboard' ? release.targets.dashboard : release.targets.gateway;
-  const skip = (reason: ComponentSkipReason, detail: string): ComponentDecision => ({
-    component,
-    from,
-    to,
-    change: false,
-    reason,
-    detail,
-  });
+/**
+ * A release's LTS lines, canonical, worked out once per release object: planning a fleet decides every component of
+ * every control plane against the same release.
+ */
+const ltsLinesByRelease = new WeakMap<Release, string[]>();
 
+function ltsLinesOf(release: Release): string[] {
+  let lines = ltsLinesByRelease.get(release);
+  if (!lines) ltsLinesByRelease.set(release, (lines = (release.ltsLines ?? DEFAULT_LTS_LINES).map(canonicalLine)));
+  return lines;
+}
+
+/**
+ * What a release does to a component running `from`, with the detail minus the component's label. It depends on the
+ * versions and the release only, so it is worked out once per release and version pair: planning a fleet decides
+ * every component of every control plane against the same release and a handful of versions.
+ */
+interface VersionVerdict {
+  change: boolean;
+  reason?: ComponentSkipReason;
+  /** The detail after the label: `runs 5.3.9, …` or `5.3.9 → 5.8.2`. */
+  tail: string;
+}
+
+const verdictsByRelease = new WeakMap<Release, Map<string, VersionVerdict>>();
+
+function verdictFor(release: Release, from: string, to: string): VersionVerdict {
+  let table = verdictsByRelease.get(release);
+  if (!table) verdictsByRelease.set(release, (table = new Map()));
+  const key = `${to} ${from}`;
+  let verdict = table.get(key);
+  if (!verdict) {
+    verdict = judge(release, from, to);
+    if (table.size < 10_000) table.set(key, verdict);
+  }
+  return verdict;
+}
+
+function judge(release: Release, from: string, to: string): VersionVerdict {
+  const skip = (reason: ComponentSkipReason, tail: string): VersionVerdict => ({ change: false, reason, tail });
   const cmp = compareVersions(from, to);
-  if (cmp === 0) return skip('already-at-target', `${label} already runs ${from}, the target of ${release.id}`);
+  if (cmp === 0) return skip('already-at-target', `already runs ${from}, the target of ${release.id}`);
   if (cmp > 0)
-    return skip(
-      'would-downgrade',
-      `${label} runs ${from}, newer than the target ${to} of ${release.id}; never downgraded`,
-    );
+    return skip('would-downgrade', `runs ${from}, newer than the target ${to} of ${release.id}; never downgraded`);
 
   if (release.kind === 'lts') {
-    const ltsLines = (release.ltsLines ?? DEFAULT_LTS_LINES).map(canonicalLine);
+    const ltsLines = ltsLinesOf(release);
     const line = releaseLine(from);
     const targetLine = releaseLine(to);
     if (!ltsLines.includes(line))
       return skip(
         'not-on-older-lts-line',
-        `${label} runs ${from}, on the ${line} line, which is not an LTS line (${ltsLines.join(', ')})`,
+        `runs ${from}, on the ${line} line, which is not an LTS line (${ltsLines.join(', ')})`,
       );
     if (compareLines(line, targetLine) > 0)
       return skip(
         'not-on-older-lts-line',
-        `${label} runs ${from}, on LTS line ${line}, which is newer than the target line ${targetLine}`,
+        `runs ${from}, on LTS line ${line}, which is newer than the target line ${targetLine}`,
       );
   } else {
     // A security release without an affected range is rejected by ReleaseSchema; if one gets here anyway, nothing is
@@ -73,10 +98,17 @@ function decideComponent(component: ComponentRef, from: string, release: Release
     if (!release.affected || !satisfies(from, release.affected))
       return skip(
         'not-affected',
-        `${label} runs ${from}, outside the affected range "${release.affected ?? '(none given)'}" of ${release.id}`,
+        `runs ${from}, outside the affected range "${release.affected ?? '(none given)'}" of ${release.id}`,
       );
   }
-  return { component, from, to, change: true, detail: `${label} ${from} → ${to}` };
+  return { change: true, tail: `${from} → ${to}` };
+}
+
+function decideComponent(component: ComponentRef, from: string, release: Release): ComponentDecision {
+  const to = component.kind === 'dashboard' ? release.targets.dashboard : release.targets.gateway;
+  const { change, reason, tail } = verdictFor(release, from, to);
+  const detail = `${componentLabel(component)} ${tail}`;
+  return change ? { component, from, to, change, detail } : { component, from, to, change, reason, detail };
 }
 
 /**
@@ -111,10 +143,15 @@ export function assessEligibility(cp: ControlPlane, release: Release): Eligibili
       components: [],
     };
 
-  const components = componentsOf(cp).map(({ component, version }) => decideComponent(component, version, release));
-  const changes: ComponentChange[] = components
-    .filter((d) => d.change)
-    .map(({ component, from, to }) => ({ component, from, to }));
+  // componentsOf's order, without its intermediate objects (planning a fleet is bench-checked).
+  const components = [
+    decideComponent({ controlPlaneId: cp.id, kind: 'dashboard', id: 'dashboard' }, cp.dashboard.version, release),
+    decideComponent({ controlPlaneId: cp.id, kind: 'gateway', id: 'gateway' }, cp.gateway.version, release),
+  ];
+  for (const dp of cp.dataPlanes)
+    components.push(decideComponent({ controlPlaneId: cp.id, kind: 'data-plane', id: dp.id }, dp.version, release));
+  const changes: ComponentChange[] = [];
+  for (const { component, from, to, change } of components) if (change) changes.push({ component, from, to });
   if (changes.length > 0) {
     // The inventory holds the Gateway's configuration only (tyk.conf); the Dashboard and data planes are not checked.
     const gateway = changes.find((c) => c.component.kind === 'gateway');
@@ -140,10 +177,9 @@ export function assessEligibility(cp: ControlPlane, release: Release): Eligibili
     return { eligible: true, changes, components };
   }
 
-  const any = (r: ComponentSkipReason) => components.some((d) => d.reason === r);
-  const reason: SkipReason = any('not-affected')
+  const reason: SkipReason = hasReason(components, 'not-affected')
     ? 'not-affected'
-    : any('not-on-older-lts-line')
+    : hasReason(components, 'not-on-older-lts-line')
       ? 'not-on-older-lts-line'
       : 'already-at-target';
   // Also read by customers (the workflow quotes it in a cancellation email): plain words, then the values.
@@ -158,4 +194,8 @@ export function assessEligibility(cp: ControlPlane, release: Release): Eligibili
           `(${(release.ltsLines ?? DEFAULT_LTS_LINES).join(', ')}): ${versions}`
         : `control plane ${cp.id} already runs ${targets} or newer: ${versions}`;
   return { eligible: false, reason, detail, components };
+}
+
+function hasReason(components: ComponentDecision[], reason: ComponentSkipReason): boolean {
+  return components.some((d) => d.reason === reason);
 }

@@ -47,8 +47,17 @@ export function releaseLine(version: string): string {
   return `${v.major}.${v.minor}`;
 }
 
+/** Compares release lines (`5.8` < `5.10`) by their numbers; a line that is not `major.minor` throws, naming it. */
 export function compareLines(a: string, b: string): -1 | 0 | 1 {
-  return semver.compare(`${a}.0`, `${b}.0`);
+  const [x, y] = [lineNumbers(a), lineNumbers(b)];
+  const d = x[0] - y[0] || x[1] - y[1];
+  return d < 0 ? -1 : d > 0 ? 1 : 0;
+}
+
+function lineNumbers(line: string): [number, number] {
+  const m = /^(\d+)\.(\d+)$/.exec(line);
+  if (!m) throw new Error(`release line: '${line}' is not a line such as 5.8`);
+  return [Number(m[1]), Number(m[2])];
 }
 
 export function isValidRange(range: string): boolean {

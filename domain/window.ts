@@ -57,24 +57,33 @@ export function applyBlackouts(
   blackouts: Blackout[],
 ): WindowOccurrence | undefined {
   if (blackouts.length === 0) return occ;
-  const zone = zoneOf({ timeZone });
-  const blackedOut = (day: number) => {
-    const date = isoDate(day);
-    return blackouts.some((b) => b.from <= date && date <= b.to);
-  };
-  const openDay = localDay(zone, occ.opensAt.getTime());
-  if (blackedOut(openDay)) return undefined;
+  const closesAt = closeAfterBlackouts(zoneOf({ timeZone }), occ.opensAt.getTime(), occ.closesAt.getTime(), blackouts);
+  if (Number.isNaN(closesAt)) return undefined;
+  return closesAt === occ.closesAt.getTime() ? occ : { opensAt: occ.opensAt, closesAt: new Date(closesAt) };
+}
+
+/** applyBlackouts on instants: the (possibly cut) closing instant, or NaN when the occurrence opens blacked out. */
+function closeAfterBlackouts(zone: IANAZone, opensAt: number, closesAt: number, blackouts: Blackout[]): number {
+  if (blackouts.length === 0) return closesAt;
+  const openDay = localDay(zone, opensAt);
+  if (isBlackedOut(openDay, blackouts)) return Number.NaN;
   for (let day = openDay + 1; ; day++) {
     const midnight = toInstant(zone, day * DAY);
-    if (midnight >= occ.closesAt.getTime()) return occ;
-    if (blackedOut(day)) return { opensAt: occ.opensAt, closesAt: new Date(midnight) };
+    if (midnight >= closesAt) return closesAt;
+    if (isBlackedOut(day, blackouts)) return midnight;
   }
+}
+
+function isBlackedOut(day: number, blackouts: Blackout[]): boolean {
+  const date = isoDate(day);
+  return blackouts.some((b) => b.from <= date && date <= b.to);
 }
 
 /**
  * The next window such that startAt = max(opensAt, now + lead) and startAt + required <= closesAt (after
  * blackouts). An already-open window qualifies if enough of it is left. Throws NoWindowError if none opens
- * within the horizon.
+ * within the horizon. Works on instants (numbers) and makes Dates only for its answer: planning a fleet calls it for
+ * every control plane.
  */
 export function nextWindow(spec: WindowSpec, blackouts: Blackout[], q: WindowQuery): WindowChoice {
   if (spec.durationMinutes < q.requiredMinutes) {
@@ -83,23 +92,30 @@ export function nextWindow(spec: WindowSpec, blackouts: Blackout[], q: WindowQue
     );
   }
   const zone = zoneOf(spec);
+  const matches = dayMatcher(spec);
+  const [startOffset, length] = [startOffsetOf(spec), spec.durationMinutes * MINUTE];
   const horizonDays = q.horizonDays ?? 400;
   const earliest = q.now.getTime() + q.leadMinutes * MINUTE;
   const horizonEnd = q.now.getTime() + horizonDays * DAY;
+  const required = q.requiredMinutes * MINUTE;
   let seen = 0;
   let blackedOut = 0;
-  for (const raw of scan(spec, zone, earliest, localDay(zone, horizonEnd))) {
-    if (raw.opensAt.getTime() >= horizonEnd) break;
-    if (raw.closesAt.getTime() <= earliest) continue;
+  for (let day = localDay(zone, earliest) - 1, lastDay = localDay(zone, horizonEnd); day <= lastDay; day++) {
+    if (!matches(day)) continue;
+    const wallOpen = day * DAY + startOffset;
+    const opensAt = toInstant(zone, wallOpen);
+    if (opensAt >= horizonEnd) break;
+    const rawClose = toInstant(zone, wallOpen + length);
+    if (rawClose <= earliest) continue;
     seen++;
-    const occ = applyBlackouts(raw, spec.timeZone, blackouts);
-    if (!occ) {
+    const closesAt = closeAfterBlackouts(zone, opensAt, rawClose, blackouts);
+    if (Number.isNaN(closesAt)) {
       blackedOut++;
       continue;
     }
-    const startAt = Math.max(occ.opensAt.getTime(), earliest);
-    if (startAt + q.requiredMinutes * MINUTE <= occ.closesAt.getTime()) {
-      return { startAt: new Date(startAt), opensAt: occ.opensAt, closesAt: occ.closesAt };
+    const startAt = Math.max(opensAt, earliest);
+    if (startAt + required <= closesAt) {
+      return { startAt: new Date(startAt), opensAt: new Date(opensAt), closesAt: new Date(closesAt) };
     }
   }
   const span = `between ${new Date(earliest).toISOString()} (now + ${q.leadMinutes} minutes lead) and ${new Date(horizonEnd).toISOString()} (${horizonDays}-day horizon)`;
@@ -135,21 +151,69 @@ export function describeWindow(
   closesAt: Date,
   timeZone: string,
 ): { localText: string; utcText: string } {
-  const key = `${opensAt.getTime()} ${closesAt.getTime()} ${timeZone}`;
-  let texts = descriptions.get(key);
-  if (!texts) {
-    texts = {
+  return windowTexts(opensAt, closesAt, timeZone);
+}
+
+/**
+ * Window texts, remembered: the UTC text per window (a fleet's windows fall on a few thousand distinct instants), the
+ * local one per zone and window. Keyed by a number (the opening minute and the length in minutes), as building a
+ * string key cost as much as a cache hit saved. Bounded.
+ */
+const utcTexts = new Map<number, string>();
+const localTexts = new Map<string, Map<number, string>>();
+let localCount = 0;
+
+function windowTexts(opensAt: Date, closesAt: Date, timeZone: string): { localText: string; utcText: string } {
+  const [open, close] = [opensAt.getTime(), closesAt.getTime()];
+  // Whole minutes (window starts are `HH:MM`) and lengths under 2^12 minutes fit a safe integer; others are not kept.
+  const key =
+    open % MINUTE === 0 && close % MINUTE === 0 && close >= open && close - open < 4096 * MINUTE
+      ? (open / MINUTE) * 4096 + (close - open) / MINUTE
+      : undefined;
+  if (key === undefined) {
+    return {
       localText: `${describeIn(opensAt, closesAt, timeZone)} (${timeZone})`,
       utcText: describeIn(opensAt, closesAt, 'UTC'),
     };
-    if (descriptions.size >= 50_000) descriptions.clear();
-    descriptions.set(key, texts);
   }
-  return { ...texts };
+  let utcText = utcTexts.get(key);
+  if (utcText === undefined) {
+    utcText = describeIn(opensAt, closesAt, 'UTC');
+    if (utcTexts.size >= 50_000) utcTexts.clear();
+    utcTexts.set(key, utcText);
+  }
+  let table = localTexts.get(timeZone);
+  let localText = table?.get(key);
+  if (localText === undefined) {
+    localText = `${describeIn(opensAt, closesAt, timeZone)} (${timeZone})`;
+    if (localCount >= 50_000) {
+      localTexts.clear();
+      localCount = 0;
+      table = undefined;
+    }
+    if (!table) localTexts.set(timeZone, (table = new Map()));
+    table.set(key, localText);
+    localCount++;
+  }
+  return { localText, utcText };
 }
 
-/** Control planes that share a zone and a window share its texts: formatting them is the dearest part of planning. */
-const descriptions = new Map<string, { localText: string; utcText: string }>();
+/**
+ * `toISOString`, remembered per instant: a fleet's windows open and close on a few thousand distinct minutes, and the
+ * native call (about 0.5 µs) was a tenth of planning 100,000 control planes. Bounded.
+ */
+const isoTexts = new Map<number, string>();
+
+function isoText(at: Date): string {
+  const ms = at.getTime();
+  let text = isoTexts.get(ms);
+  if (text === undefined) {
+    text = at.toISOString();
+    if (isoTexts.size >= 100_000) isoTexts.clear();
+    isoTexts.set(ms, text);
+  }
+  return text;
+}
 
 /** The serializable plan; its texts show the part of the window the upgrade may use (startAt to closesAt). */
 export function toWindowPlan(
@@ -158,12 +222,14 @@ export function toWindowPlan(
   leadMinutes: number,
   requiredMinutes: number,
 ): WindowPlan {
+  const texts = windowTexts(choice.startAt, choice.closesAt, spec.timeZone);
   return {
-    startAt: choice.startAt.toISOString(),
-    opensAt: choice.opensAt.toISOString(),
-    closesAt: choice.closesAt.toISOString(),
+    startAt: isoText(choice.startAt),
+    opensAt: isoText(choice.opensAt),
+    closesAt: isoText(choice.closesAt),
     timeZone: spec.timeZone,
-    ...describeWindow(choice.startAt, choice.closesAt, spec.timeZone),
+    localText: texts.localText,
+    utcText: texts.utcText,
     leadMinutes,
     requiredMinutes,
   };
@@ -175,10 +241,9 @@ export function toWindowPlan(
  */
 function* scan(spec: WindowSpec, zone: IANAZone, fromMs: number, lastDay: number): Generator<WindowOccurrence> {
   const matches = dayMatcher(spec);
-  const [hours, minutes] = spec.start.split(':').map(Number) as [number, number];
-  const startOffset = (hours * 60 + minutes) * MINUTE;
+  const startOffset = startOffsetOf(spec);
   for (let day = localDay(zone, fromMs) - 1; day <= lastDay; day++) {
-    if (!matches(new Date(day * DAY))) continue;
+    if (!matches(day)) continue;
     const wallOpen = day * DAY + startOffset;
     yield {
       opensAt: new Date(toInstant(zone, wallOpen)),
@@ -186,6 +251,19 @@ function* scan(spec: WindowSpec, zone: IANAZone, fromMs: number, lastDay: number
       closesAt: new Date(toInstant(zone, wallOpen + spec.durationMinutes * MINUTE)),
     };
   }
+}
+
+/** `HH:MM` as milliseconds after local midnight, remembered (a day has 1,440 of them). */
+const startOffsets = new Map<string, number>();
+
+function startOffsetOf(spec: WindowSpec): number {
+  let offset = startOffsets.get(spec.start);
+  if (offset === undefined) {
+    const [hours, minutes] = spec.start.split(':').map(Number) as [number, number];
+    offset = (hours * 60 + minutes) * MINUTE;
+    if (startOffsets.size < 2_000) startOffsets.set(spec.start, offset);
+  }
+  return offset;
 }
 
 /**
@@ -208,34 +286,47 @@ function toInstant(zone: IANAZone, wall: number): number {
 
 /**
  * The zone's UTC offset (minutes) at an instant. luxon's answer costs a formatToParts call, and planning a fleet asks
- * the same zones about nearby instants over and over, so answers are remembered per zone and UTC hour: when the
- * offset at the hour's first and last millisecond agree, no transition falls inside it (zones never change offset
- * twice within an hour) and the offset holds for the whole hour; an hour with a transition in it is asked per instant.
- * Bounded: a full table is dropped and refilled.
+ * the same zones about nearby instants over and over, so answers are remembered per zone and UTC day: when the offset
+ * at the day's first millisecond, its middle and its last millisecond agree, no transition falls inside it (zones
+ * change offset at most once in half a day) and the offset holds for the whole day. A day with a transition in it is
+ * remembered per UTC hour the same way, and an hour with the transition in it is asked per instant. Bounded: a full
+ * table is dropped and refilled.
  */
 const OFFSET_CACHE_LIMIT = 200_000;
 const HOUR = 3_600_000;
-const TRANSITION = Number.NaN; // marks an hour with a transition inside it
-const offsets = new Map<string, Map<number, number>>();
+const TRANSITION = Number.NaN; // marks a day or hour with a transition inside it
+const dayOffsets = new Map<string, Map<number, number>>();
+const hourOffsets = new Map<string, Map<number, number>>();
 let cachedOffsets = 0;
 
 function offsetAt(zone: IANAZone, instant: number): number {
-  let table = offsets.get(zone.name);
-  if (!table) offsets.set(zone.name, (table = new Map()));
-  const hour = Math.floor(instant / HOUR);
-  let offset = table.get(hour);
+  const day = Math.floor(instant / DAY);
+  const offset = remembered(dayOffsets, zone, day, DAY);
+  if (!Number.isNaN(offset)) return offset;
+  const inHour = remembered(hourOffsets, zone, Math.floor(instant / HOUR), HOUR);
+  return Number.isNaN(inHour) ? zone.offset(instant) : inHour;
+}
+
+/** The offset that holds through span number `index` (of `span` ms), or TRANSITION; asked of luxon once per span. */
+function remembered(tables: Map<string, Map<number, number>>, zone: IANAZone, index: number, span: number): number {
+  let table = tables.get(zone.name);
+  if (!table) tables.set(zone.name, (table = new Map()));
+  let offset = table.get(index);
   if (offset === undefined) {
     if (cachedOffsets >= OFFSET_CACHE_LIMIT) {
-      offsets.clear();
+      dayOffsets.clear();
+      hourOffsets.clear();
       cachedOffsets = 0;
-      offsets.set(zone.name, (table = new Map()));
+      tables.set(zone.name, (table = new Map()));
     }
-    const first = zone.offset(hour * HOUR);
-    offset = first === zone.offset(hour * HOUR + HOUR - 1) ? first : TRANSITION;
-    table.set(hour, offset);
+    const start = index * span;
+    const first = zone.offset(start);
+    const same = first === zone.offset(start + span / 2) && first === zone.offset(start + span - 1);
+    offset = same ? first : TRANSITION;
+    table.set(index, offset);
     cachedOffsets++;
   }
-  return Number.isNaN(offset) ? zone.offset(instant) : offset;
+  return offset;
 }
 
 function localDay(zone: IANAZone, instant: number): number {
@@ -252,21 +343,22 @@ function zoneOf(spec: { timeZone: string }): IANAZone {
   return zone;
 }
 
-/** Whether a local date (a Date whose UTC fields are the local calendar date) has an occurrence. */
-function dayMatcher(spec: WindowSpec): (date: Date) => boolean {
+/** Whether a local date (a day number: days since 1970-01-01) has an occurrence. */
+function dayMatcher(spec: WindowSpec): (day: number) => boolean {
   if (spec.weekly) {
     const days = new Set(spec.weekly.days.map((d) => (WEEKDAYS.indexOf(d) + 1) % 7)); // mon..sun → getUTCDay
-    return (date) => days.has(date.getUTCDay());
+    return (day) => days.has((((day + 4) % 7) + 7) % 7); // 1970-01-01 was a Thursday (getUTCDay 4)
   }
   const match = MONTHLY_PATTERN.exec(spec.monthly ?? '');
   if (!match)
     throw new NoWindowError(`window.monthly = "${spec.monthly ?? ''}" is not like "first sunday" or "day 15"`);
   const [, ordinal, dayName, dayOfMonth] = match;
   // `day 31` never matches a 30-day month: such months have no window (rather than moving it to the 30th).
-  if (dayOfMonth) return (date) => date.getUTCDate() === Number(dayOfMonth);
+  if (dayOfMonth) return (day) => new Date(day * DAY).getUTCDate() === Number(dayOfMonth);
   const weekday = DAY_NAMES.indexOf(dayName!);
   const week = ORDINALS.indexOf(ordinal!); // -1 for `last`
-  return (date) => {
+  return (day) => {
+    const date = new Date(day * DAY);
     if (date.getUTCDay() !== weekday) return false;
     const dom = date.getUTCDate();
     if (week >= 0) return Math.ceil(dom / 7) === week + 1;
@@ -306,10 +398,22 @@ const MONTH_NAMES = Array.from({ length: 12 }, (_, m) =>
   new Intl.DateTimeFormat('en-GB', { month: 'short', timeZone: 'UTC' }).format(Date.UTC(2026, m, 1)),
 );
 const two = (n: number) => String(n).padStart(2, '0');
-/** A wall reading (UTC fields = local fields) as `Sun 29 Nov 2026`. */
-const dateText = (wall: Date) =>
-  `${WEEKDAY_NAMES[wall.getUTCDay()]} ${wall.getUTCDate()} ${MONTH_NAMES[wall.getUTCMonth()]} ${wall.getUTCFullYear()}`;
-const timeText = (wall: Date) => `${two(wall.getUTCHours())}:${two(wall.getUTCMinutes())}`;
+/** `00:00` … `23:59`, by minute of the day. */
+const TIME_TEXTS = Array.from({ length: 1440 }, (_, m) => `${two(Math.floor(m / 60))}:${two(m % 60)}`);
+const dateTexts = new Map<number, string>();
+/** A wall reading (UTC fields = local fields) as `Sun 29 Nov 2026`, remembered per day. */
+function dateText(wall: Date): string {
+  const day = Math.floor(wall.getTime() / DAY);
+  let text = dateTexts.get(day);
+  if (text === undefined) {
+    text = `${WEEKDAY_NAMES[wall.getUTCDay()]} ${wall.getUTCDate()} ${MONTH_NAMES[wall.getUTCMonth()]} ${wall.getUTCFullYear()}`;
+    if (dateTexts.size >= 10_000) dateTexts.clear();
+    dateTexts.set(day, text);
+  }
+  return text;
+}
+const timeText = (wall: Date) =>
+  TIME_TEXTS[Math.floor((wall.getTime() - Math.floor(wall.getTime() / DAY) * DAY) / MINUTE)]!;
 
 /** A zone's name for an offset it uses (CET for +60 in Europe/Berlin), found once per zone and offset. */
 const abbreviations = new Map<string, string>();

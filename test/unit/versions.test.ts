@@ -1,4 +1,11 @@
-import { compareVersions, normalizeVersion, parseVersion, releaseLine, satisfies } from '../../domain/versions';
+import {
+  compareLines,
+  compareVersions,
+  normalizeVersion,
+  parseVersion,
+  releaseLine,
+  satisfies,
+} from '../../domain/versions';
 
 describe('versions', () => {
   it('accepts Tyk-style and plain versions and normalizes them', () => {
@@ -17,5 +24,11 @@ describe('versions', () => {
     expect(releaseLine('v5.8.2')).toBe('5.8');
     expect(satisfies('5.3.4', '>=5.3.0 <5.3.6')).toBe(true);
     expect(satisfies('5.3.6', '>=5.3.0 <5.3.6')).toBe(false);
+  });
+  it('compares release lines by their numbers and names a line that is not one', () => {
+    expect(compareLines('5.10', '5.8')).toBe(1);
+    expect(compareLines('5.8', '5.8')).toBe(0);
+    expect(compareLines('4.99', '5.0')).toBe(-1);
+    expect(() => compareLines('5.x', '5.8')).toThrow("release line: '5.x' is not a line such as 5.8");
   });
 });
