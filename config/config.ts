@@ -37,8 +37,12 @@ const socketAddress = z.string().refine((v) => {
   return ipOk && Number(port) >= 1 && Number(port) <= 65535;
 }, 'must be an IP address and a port, such as 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464');
 
-/** NIGHTSHIFT_WORKFLOW_CACHE_SIZE's default: room for a full rollout's 200 changing control planes and their neighbours. */
-export const DEFAULT_WORKFLOW_CACHE_SIZE = 600;
+/**
+ * NIGHTSHIFT_WORKFLOW_CACHE_SIZE's default: room for a rollout of 200 at once (the default is 10) and 100 more. The cache
+ * is LRU, so the control planes at work stay in it; a control plane parked on its window gains nothing from being cached
+ * (it wakes days later and replays a short history), and each cached one costs about 0.18 MiB (docs/scale.md).
+ */
+export const DEFAULT_WORKFLOW_CACHE_SIZE = 300;
 
 export const ConfigSchema = z.object({
   // The Temporal connection, as Temporal names it (config/temporalConnection.ts, @temporalio/envconfig): a profile of a

@@ -7,10 +7,12 @@ import { metricsTelemetry, metricsUrl } from './metrics';
 import { serveHealth, WorkerHealth, type HealthServer } from './health';
 import { connectClient } from '../client/temporalClient';
 import { connectWorker, createWorkers, wireAdapters } from './worker';
+import { checkHeapForCache } from './heapBudget';
 
 /** Runs a worker until SIGINT/SIGTERM (`nightshift worker`, `npm run worker`). */
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
+  checkHeapForCache(config.NIGHTSHIFT_WORKFLOW_CACHE_SIZE);
   // The runtime is process-wide and must be installed before the first connection. No logger given: the SDK's
   // default (INFO to the console), as without metrics.
   const telemetryOptions = metricsTelemetry(config);

@@ -16,9 +16,26 @@ export const WORKFLOW_BUNDLE_FILE = 'workflow-bundle.js';
  */
 export const SHARED_WORKFLOW_MODULES: readonly string[] = ['semver'];
 
+/**
+ * nightshift's own modules of the workflow code that qualify the same way, relative to the workflows folder: pure
+ * functions, constants and message definitions (defineSignal/defineQuery only build names). The SDK deep-freezes what
+ * they export, so none may be mutated by a workflow; their Maps (versions.ts's parse cache) stay writable. Not
+ * metrics.ts or operatorRequests.ts: they call the workflow API (metricMeter, setHandler, log) when used.
+ */
+export const SHARED_WORKFLOW_SOURCES: readonly string[] = [
+  '../domain/model',
+  '../domain/policy',
+  '../domain/versions',
+  './markdown',
+  './messages',
+  './searchAttributes',
+];
+
 /** The options every workflow bundle of nightshift is made with (build, worker from the sources, tests, replay). */
 export function workflowBundleOptions(workflowsPath: string, logger: Logger): BundleOptions {
-  return { workflowsPath, logger, preloadModules: [...SHARED_WORKFLOW_MODULES] };
+  const folder = fs.statSync(workflowsPath).isDirectory() ? workflowsPath : path.dirname(workflowsPath);
+  const own = SHARED_WORKFLOW_SOURCES.map((m) => path.resolve(folder, m));
+  return { workflowsPath, logger, preloadModules: [...SHARED_WORKFLOW_MODULES, ...own] };
 }
 
 /** Where `npm run build` puts the bundle for the code this module was compiled into: dist/workflow-bundle.js. */

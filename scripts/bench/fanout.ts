@@ -8,7 +8,9 @@
 //    in step 1; on a bare worker process (parked/worker.ts) with the same SDK defaults. The K-th activity of each
 //    workflow POSTs to this process, which takes the time of the N-th.
 // `npx tsx scripts/bench/fanout.ts [--control-planes 300] [--port 7322]` prints progress on stderr, the JSON on stdout.
-// BENCH_WORKER_NODE_OPTIONS sets NODE_OPTIONS for both worker processes only (a heap cap: `--max-old-space-size=384`).
+// BENCH_WORKER_NODE_OPTIONS sets NODE_OPTIONS for both worker processes only (a heap cap: `--max-old-space-size=384`);
+// both run with MALLOC_ARENA_MAX=2, as the image runs the worker. BENCH_WORKFLOW_CACHE_SIZE sets the nightshift worker's
+// NIGHTSHIFT_WORKFLOW_CACHE_SIZE (else its default).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -96,13 +98,15 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * The environment of a worker process: this one's without TEMPORAL_* and NIGHTSHIFT_*, and with NODE_OPTIONS taken from
- * BENCH_WORKER_NODE_OPTIONS when set (e.g. `--max-old-space-size=384`: a heap cap for the workers only, not for the
- * build or this process).
+ * The environment of a worker process: this one's without TEMPORAL_* and NIGHTSHIFT_*, MALLOC_ARENA_MAX=2 as the image
+ * runs the worker (Dockerfile; unless this environment sets it), and NODE_OPTIONS taken from BENCH_WORKER_NODE_OPTIONS
+ * when set (e.g. `--max-old-space-size=384`: a heap cap for the workers only, not for the build or this process).
+ * Both worker processes, nightshift's and the bare one, get the same.
  */
 function workerEnv(): NodeJS.ProcessEnv {
   const options = process.env.BENCH_WORKER_NODE_OPTIONS;
-  return options === undefined ? cleanEnv() : { ...cleanEnv(), NODE_OPTIONS: options };
+  const env = { ...cleanEnv(), MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+  return options === undefined ? env : { ...env, NODE_OPTIONS: options };
 }
 
 export interface ChildWorker {
@@ -429,6 +433,10 @@ async function runNightshift(client: Client, ctx: StepContext): Promise<FanoutRe
       NIGHTSHIFT_OUTBOX: path.join(dir, 'outbox.jsonl'),
       NIGHTSHIFT_ALERT_LOG: path.join(dir, 'alerts.jsonl'),
       ...FAST_VERIFY,
+      // The worker's own default unless BENCH_WORKFLOW_CACHE_SIZE names one (to measure what the cache costs).
+      ...(process.env.BENCH_WORKFLOW_CACHE_SIZE
+        ? { NIGHTSHIFT_WORKFLOW_CACHE_SIZE: process.env.BENCH_WORKFLOW_CACHE_SIZE }
+        : {}),
     },
     path.join(dir, 'nightshift-worker.log'),
   );

@@ -1,4 +1,5 @@
-// `npx tsx scripts/bench/throughput.ts --control-planes 200 [--port 7311] [--max-concurrent 200] [--pause-samples 50]`
+// `npx tsx scripts/bench/throughput.ts --control-planes 200 [--port 7311] [--max-concurrent 200] [--pause-samples 50]
+// [--bare-upserts 0]` (the last a diagnostic: search-attribute upserts in each bare workflow)
 // Issue 14's end-to-end figures on one in-memory dev server, in ONE run, both sides at scale.ts's worker settings:
 //   1. nightshift: one release through N control planes (development tier, windows open, instant simulated fleet),
 //      plus one extra control plane whose Gateway fails its health after the change (rolled back); upgrades/s from
@@ -149,6 +150,8 @@ export interface ThroughputOptions {
   port: number;
   maxConcurrent?: number;
   pauseSamples?: number;
+  /** A diagnostic: search-attribute upserts each bare workflow makes (default 0: the bare baseline has none). */
+  bareUpserts?: number;
   /** Give up on a rollout after this long (default 30 minutes). */
   timeoutMs?: number;
   log?: (line: string) => void;
@@ -397,7 +400,7 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
           client.workflow.start<typeof bareWorkflow>('bareWorkflow', {
             taskQueue: bareQueue,
             workflowId: `bench-bare/${tag}/${i + j}`,
-            args: [k],
+            args: [k, opts.bareUpserts ?? 0],
           }),
         );
         handles.push(...(await Promise.all(batch)));
@@ -589,6 +592,7 @@ function main(): void {
       port: { type: 'string', default: '7311' },
       'max-concurrent': { type: 'string', default: '200' },
       'pause-samples': { type: 'string', default: '50' },
+      'bare-upserts': { type: 'string', default: '0' },
     },
   });
   const int = (name: keyof typeof values, min: number, max = Infinity): number => {
@@ -604,6 +608,7 @@ function main(): void {
     port: int('port', 1, 65535),
     maxConcurrent: int('max-concurrent', 1, 1000),
     pauseSamples: int('pause-samples', 0),
+    bareUpserts: int('bare-upserts', 0, 100),
     log: (line) => console.error(`${(performance.now() / 1000).toFixed(1).padStart(6)} s  ${line}`),
   };
   benchThroughput(opts).then(

@@ -13,7 +13,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Release } from '../../domain/release';
 import { readOutbox } from '../../integrations/outboxNotifier';
 import { controlPlaneWorkflowId } from '../../workflows/messages';
-import { SHARED_WORKFLOW_MODULES, WORKFLOW_BUNDLE_FILE } from '../../worker/workflowBundle';
+import { SHARED_WORKFLOW_MODULES, SHARED_WORKFLOW_SOURCES, WORKFLOW_BUNDLE_FILE } from '../../worker/workflowBundle';
 import { offerRelease, waitForAttempt } from '../helpers/controlPlaneRuns';
 import { devServerEnv } from '../helpers/temporalServers';
 
@@ -237,6 +237,12 @@ describe('the build, run from a clean folder with production dependencies only',
     const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
     expect(SHARED_WORKFLOW_MODULES.length).toBeGreaterThan(0);
     for (const name of SHARED_WORKFLOW_MODULES) expect(preload).toContain(`"./node_modules/${name}/`);
+    // nightshift's own pure modules, under the same module id the workflow code imports them by (else: two copies).
+    for (const source of SHARED_WORKFLOW_SOURCES) {
+      const id = `./${path.posix.join('workflows', source)}.ts`;
+      expect(preload).toContain(`"${id}"`);
+      expect(code).toContain(`/***/ "${id}"`);
+    }
   });
 
   const cliBuilt = () => fs.existsSync(path.join(app, 'dist/cli/nightshift.js'));

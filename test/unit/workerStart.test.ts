@@ -7,7 +7,7 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-function startWorker(env: Record<string, string>) {
+function startWorker(env: Record<string, string>, nodeOptions: string[] = []) {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-worker-start-'));
   try {
     const clean = Object.fromEntries(
@@ -15,7 +15,7 @@ function startWorker(env: Record<string, string>) {
     );
     return spawnSync(
       process.execPath,
-      ['--import', require.resolve('tsx'), path.join(ROOT, 'cli/nightshift.ts'), 'worker'],
+      [...nodeOptions, '--import', require.resolve('tsx'), path.join(ROOT, 'cli/nightshift.ts'), 'worker'],
       {
         cwd,
         env: { ...clean, ...env },
@@ -38,6 +38,19 @@ describe('nightshift worker start-up errors', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr.trim()).toBe(
       `nightshift worker: configuration: NIGHTSHIFT_INVENTORY = ${JSON.stringify(file)}: ${why}`,
+    );
+  });
+
+  it('a workflow cache that cannot fit the heap limit: one line naming both settings, exit 1', () => {
+    const run = startWorker({ NIGHTSHIFT_WORKFLOW_CACHE_SIZE: '5000', TEMPORAL_ADDRESS: '127.0.0.1:1' }, [
+      '--max-old-space-size=384',
+    ]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    const line = run.stderr.trim();
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line).toMatch(
+      /^nightshift worker: configuration: NIGHTSHIFT_WORKFLOW_CACHE_SIZE = 5000 needs about 1032 MiB of V8 heap .* heap limit of \d+ MiB \(--max-old-space-size in NODE_OPTIONS\)/,
     );
   });
 });
