@@ -132,6 +132,10 @@ function throughputRows(t: ThroughputResult): [string, string][] {
       `${t.nightshift.upgradesPerSecond} upgrades/s against ${t.bare.workflowsPerSecond} bare workflows/s with ${t.bare.activitiesEach} activities each: ${t.ratio}× (target ≥ 0.8: ${met(t.ratio >= 0.8)})`,
     ],
     [
+      `  bare at most ${t.bare.sameConcurrency.maxInFlight} at once (nightshift's slots)`,
+      `${t.bare.sameConcurrency.workflowsPerSecond} bare workflows/s: ${t.ratioSameConcurrency}×`,
+    ],
+    [
       '  history, completed upgrade',
       `${h.completed.events} events against a minimum of ${h.completed.minimum}: ${h.completed.ratio}× (target ≤ 1.5: ${met(h.completed.ratio <= 1.5)})`,
     ],
