@@ -412,8 +412,7 @@ function dateText(wall: Date): string {
   }
   return text;
 }
-const timeText = (wall: Date) =>
-  TIME_TEXTS[Math.floor((wall.getTime() - Math.floor(wall.getTime() / DAY) * DAY) / MINUTE)]!;
+const timeText = (wall: Date) => TIME_TEXTS[wall.getUTCHours() * 60 + wall.getUTCMinutes()]!;
 
 /** A zone's name for an offset it uses (CET for +60 in Europe/Berlin), found once per zone and offset. */
 const abbreviations = new Map<string, string>();

@@ -19,8 +19,9 @@ export const SHARED_WORKFLOW_MODULES: readonly string[] = ['semver'];
 /**
  * nightshift's own modules of the workflow code that qualify the same way, relative to the workflows folder: pure
  * functions, constants and message definitions (defineSignal/defineQuery only build names). The SDK deep-freezes what
- * they export, so none may be mutated by a workflow; their Maps (versions.ts's parse cache) stay writable. Not
- * metrics.ts or operatorRequests.ts: they call the workflow API (metricMeter, setHandler, log) when used.
+ * they export, so none may be mutated by a workflow; their Maps (versions.ts's parse cache) stay writable.
+ * messages.ts brings operatorRequests.ts along (it imports it): no module state, and the workflow API it calls
+ * (setHandler, log) finds the current workflow when called. metrics.ts is left per workflow.
  */
 export const SHARED_WORKFLOW_SOURCES: readonly string[] = [
   '../domain/model',
