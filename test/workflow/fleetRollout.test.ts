@@ -211,27 +211,35 @@ async function diagnose(): Promise<string> {
           : JSON.stringify({ stage: s.stage, inFlight: s.inFlight, outcomes: s.outcomes, halted: s.halted })),
     );
   }
-  for (const id of driven.controlPlanes.slice(0, 20)) {
+  // Control planes whose last attempt did not complete (or that are still upgrading) first: they are the story.
+  const plain: string[] = [];
+  const notable: string[] = [];
+  for (const id of driven.controlPlanes) {
     const s = await bounded(env, 3000, () => cpStatus(id)).catch((e: Error) => e.message);
     if (typeof s === 'string' && /deadline/i.test(s)) {
-      lines.push(`  ${id}: ${s} (stopping: the server does not answer)`);
+      notable.push(`  ${id}: ${s} (stopping: the server does not answer)`);
       break;
     }
-    lines.push(
+    const line =
       `  ${id}: ` +
-        (typeof s === 'string'
-          ? s
-          : JSON.stringify({
-              upgrade: s.upgrade && {
-                releaseId: s.upgrade.releaseId,
-                stage: s.upgrade.stage,
-                paused: s.upgrade.paused,
-              },
-              recent: s.recent.map((r) => `${r.releaseId}:${r.outcome}`),
-              whyNot: s.whyNot?.map((w) => w.code),
-            })),
-    );
+      (typeof s === 'string'
+        ? s
+        : JSON.stringify({
+            upgrade: s.upgrade && { releaseId: s.upgrade.releaseId, stage: s.upgrade.stage, paused: s.upgrade.paused },
+            // Why an attempt did not complete, so a failure on CI says what went wrong, not only that it did.
+            recent: s.recent.map((r) => `${r.releaseId}:${r.outcome}${r.reason ? ` (${r.reason})` : ''}`),
+            whyNot: s.whyNot?.map((w) => w.code),
+          }));
+    const settled =
+      typeof s !== 'string' &&
+      s.recent.at(-1)?.outcome === 'completed' &&
+      (s.upgrade === undefined || s.upgrade.outcome !== undefined);
+    (settled ? plain : notable).push(line);
   }
+  const shown = [...notable, ...plain].slice(0, Math.max(20, notable.length));
+  lines.push(...shown);
+  if (shown.length < notable.length + plain.length)
+    lines.push(`  … and ${notable.length + plain.length - shown.length} more that completed`);
   return lines.join('\n');
 }
 
