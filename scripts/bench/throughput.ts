@@ -1,5 +1,6 @@
 // `npx tsx scripts/bench/throughput.ts --control-planes 200 [--port 7311] [--max-concurrent 200] [--pause-samples 50]
-// [--bare-upserts 0]` (the last a diagnostic: search-attribute upserts in each bare workflow)
+// [--bare-upserts 0] [--dump-fleet FILE]` (diagnostics: search-attribute upserts in each bare workflow; the fleet's
+// runs written as JSON)
 // Issue 14's end-to-end figures on one in-memory dev server, in ONE run, both sides at scale.ts's worker settings:
 //   1. nightshift: one release through N control planes (development tier, windows open, instant simulated fleet),
 //      plus one extra control plane whose Gateway fails its health after the change (rolled back); upgrades/s from
@@ -42,6 +43,7 @@ import {
 import { startDevServer } from '../devServer';
 import * as bareActivities from './bare/activities';
 import type { bareWorkflow } from './bare/workflows';
+import { grantLatency, handOvers, type GrantLatency, type HandOver } from './fleetRuns';
 import { countHistory, median, minimumEvents, percentile, type HistoryCounts } from './historyCount';
 
 /** scale.ts's worker settings, for nightshift's workers and the bare worker alike. */
@@ -84,6 +86,10 @@ export interface ThroughputResult {
     fleetRuns: number;
     fleetHistoryLengths: number[];
     fleetMaxHistoryLength: number;
+    /** Each continue-as-new of the fleet: how long no slot was granted, and the workflow tasks that failed. */
+    fleetHandOvers: HandOver[];
+    /** From a slot grant to the server's confirmation of its delivery (grants sent as signals to external workflows). */
+    grantLatency?: GrantLatency;
   };
   bare: {
     workflows: number;
@@ -159,6 +165,8 @@ export interface ThroughputOptions {
   bareUpserts?: number;
   /** Give up on a rollout after this long (default 30 minutes). */
   timeoutMs?: number;
+  /** A diagnostic: write the fleet's runs (events, oldest run first) to this JSON file. */
+  dumpFleet?: string;
   log?: (line: string) => void;
 }
 
@@ -351,7 +359,21 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
     const one = await rollout(release);
     const outcomes = one.final.status.outcomes;
     log(`   ${one.seconds.toFixed(1)} s, outcomes ${JSON.stringify(outcomes)}`);
-    const fleetRuns = (await historiesOf(client, fleetWorkflowId(release.id))).map((r) => r.length).reverse();
+    const fleetHistories = (await historiesOf(client, fleetWorkflowId(release.id))).reverse();
+    const fleetRuns = fleetHistories.map((r) => r.length);
+    const fleetHandOvers = handOvers(fleetHistories);
+    if (opts.dumpFleet) fs.writeFileSync(opts.dumpFleet, JSON.stringify(fleetHistories));
+    const grants = grantLatency(fleetHistories);
+    if (grants)
+      log(
+        `   slot grants: ${grants.confirmed} delivered; from the grant to its delivery p50 ${grants.p50Seconds} s, ` +
+          `p90 ${grants.p90Seconds} s, max ${grants.maxSeconds} s`,
+      );
+    for (const h of fleetHandOvers)
+      log(
+        `   fleet run ${h.run} → ${h.run + 1}: no grant for ${h.grantGapSeconds ?? '?'} s ` +
+          `(${h.lastGrantToCloseSeconds ?? '?'} s of it before the run closed); failed tasks ${JSON.stringify(h.failedTasks)}`,
+      );
 
     // ---- 2. history ----
     // The sample: completed control planes spread over the fleet (every step-th first); others met on the way are
@@ -495,6 +517,8 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
         fleetRuns: fleetRuns.length,
         fleetHistoryLengths: fleetRuns,
         fleetMaxHistoryLength: Math.max(...fleetRuns),
+        fleetHandOvers,
+        ...(grants ? { grantLatency: grants } : {}),
       },
       bare: {
         workflows: n,
@@ -622,6 +646,7 @@ function main(): void {
       'max-concurrent': { type: 'string', default: '200' },
       'pause-samples': { type: 'string', default: '50' },
       'bare-upserts': { type: 'string', default: '0' },
+      'dump-fleet': { type: 'string' },
     },
   });
   const int = (name: keyof typeof values, min: number, max = Infinity): number => {
@@ -638,6 +663,7 @@ function main(): void {
     maxConcurrent: int('max-concurrent', 1, 1000),
     pauseSamples: int('pause-samples', 0),
     bareUpserts: int('bare-upserts', 0, 100),
+    ...(values['dump-fleet'] ? { dumpFleet: values['dump-fleet'] } : {}),
     log: (line) => console.error(`${(performance.now() / 1000).toFixed(1).padStart(6)} s  ${line}`),
   };
   benchThroughput(opts).then(
