@@ -14,6 +14,7 @@ import type {
   ControlPlaneStatus,
   ReleaseOffer,
   SlotAsk,
+  SlotGrant,
   UpgradeReport,
   Withdrawal,
 } from '../workflows/messages';
@@ -64,6 +65,8 @@ export interface MessengerPort {
    * service (the activity retries); other failures are in `failed`.
    */
   withdraw(controlPlaneIds: string[], w: Withdrawal): Promise<WithdrawResult>;
+  /** Signals `grant` to each `control-plane/<id>`; answers and throws as `withdraw` does. */
+  grant(controlPlaneIds: string[], g: SlotGrant): Promise<WithdrawResult>;
 }
 
 export interface WithdrawResult {
@@ -318,6 +321,17 @@ export function controlPlaneActivities(deps: ActivityDeps) {
       const messenger = needMessenger(deps, 'withdrawRelease');
       if (input.controlPlaneIds.length === 0) return { sent: [], gone: [] };
       return heartbeating(() => translating(() => messenger.withdraw(input.controlPlaneIds, input.withdrawal)));
+    },
+
+    /**
+     * Delivers a fleet's slot grants (signal `grant` to each control plane). Sent from an activity, not as the fleet's
+     * own signals to external workflows: the server delivers those from its transfer queue, which under load took
+     * seconds to a minute (bench at 1,000: p50 1.5 s, p90 17.5 s, max 68.5 s), while the granted slot stood idle.
+     */
+    async grantSlots(input: { controlPlaneIds: string[]; grant: SlotGrant }): Promise<WithdrawResult> {
+      const messenger = needMessenger(deps, 'grantSlots');
+      if (input.controlPlaneIds.length === 0) return { sent: [], gone: [] };
+      return heartbeating(() => translating(() => messenger.grant(input.controlPlaneIds, input.grant)));
     },
 
     /** Releases whose fleet rollout runs or rolled out to the end, newest first. */

@@ -1,20 +1,22 @@
 // The Temporal client behind MessengerPort: activities offer releases to the control-plane workflows (signal-with-
-// start `control-plane/<id>`) and withdraw them (signal), carry their reports, slot asks and returns to the fleet
+// start `control-plane/<id>`), grant them slots and withdraw releases (signals), carry their reports, slot asks and returns to the fleet
 // rollouts (signals), and read what the workflows hold (describe + status query, visibility). Nothing here throws
 // for a single control plane.
-import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ControlPlaneProbe, MessengerPort, OpenRelease, WithdrawResult } from '../activities/controlPlanes';
 import { ReleaseSchema } from '../domain/release';
 import {
   askSlotSignal,
   controlPlaneStatusQuery,
   controlPlaneWorkflowId,
+  grantSignal,
   offerSignal,
   reportSignal,
   returnSlotSignal,
   withdrawSignal,
   type ControlPlaneInput,
   type ReleaseOffer,
+  type SlotGrant,
   type Withdrawal,
 } from '../workflows/messages';
 import { ControlPlaneId, UpgradeStage } from '../workflows/searchAttributes';
@@ -144,12 +146,28 @@ export class TemporalMessenger implements MessengerPort {
   }
 
   async withdraw(controlPlaneIds: string[], w: Withdrawal): Promise<WithdrawResult> {
+    return this.signalEach(controlPlaneIds, 'withdrawal', (h) => h.signal(withdrawSignal, w));
+  }
+
+  async grant(controlPlaneIds: string[], g: SlotGrant): Promise<WithdrawResult> {
+    return this.signalEach(controlPlaneIds, 'slot grant', (h) => h.signal(grantSignal, g));
+  }
+
+  /**
+   * Signals each control-plane workflow; a closed or missing one is `gone`. Throws only when nothing got through and
+   * every failure was the service being unreachable (the activity retries rather than lose every signal).
+   */
+  private async signalEach(
+    controlPlaneIds: string[],
+    what: string,
+    send: (handle: WorkflowHandle) => Promise<void>,
+  ): Promise<WithdrawResult> {
     const outcomes = await mapLimit(controlPlaneIds, this.concurrency, async (id) => {
       try {
-        await this.client.workflow.getHandle(controlPlaneWorkflowId(id)).signal(withdrawSignal, w);
+        await send(this.client.workflow.getHandle(controlPlaneWorkflowId(id)));
         return { id, sent: true as const };
       } catch (err) {
-        // Signalling a closed workflow answers NOT_FOUND, like one that never existed: nothing holds the release.
+        // Signalling a closed workflow answers NOT_FOUND, like one that never existed.
         if (err instanceof WorkflowNotFoundError) return { id, sent: false as const };
         return { id, err };
       }
@@ -157,7 +175,6 @@ export class TemporalMessenger implements MessengerPort {
     const sent = outcomes.filter((o) => 'sent' in o && o.sent).map((o) => o.id);
     const gone = outcomes.filter((o) => 'sent' in o && !o.sent).map((o) => o.id);
     const failures = outcomes.filter((o): o is { id: string; err: unknown } => 'err' in o);
-    // Nothing got through and the service is unreachable: let the activity retry rather than lose every withdrawal.
     if (
       sent.length === 0 &&
       gone.length === 0 &&
@@ -165,7 +182,7 @@ export class TemporalMessenger implements MessengerPort {
       failures.every((f) => isConnectionError(f.err))
     ) {
       const first = failures[0]!.err;
-      throw new Error(`no withdrawal delivered (${failures.length} control planes): ${messageOf(first)}`, {
+      throw new Error(`no ${what} delivered (${failures.length} control planes): ${messageOf(first)}`, {
         cause: first,
       });
     }

@@ -63,6 +63,12 @@ const RECENT_KEPT = 10;
  * `cancel` started the cancelled upgrade again, and its second report was counted twice (found by npm run chaos).
  */
 export const PATCH_FLEET_OFFER_ONCE = 'fleet-offer-once';
+/**
+ * Patch: a grant of the slot this attempt already holds is the same grant delivered again (the fleet's grantSlots
+ * activity retried after a worker died) and is ignored. Before, it was handed back as unwanted, and the fleet counted
+ * a changing control plane as waiting: one more than maxConcurrent could change at once.
+ */
+export const PATCH_REPEATED_GRANT_KEPT = 'repeated-grant-kept';
 /** A release that failed before any change is offered again by the catch-up schedule only after this long. */
 export const RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
 /**
@@ -198,6 +204,7 @@ export class ControlPlaneWorkflow {
   grant(releaseId: string): void {
     const cur = this.active();
     if (cur?.release.id === releaseId && cur.grant()) return;
+    if (cur?.release.id === releaseId && cur.holdsSlot() && patched(PATCH_REPEATED_GRANT_KEPT)) return;
     // Arrived after we stopped waiting (window closed, cancelled, finished): hand it straight back.
     this.send({ kind: 'return-slot', fleetWorkflowId: fleetWorkflowId(releaseId), releaseId });
   }

@@ -83,6 +83,13 @@ export const PATCH_GRANTS_UNAWAITED = 'grants-not-awaited';
  * queued for a slot, reach twice the slots. A parked rollout (windows later) is not slowed: only open windows count.
  */
 export const PATCH_OFFER_PACING = 'offer-pacing';
+/**
+ * Patch: slot grants are delivered by an activity (grantSlots, one per batch), not as the fleet's signals to external
+ * workflows. The server delivers those from its transfer queue: under load a grant took p50 1.5 s, p90 17.5 s and up to
+ * 68.5 s to reach its control plane (bench at 1,000), while the slot it granted stood idle; and at continue-as-new the
+ * run waited for the last of them (19–38 s without a grant). Decision 0017.
+ */
+export const PATCH_GRANTS_BY_ACTIVITY = 'grants-by-activity';
 /** How long a control plane offered with an open window counts as starting: after it, it is taken as parked. */
 const STARTING_GRACE_MS = 5 * 60_000;
 /** Early reports kept at most (oldest dropped): reports for control planes this rollout never counts in are rare. */
@@ -107,6 +114,16 @@ const batchAct = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+/**
+ * Slot grants: retried until the service takes them (an unreachable service is the only error the activity throws),
+ * quickly, as every retry is a slot standing idle.
+ */
+const grantAct = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
 const nowIso = () => new Date(Date.now()).toISOString();
@@ -370,6 +387,10 @@ export class FleetRollout {
     }
     this.refresh();
     const grantedAt = nowIso();
+    if (patched(PATCH_GRANTS_BY_ACTIVITY)) {
+      if (grants.length > 0) void this.tracked(() => this.deliverGrants(grants, grantedAt));
+      return;
+    }
     if (patched(PATCH_GRANTS_UNAWAITED)) {
       // Each grant is its own operation: a slot freed while earlier grants are still being delivered is granted at once.
       for (const g of grants) void this.tracked(() => this.sendGrant(g, grantedAt));
@@ -378,6 +399,24 @@ export class FleetRollout {
     await this.tracked(async () => {
       await Promise.all(grants.map((g) => this.sendGrant(g, grantedAt)));
     });
+  }
+
+  /** One activity per batch; a control plane whose workflow is gone, or that refused the signal, gets no slot. */
+  private async deliverGrants(grants: SlotAsk[], grantedAt: string): Promise<void> {
+    const ids = grants.map((g) => g.controlPlaneId);
+    try {
+      const r = await grantAct.grantSlots({ controlPlaneIds: ids, grant: { releaseId: this.release.id, grantedAt } });
+      for (const id of r.gone) this.grantNotDelivered(id, 'no running workflow');
+      for (const f of r.failed ?? []) this.grantNotDelivered(f.id, f.error);
+    } catch (err) {
+      // Only a worker without a messenger fails it for good (retries are unlimited otherwise).
+      for (const id of ids) this.grantNotDelivered(id, errorMessage(err));
+    }
+  }
+
+  private grantNotDelivered(id: string, error: string): void {
+    log.warn('slot grant not delivered; slot freed', { id, error });
+    if (this.c.children[id] === 'c') this.setChild(id, 'w');
   }
 
   private async sendGrant(g: SlotAsk, grantedAt: string): Promise<void> {

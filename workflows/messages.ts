@@ -306,7 +306,12 @@ export interface ReleaseOffer {
 export const offerSignal = defineSignal<[ReleaseOffer]>('offer');
 
 /** Fleet → control plane: a slot for this release is yours. */
-export const grantSignal = defineSignal<[{ releaseId: string; grantedAt: string }]>('grant');
+/** Fleet → control plane: a slot is yours (`grantedAt`: when the fleet granted it). */
+export interface SlotGrant {
+  releaseId: string;
+  grantedAt: string;
+}
+export const grantSignal = defineSignal<[SlotGrant]>('grant');
 
 /** Outcomes of one upgrade attempt. `failed-before-change`: it stopped before touching anything (not harm). */
 export type AttemptOutcome = UpgradeOutcome;

@@ -264,6 +264,11 @@ export class UpgradeAttempt {
     return true;
   }
 
+  /** Whether this attempt holds the slot its latest ask was granted. */
+  holdsSlot(): boolean {
+    return this.slotGranted;
+  }
+
   /** The fleet's slot grant for this release. False when it is not wanted (it must be handed back). */
   grant(): boolean {
     if (this.waitingForSlot && !this.slotGranted) {

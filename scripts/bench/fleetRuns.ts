@@ -1,7 +1,8 @@
 // What the fleet's continue-as-new costs (pure): for each hand-over from one run to the next, how long no slot was
 // granted (the last grant signal of the run to the first of the next), and the workflow tasks that failed on the way
 // (by cause: a run cannot close while signals keep arriving, UnhandledCommand); and how long the server took to
-// deliver the fleet's slot grants (SignalExternalWorkflowExecution initiated → ExternalWorkflowExecutionSignaled).
+// deliver the fleet's slot grants: SignalExternalWorkflowExecution initiated → ExternalWorkflowExecutionSignaled before
+// patch grants-by-activity, the grantSlots activity scheduled → completed after it.
 import { temporal } from '@temporalio/proto';
 import { eventName, type EventTypeLike } from './historyCount';
 
@@ -10,11 +11,12 @@ export interface RunEvent {
   eventType?: EventTypeLike;
   eventTime?: { seconds?: { toString(): string } | number | null; nanos?: number | null } | null;
   workflowTaskFailedEventAttributes?: { cause?: number | string | null } | null;
-  eventId?: { toString(): string } | number | null;
-  externalWorkflowExecutionSignaledEventAttributes?: {
-    initiatedEventId?: { toString(): string } | number | null;
-  } | null;
+  eventId?: EventId;
+  externalWorkflowExecutionSignaledEventAttributes?: { initiatedEventId?: EventId } | null;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: EventId } | null;
 }
+type EventId = { toString(): string } | number | null | undefined;
 type HistoryEvent = RunEvent;
 
 export interface HandOver {
@@ -34,7 +36,18 @@ const seconds = (e: HistoryEvent): number => {
   const t = e.eventTime;
   return t ? Number(String(t.seconds ?? 0)) + (t.nanos ?? 0) / 1e9 : NaN;
 };
-const isGrant = (e: HistoryEvent) => eventName(e.eventType) === 'SignalExternalWorkflowExecutionInitiated';
+const isGrant = (e: HistoryEvent) =>
+  eventName(e.eventType) === 'SignalExternalWorkflowExecutionInitiated' ||
+  (eventName(e.eventType) === 'ActivityTaskScheduled' &&
+    e.activityTaskScheduledEventAttributes?.activityType?.name === 'grantSlots');
+/** The event id of the grant a confirmation confirms (a delivered signal, a completed grantSlots). */
+const confirms = (e: HistoryEvent): string | undefined => {
+  const name = eventName(e.eventType);
+  if (name === 'ExternalWorkflowExecutionSignaled')
+    return String(e.externalWorkflowExecutionSignaledEventAttributes?.initiatedEventId);
+  if (name === 'ActivityTaskCompleted') return String(e.activityTaskCompletedEventAttributes?.scheduledEventId);
+  return undefined;
+};
 
 function failedTasks(events: readonly HistoryEvent[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -71,7 +84,7 @@ export function handOvers(runs: readonly (readonly HistoryEvent[])[]): HandOver[
 const round = (x: number) => Math.round(x * 10) / 10;
 
 export interface GrantLatency {
-  /** Grants whose delivery the history confirms. */
+  /** Grants (a signal, or a grantSlots batch) whose delivery the history confirms. */
   confirmed: number;
   p50Seconds: number;
   p90Seconds: number;
@@ -84,10 +97,9 @@ export function grantLatency(runs: readonly (readonly HistoryEvent[])[]): GrantL
   for (const run of runs) {
     const initiated = new Map<string, number>();
     for (const e of run) {
-      const name = eventName(e.eventType);
-      if (name === 'SignalExternalWorkflowExecutionInitiated') initiated.set(String(e.eventId), seconds(e));
-      if (name !== 'ExternalWorkflowExecutionSignaled') continue;
-      const from = initiated.get(String(e.externalWorkflowExecutionSignaledEventAttributes?.initiatedEventId));
+      if (isGrant(e)) initiated.set(String(e.eventId), seconds(e));
+      const grant = confirms(e);
+      const from = grant === undefined ? undefined : initiated.get(grant);
       if (from !== undefined) latencies.push(seconds(e) - from);
     }
   }

@@ -6,25 +6,28 @@ import {
   askSlotSignal,
   controlPlaneStatusQuery,
   controlPlaneWorkflowId,
+  grantSignal,
   offerSignal,
   reportSignal,
   returnSlotSignal,
   withdrawSignal,
   type ControlPlaneInput,
   type ReleaseOffer,
+  type SlotGrant,
   type Withdrawal,
 } from '../../workflows/messages';
 import { ReleaseId, UpgradeStage } from '../../workflows/searchAttributes';
 
 export const offersQuery = defineQuery<ReleaseOffer[]>('offers');
 export const withdrawalsQuery = defineQuery<Withdrawal[]>('withdrawals');
+export const grantsQuery = defineQuery<SlotGrant[]>('grants');
 export const receivedQuery = defineQuery<{ signal: string; payload: unknown }[]>('received');
 /** Ends the stand-in fleet, upserting UpgradeStage = the given stage first (as the real one will). */
 export const finishSignal = defineSignal<[string]>('finish');
 
 /**
  * Stand-in control plane: keeps every offer, holds the newest one (ReleaseId), answers `status`, keeps every
- * withdrawal (and changes nothing for it); runs forever.
+ * withdrawal and slot grant (and changes nothing for them); runs forever.
  */
 export async function controlPlane(input: ControlPlaneInput): Promise<void> {
   const offers: ReleaseOffer[] = [];
@@ -36,6 +39,9 @@ export async function controlPlane(input: ControlPlaneInput): Promise<void> {
   const withdrawals: Withdrawal[] = [];
   setHandler(withdrawSignal, (w) => void withdrawals.push(w));
   setHandler(withdrawalsQuery, () => withdrawals);
+  const grants: SlotGrant[] = [];
+  setHandler(grantSignal, (g) => void grants.push(g));
+  setHandler(grantsQuery, () => grants);
   setHandler(controlPlaneStatusQuery, () => {
     const last = offers.at(-1);
     return {

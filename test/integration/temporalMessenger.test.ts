@@ -10,7 +10,7 @@ import { controlPlaneWorkflowId, fleetWorkflowId, type ReleaseOffer } from '../.
 import { ControlPlaneId, ReleaseId } from '../../workflows/searchAttributes';
 import { devServerEnv } from '../helpers/temporalServers';
 import { closedPort } from '../unit/integrations/fixtures';
-import { finishSignal, offersQuery, receivedQuery, withdrawalsQuery } from './messengerWorkflows';
+import { finishSignal, grantsQuery, offersQuery, receivedQuery, withdrawalsQuery } from './messengerWorkflows';
 
 const TASK_QUEUE = 'messenger';
 let env: TestWorkflowEnvironment;
@@ -201,6 +201,33 @@ describe('withdraw', () => {
     await expect(
       connection.withDeadline(Date.now() + 2000, () => unreachable.withdraw(['cp-x', 'cp-y'], withdrawal)),
     ).rejects.toThrow(/no withdrawal delivered \(2 control planes\)/);
+    await connection.close();
+  });
+});
+
+describe('grant', () => {
+  const grant = { releaseId: R582.id, grantedAt: '2026-12-04T02:00:00.000Z' };
+
+  it('signals the running control planes and counts closed and missing ones as gone', async () => {
+    expect(await messenger.grant(['cp-1', 'cp-2', 'cp-none', 'cp-3'], grant)).toEqual({
+      sent: ['cp-1', 'cp-3'],
+      gone: ['cp-2', 'cp-none'],
+    });
+    for (const id of ['cp-1', 'cp-3']) {
+      const grants = await eventually(
+        () => env.client.workflow.getHandle(controlPlaneWorkflowId(id)).query(grantsQuery),
+        (g) => g.length === 1,
+      );
+      expect(grants).toEqual([grant]);
+    }
+  });
+
+  it('throws (so the activity retries) when the service cannot be reached for any of them', async () => {
+    const connection = Connection.lazy({ address: `127.0.0.1:${await closedPort()}` });
+    const unreachable = new TemporalMessenger(new Client({ connection }), { taskQueue: TASK_QUEUE });
+    await expect(connection.withDeadline(Date.now() + 2000, () => unreachable.grant(['cp-x'], grant))).rejects.toThrow(
+      /no slot grant delivered \(1 control planes\)/,
+    );
     await connection.close();
   });
 });

@@ -53,5 +53,25 @@ describe('bench: the fleet at continue-as-new', () => {
     const run2 = [initiated(5, 200), signaled(5, 203)];
     expect(grantLatency([run1, run2])).toEqual({ confirmed: 3, p50Seconds: 3, p90Seconds: 3, maxSeconds: 20 });
     expect(grantLatency([[initiated(1, 1)]])).toBeUndefined();
+    // After patch grants-by-activity: a grantSlots batch, from scheduled to completed; other activities do not count.
+    const scheduled = (id: number, s: number, name: string) => ({
+      eventType: T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+      eventTime: at(s),
+      eventId: id,
+      activityTaskScheduledEventAttributes: { activityType: { name } },
+    });
+    const completed = (scheduledEventId: number, s: number) => ({
+      eventType: T.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+      eventTime: at(s),
+      activityTaskCompletedEventAttributes: { scheduledEventId },
+    });
+    const byActivity = [
+      scheduled(3, 10, 'grantSlots'),
+      scheduled(4, 10, 'offerFleetPage'),
+      completed(4, 30),
+      completed(3, 10.5),
+    ];
+    expect(grantLatency([byActivity])).toEqual({ confirmed: 1, p50Seconds: 0.5, p90Seconds: 0.5, maxSeconds: 0.5 });
+    expect(handOvers([byActivity, [grant(12)]])[0]).toMatchObject({ grantGapSeconds: 2 });
   });
 });

@@ -15,6 +15,7 @@ import type {
   AttemptRecord,
   ControlPlaneStatus,
   ReleaseOffer,
+  SlotGrant,
   UpgradeStatus,
   Withdrawal,
 } from '../../workflows/messages';
@@ -45,7 +46,7 @@ function fakeInventory(cps: Record<string, unknown>[]): InventoryPort {
   };
 }
 
-/** Records offers and withdrawals; `failIds` fail, `goneIds` have no workflow; holding/openReleases/inspect answer what the test set. */
+/** Records offers, withdrawals and grants; `failIds` fail, `goneIds` have no workflow; holding/openReleases/inspect answer what the test set. */
 function fakeMessenger(
   opts: {
     failIds?: string[];
@@ -57,6 +58,7 @@ function fakeMessenger(
 ) {
   const offers: { ids: string[]; offer: ReleaseOffer }[] = [];
   const withdrawals: { ids: string[]; withdrawal: Withdrawal }[] = [];
+  const grants: { ids: string[]; grant: SlotGrant }[] = [];
   const signals: { fleetId: string; message: unknown }[] = [];
   const holdingAsked: string[] = [];
   const messenger: MessengerPort = {
@@ -81,13 +83,20 @@ function fakeMessenger(
     },
     async withdraw(ids, withdrawal) {
       withdrawals.push({ ids, withdrawal });
-      const gone = ids.filter((id) => opts.goneIds?.includes(id));
-      const failed = ids.filter((id) => opts.failIds?.includes(id)).map((id) => ({ id, error: 'boom' }));
-      const sent = ids.filter((id) => !gone.includes(id) && !failed.some((f) => f.id === id));
-      return { sent, gone, ...(failed.length > 0 ? { failed } : {}) };
+      return signalled(ids);
+    },
+    async grant(ids, grant) {
+      grants.push({ ids, grant });
+      return signalled(ids);
     },
   };
-  return { messenger, offers, withdrawals, signals, holdingAsked };
+  const signalled = (ids: string[]) => {
+    const gone = ids.filter((id) => opts.goneIds?.includes(id));
+    const failed = ids.filter((id) => opts.failIds?.includes(id)).map((id) => ({ id, error: 'boom' }));
+    const sent = ids.filter((id) => !gone.includes(id) && !failed.some((f) => f.id === id));
+    return { sent, gone, ...(failed.length > 0 ? { failed } : {}) };
+  };
+  return { messenger, offers, withdrawals, grants, signals, holdingAsked };
 }
 
 function deps(inv: InventoryPort, messenger?: MessengerPort): ActivityDeps {
@@ -433,5 +442,34 @@ describe('withdrawRelease', () => {
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err).toMatchObject({ type: 'NotConfigured', nonRetryable: true });
     expect((err as Error).message).toMatch(/withdrawRelease needs ActivityDeps\.messenger/);
+  });
+});
+
+describe('grantSlots', () => {
+  const grant: SlotGrant = { releaseId: 'lts-5.8.2', grantedAt: '2026-12-04T02:00:00.000Z' };
+
+  it('grants every slot in one batch, telling the control planes without a workflow apart', async () => {
+    const { messenger, grants } = fakeMessenger({ goneIds: ['cp-gone'], failIds: ['cp-bad'] });
+    const acts = controlPlaneActivities(deps(fakeInventory(fleet), messenger));
+    expect(await acts.grantSlots({ controlPlaneIds: ['cp-main', 'cp-gone', 'cp-bad'], grant })).toEqual({
+      sent: ['cp-main'],
+      gone: ['cp-gone'],
+      failed: [{ id: 'cp-bad', error: 'boom' }],
+    });
+    expect(grants).toEqual([{ ids: ['cp-main', 'cp-gone', 'cp-bad'], grant }]);
+    expect(await acts.grantSlots({ controlPlaneIds: [], grant })).toEqual({ sent: [], gone: [] });
+    expect(grants).toHaveLength(1);
+  });
+
+  it('lets an unreachable service through as retryable, and fails without retries when there is no messenger', async () => {
+    const { messenger } = fakeMessenger();
+    messenger.grant = () => Promise.reject(new Error('no slot grant delivered (1 control planes): unavailable'));
+    const acts = controlPlaneActivities(deps(fakeInventory(fleet), messenger));
+    const unreachable = await acts.grantSlots({ controlPlaneIds: ['cp-main'], grant }).catch((e: unknown) => e);
+    expect(unreachable).not.toBeInstanceOf(ApplicationFailure);
+    const err = await controlPlaneActivities(deps(fakeInventory(fleet)))
+      .grantSlots({ controlPlaneIds: ['cp-main'], grant })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'NotConfigured', nonRetryable: true });
   });
 });

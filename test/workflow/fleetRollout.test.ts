@@ -442,7 +442,7 @@ describe('fleetRollout (time-skipping server)', () => {
         expect(spans.size).toBe(5);
         expect(peakOverlap([...spans.values()])).toBe(2); // reached, never exceeded
         for (const id of ['w-main-1', 'w-canary-2']) expect(await harness.version(id, 'gateway')).toBe('5.8.2');
-        await recordHistory(handle, 'fleet-completed.v2');
+        await recordHistory(handle, 'fleet-completed.v3');
       } finally {
         platform.upgrade = upgrade;
       }
@@ -816,7 +816,7 @@ describe('fleetRollout (time-skipping server)', () => {
       const firstRun = env.client.workflow.getHandle(fleetWorkflowId(rel.id), handle.firstExecutionRunId);
       expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW');
       expect(s.maxHistoryLength).toBeLessThan(700);
-      await recordHistory(firstRun, 'fleet-continued-as-new.v2');
+      await recordHistory(firstRun, 'fleet-continued-as-new.v3');
     },
     240_000,
   );

@@ -16,6 +16,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../../activities';
 import { workflowsPath } from '../../../worker/worker';
+import { recordHistory } from '../../helpers/recordHistory';
 import { workflowBundleOptions } from '../../../worker/workflowBundle';
 import type { controlPlane as controlPlaneWorkflow } from '../../../workflows/controlPlane';
 import {
@@ -105,6 +106,20 @@ export class ControlPlaneRun {
       if (Date.now() > deadline)
         throw new Error(`attempt ${n} never ended; status ${JSON.stringify(await this.status())}`);
       await pause(25);
+    }
+  }
+
+  /** Records, for the replay suite, the latest run that scheduled an activity of `activityType`. */
+  async record(name: string, activityType: string): Promise<void> {
+    if (!process.env.RECORD_HISTORIES) return;
+    let runId: string | undefined;
+    for (;;) {
+      const handle = this.env.client.workflow.getHandle(this.handle.workflowId, runId);
+      const events = (await handle.fetchHistory()).events ?? [];
+      if (events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType))
+        return recordHistory(handle, name);
+      runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+      if (!runId) throw new Error(`${this.handle.workflowId}: no run scheduled ${activityType}`);
     }
   }
 

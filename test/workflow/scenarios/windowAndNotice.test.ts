@@ -173,7 +173,10 @@ server.it(
       expect(asking.whyNot[0]).toMatchObject({ code: 'waiting-for-slot', until: second.window!.closesAt });
       expect(log.trail().filter((t) => /upgrade|probe/.test(t))).toEqual([]);
 
-      await wf.handle.signal(grantSignal, { releaseId: 'lts-5.8.2', grantedAt: new Date().toISOString() });
+      const grant = { releaseId: 'lts-5.8.2', grantedAt: new Date().toISOString() };
+      await wf.handle.signal(grantSignal, grant);
+      // The same grant again, as a retried grantSlots activity delivers it: the slot is held, not handed back.
+      await wf.handle.signal(grantSignal, grant);
       const [attempt] = await wf.attemptsEnded(1);
       expect(attempt).toMatchObject({ outcome: 'completed', fleetWorkflowId: fleet.workflowId });
       expect(log.inputs('reportToFleet')).toEqual([
@@ -188,6 +191,8 @@ server.it(
         },
       ]);
       expect(log.of('upgradeComponent')[0]!.at).toBeGreaterThanOrEqual(Date.parse(second.window!.startAt));
+      expect(log.inputs('returnFleetSlot')).toHaveLength(1); // only the one after the first window's latest start
+      await wf.record('repeated-grant-kept', 'upgradeComponent');
       await wf.close();
     });
   },
