@@ -261,10 +261,14 @@ async function unslottedAtEachOffer(h: WorkflowHandle): Promise<number[]> {
     if (scheduled) {
       activityOf.set(String(e.eventId), scheduled.activityType!.name!);
       if (scheduled.activityType!.name === 'offerFleetPage') seen.push(offered - granted);
+      // Grants, since patch grants-by-activity: a batch per grantSlots activity.
+      if (scheduled.activityType!.name === 'grantSlots')
+        granted += (decode(scheduled.input!.payloads![0]) as { controlPlaneIds: string[] }).controlPlaneIds.length;
     }
     const completed = e.activityTaskCompletedEventAttributes;
     if (completed && activityOf.get(String(completed.scheduledEventId)) === 'offerFleetPage')
       offered += (decode(completed.result!.payloads![0]) as { offered: string[] }).offered.length;
+    // Grants before that patch: the fleet's own signals.
     if (e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'grant') granted++;
   }
   return seen;
