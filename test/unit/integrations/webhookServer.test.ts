@@ -211,7 +211,10 @@ describe('release-event webhook', () => {
   });
 
   it('refuses a replay of the same signed request within the window with 409; a newly signed delivery is a duplicate (200)', async () => {
-    const headers = signed(body);
+    // One clock reading for both signatures: read twice, a second boundary between them made the "new" signature the
+    // same as the first (CI saw 409 for it).
+    const t = nowSeconds();
+    const headers = signed(body, { timestamp: t });
     const first = await request(port, { headers, body });
     expect(first.status).toBe(202);
     const replay = await request(port, { headers, body });
@@ -220,7 +223,7 @@ describe('release-event webhook', () => {
     expect(started).toHaveLength(1);
     // The same event signed again (another timestamp) is a new delivery: the rollout exists already.
     next = async () => ({ workflowId: 'fleet/lts-5.8.2', runId: 'run-1', result: 'already-running' });
-    const again = await request(port, { headers: signed(body, { timestamp: nowSeconds() - 1 }), body });
+    const again = await request(port, { headers: signed(body, { timestamp: t - 1 }), body });
     expect(again.status).toBe(200);
     expect(started).toHaveLength(2);
     expect(logs[1]).toMatch(/ 409 replayed: /);
