@@ -1,7 +1,7 @@
 // The Temporal client behind MessengerPort: activities offer releases to the control-plane workflows (signal-with-
-// start `control-plane/<id>`), grant them slots and withdraw releases (signals), carry their reports, slot asks and returns to the fleet
-// rollouts (signals), and read what the workflows hold (describe + status query, visibility). Nothing here throws
-// for a single control plane.
+// start `control-plane/<id>`), grant them slots and withdraw releases (signals), carry their reports, slot asks and
+// returns to the fleet rollouts (signals), and read what the workflows hold (describe + status query, visibility).
+// Nothing here throws for a single control plane.
 import { isGrpcServiceError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ControlPlaneProbe, MessengerPort, OpenRelease, WithdrawResult } from '../activities/controlPlanes';
 import { ReleaseSchema } from '../domain/release';

@@ -424,8 +424,7 @@ export class FleetRollout {
       const cp = getExternalWorkflowHandle(controlPlaneWorkflowId(g.controlPlaneId));
       await cp.signal(grantSignal, { releaseId: this.release.id, grantedAt });
     } catch (err) {
-      log.warn('slot grant not delivered; slot freed', { id: g.controlPlaneId, error: errorMessage(err) });
-      if (this.c.children[g.controlPlaneId] === 'c') this.setChild(g.controlPlaneId, 'w');
+      this.grantNotDelivered(g.controlPlaneId, errorMessage(err));
     }
   }
 

@@ -305,7 +305,6 @@ export interface ReleaseOffer {
 }
 export const offerSignal = defineSignal<[ReleaseOffer]>('offer');
 
-/** Fleet → control plane: a slot for this release is yours. */
 /** Fleet → control plane: a slot is yours (`grantedAt`: when the fleet granted it). */
 export interface SlotGrant {
   releaseId: string;
