@@ -25,8 +25,11 @@ RUN npm run build
 FROM node:20.20.2-bookworm-slim
 # MALLOC_ARENA_MAX: glibc gives each busy thread (the SDK's Rust core, workflow threads, libuv) its own malloc arena;
 # two arenas kept a worker with 1,000 parked control planes at 536 MiB instead of 611 (docs/scale.md).
+# --max-old-space-size: each V8 isolate's heap cap (the main thread and each workflow thread). Without it V8 sizes the
+# heap from the machine and collects late: 667 MiB with 10,000 parked instead of 493 (docs/scale.md). 384 holds the
+# default workflow cache (300); a larger NIGHTSHIFT_WORKFLOW_CACHE_SIZE needs a larger cap, and the worker says so.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--enable-source-maps \
+    NODE_OPTIONS="--enable-source-maps --max-old-space-size=384" \
     MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./

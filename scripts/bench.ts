@@ -161,7 +161,7 @@ function fanoutRows(f: FanoutResult): [string, string][] {
       `${f.nightshift.parkedPerSecond} parked/s against ${f.bare.parkedPerSecond} bare/s: ${f.ratios.parkedPerSecond}× (target ≥ 0.8: ${met(f.ratios.parkedPerSecond >= 0.8)})`,
     ],
     [
-      '  worker peak RSS',
+      `  worker peak RSS (NODE_OPTIONS ${f.workerNodeOptions || 'none'})`,
       `${peak} MiB (at ready ${f.nightshift.worker.atReady.peakRssMiB}) against ${f.bare.worker.atEnd.peakRssMiB} MiB bare: ${f.ratios.peakRss}×` +
         (f.controlPlanes >= 10_000
           ? ` (target ≤ 512 MiB: ${met(peak <= 512)})`

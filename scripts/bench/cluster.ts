@@ -23,6 +23,7 @@ import type { fleetRollout } from '../../workflows';
 import { fleetStatusQuery, fleetWorkflowId, type FleetUpgradeResult } from '../../workflows/messages';
 import { startTemporalCluster, temporalClusterAvailability } from '../../test/helpers/temporalCluster';
 import { BENCH_RELEASE, FAST_VERIFY, benchInventory, spawnNightshiftWorker, type ChildWorker } from './fanout';
+import { workflowTaskFigures, type WorkflowTaskFigures } from './workerMetrics';
 
 export interface ExactlyOnce {
   /** Components in the inventory (Dashboard, Gateway, data planes of every control plane). */
@@ -56,8 +57,17 @@ export interface ClusterRun {
   exactlyOnce: ExactlyOnce;
   /** The machine's 1-minute load average at the end (2 CPUs: above 2, everything waited for a CPU). */
   loadAverage1m: number;
-  /** Per worker process at the end: VmHWM, VmRSS (MiB) and CPU seconds spent during the rollout. */
-  workerProcesses: { pid: number; peakRssMiB: number; rssMiB: number; rolloutCpuSeconds: number }[];
+  /**
+   * Per worker process at the end: VmHWM, VmRSS (MiB), CPU seconds spent during the rollout, and where its workflow
+   * tasks went during the rollout (its SDK metrics: sticky cache hits and misses, replays from the start).
+   */
+  workerProcesses: {
+    pid: number;
+    peakRssMiB: number;
+    rssMiB: number;
+    rolloutCpuSeconds: number;
+    workflowTasks?: WorkflowTaskFigures;
+  }[];
 }
 
 export interface ClusterResult {
@@ -124,6 +134,11 @@ export async function benchCluster(opts: {
         `cluster: W=${w}: ${run.completed}/${n} completed in ${run.seconds} s, ${run.upgradesPerSecond}/s ` +
           `(×${run.speedUp}); exactly once: ${run.exactlyOnce.ok}`,
       );
+      for (const p of run.workerProcesses)
+        if (p.workflowTasks)
+          log(
+            `cluster: W=${w}: worker ${p.pid}: ${p.rolloutCpuSeconds} CPU-s; workflow tasks ${describeTasks(p.workflowTasks)}`,
+          );
     }
     return {
       at: new Date().toISOString(),
@@ -195,6 +210,7 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
     const cpuBefore = procs.map((p) => p.stats()?.cpuSeconds ?? 0);
+    const metricsBefore = await Promise.all(procs.map((p) => scrape(p)));
 
     const release: Release = { ...BENCH_RELEASE, id: `lts-5.8.2-cluster-w${workers}-${stamp}` };
     const t0 = Date.now();
@@ -242,13 +258,16 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
     const final = finished!;
     const completed = final.status.outcomes.completed ?? 0;
     const upgradesPerSecond = round(completed / seconds, 2);
+    const metricsAfter = await Promise.all(procs.map((p) => scrape(p)));
     const workerProcesses = procs.map((p, i) => {
       const s = p.stats();
+      const [before, after] = [metricsBefore[i], metricsAfter[i]];
       return {
         pid: p.pid,
         peakRssMiB: s?.peakRssMiB ?? NaN,
         rssMiB: s?.rssMiB ?? NaN,
         rolloutCpuSeconds: round((s?.cpuSeconds ?? NaN) - cpuBefore[i]!, 1),
+        ...(before !== undefined && after !== undefined ? { workflowTasks: workflowTaskFigures(before, after) } : {}),
       };
     });
     return {
@@ -268,6 +287,23 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
     await fleet.close();
+  }
+}
+
+function describeTasks(t: WorkflowTaskFigures): string {
+  return (
+    `${t.workflowTasks}: sticky cache hits ${t.stickyCacheHits}, misses ${t.stickyCacheMisses}, forced evictions ` +
+    `${t.forcedEvictions}, replays ${t.replays}; scheduled → started ${t.scheduleToStartMeanMs} ms on average`
+  );
+}
+
+/** A worker's metrics, or undefined (logged) when they cannot be read: the figures are a diagnosis, not the result. */
+async function scrape(p: ChildWorker): Promise<string | undefined> {
+  try {
+    return await p.metrics?.();
+  } catch (err) {
+    console.error(`cluster: worker ${p.pid}: metrics not read: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
   }
 }
 

@@ -8,9 +8,9 @@
 //    in step 1; on a bare worker process (parked/worker.ts) with the same SDK defaults. The K-th activity of each
 //    workflow POSTs to this process, which takes the time of the N-th.
 // `npx tsx scripts/bench/fanout.ts [--control-planes 300] [--port 7322]` prints progress on stderr, the JSON on stdout.
-// BENCH_WORKER_NODE_OPTIONS sets NODE_OPTIONS for both worker processes only (a heap cap: `--max-old-space-size=384`);
-// both run with MALLOC_ARENA_MAX=2, as the image runs the worker. BENCH_WORKFLOW_CACHE_SIZE sets the nightshift worker's
-// NIGHTSHIFT_WORKFLOW_CACHE_SIZE (else its default).
+// Both worker processes run with the image's NODE_OPTIONS (its heap cap) and MALLOC_ARENA_MAX, read from the
+// Dockerfile; BENCH_WORKER_NODE_OPTIONS replaces NODE_OPTIONS for both (`''`: no heap cap). BENCH_WORKFLOW_CACHE_SIZE
+// sets the nightshift worker's NIGHTSHIFT_WORKFLOW_CACHE_SIZE (else its default).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -27,6 +27,7 @@ import { InventorySchema } from '../../domain/inventory';
 import { SimulatedFleet } from '../../integrations/simulatedFleet/server';
 import { startFleetUpgrade } from '../../client/startFleet';
 import { FLEET_CACHED_WORKFLOWS } from '../../worker/worker';
+import { readDockerfile, runtimeEnv } from '../dockerfile';
 import type { fleetRollout } from '../../workflows';
 import { controlPlaneWorkflowId, fleetStatusQuery, fleetWorkflowId, type FleetStatus } from '../../workflows/messages';
 import { reachable, startDevServer } from '../devServer';
@@ -90,23 +91,29 @@ export const FAST_VERIFY = {
   NIGHTSHIFT_TYK_CHECK_DURATION_MS: '1',
 };
 
-/** This process's environment without Temporal or nightshift settings, so that only the bench's reach a child. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_') && !k.startsWith('NIGHTSHIFT_')),
-  );
+/** An environment without Temporal, nightshift or bench settings or NODE_OPTIONS: only the bench's reach a child. */
+function cleanEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const ours = /^(TEMPORAL_|NIGHTSHIFT_|BENCH_)|^NODE_OPTIONS$/;
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !ours.test(k)));
 }
 
 /**
- * The environment of a worker process: this one's without TEMPORAL_* and NIGHTSHIFT_*, MALLOC_ARENA_MAX=2 as the image
- * runs the worker (Dockerfile; unless this environment sets it), and NODE_OPTIONS taken from BENCH_WORKER_NODE_OPTIONS
- * when set (e.g. `--max-old-space-size=384`: a heap cap for the workers only, not for the build or this process).
- * Both worker processes, nightshift's and the bare one, get the same.
+ * The environment of a worker process: this one's without TEMPORAL_* and NIGHTSHIFT_*, plus the image's NODE_OPTIONS
+ * (the heap cap) and MALLOC_ARENA_MAX, read from the Dockerfile's runtime stage, so the workers run as the image runs
+ * the worker. BENCH_WORKER_NODE_OPTIONS replaces NODE_OPTIONS (e.g. `''`: no heap cap), MALLOC_ARENA_MAX in this
+ * environment replaces the image's. Both worker processes, nightshift's and the bare one, get the same.
  */
-function workerEnv(): NodeJS.ProcessEnv {
-  const options = process.env.BENCH_WORKER_NODE_OPTIONS;
-  const env = { ...cleanEnv(), MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
-  return options === undefined ? env : { ...env, NODE_OPTIONS: options };
+export function workerEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  image: Record<string, string> = runtimeEnv(readDockerfile()),
+): NodeJS.ProcessEnv {
+  const nodeOptions = env.BENCH_WORKER_NODE_OPTIONS ?? image.NODE_OPTIONS;
+  const arenas = env.MALLOC_ARENA_MAX ?? image.MALLOC_ARENA_MAX;
+  return {
+    ...cleanEnv(env),
+    ...(arenas !== undefined ? { MALLOC_ARENA_MAX: arenas } : {}),
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+  };
 }
 
 export interface ChildWorker {
@@ -120,6 +127,8 @@ export interface ChildWorker {
   stats(): (ProcMemory & { cpuSeconds: number }) | undefined;
   /** SIGTERM, SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /** The worker's Prometheus metrics (NIGHTSHIFT_METRICS_ADDRESS), when it was started with them. */
+  metrics?(): Promise<string>;
 }
 
 function watch(child: ChildProcess, log: string, name: string) {
@@ -182,10 +191,11 @@ export async function spawnNightshiftWorker(
 ): Promise<ChildWorker> {
   await buildOnce();
   const health = `127.0.0.1:${await freePort()}`;
+  const metricsAddress = `127.0.0.1:${await freePort()}`;
   const fd = fs.openSync(log, 'a');
   const child = spawn(process.execPath, [BUILT_CLI, 'worker'], {
     cwd: ROOT,
-    env: { ...workerEnv(), ...env, NIGHTSHIFT_HEALTH_ADDRESS: health },
+    env: { ...workerEnv(), ...env, NIGHTSHIFT_HEALTH_ADDRESS: health, NIGHTSHIFT_METRICS_ADDRESS: metricsAddress },
     stdio: ['ignore', fd, fd],
   });
   fs.closeSync(fd);
@@ -203,7 +213,12 @@ export async function spawnNightshiftWorker(
     }
     await sleep(200);
   }
-  return { pid: child.pid!, child, log, atReady: w.stats()!, exited: w.exited, stats: w.stats, stop: w.stop };
+  const metrics = async () => {
+    const res = await fetch(`http://${metricsAddress}/metrics`);
+    if (!res.ok) throw new Error(`GET http://${metricsAddress}/metrics answered ${res.status}`);
+    return res.text();
+  };
+  return { pid: child.pid!, child, log, atReady: w.stats()!, exited: w.exited, stats: w.stats, stop: w.stop, metrics };
 }
 
 let bareBundle: Promise<string> | undefined;
@@ -281,7 +296,7 @@ export interface FanoutResult {
   controlPlanes: number;
   /** The SDK's default workflow cache size in these worker processes (neither sets maxCachedWorkflows). */
   defaultMaxCachedWorkflows: number;
-  /** NODE_OPTIONS of both worker processes (BENCH_WORKER_NODE_OPTIONS), when set. */
+  /** NODE_OPTIONS of both worker processes: the image's, or BENCH_WORKER_NODE_OPTIONS. */
   workerNodeOptions?: string;
   nightshift: {
     parked: number;
@@ -375,7 +390,7 @@ export async function benchFanout(opts: {
       },
       controlPlanes: n,
       defaultMaxCachedWorkflows,
-      ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { workerNodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
+      workerNodeOptions: workerEnv().NODE_OPTIONS ?? '',
       nightshift: ns,
       bare,
       ratios: {

@@ -15,6 +15,7 @@ import { readOutbox } from '../../integrations/outboxNotifier';
 import { controlPlaneWorkflowId } from '../../workflows/messages';
 import { SHARED_WORKFLOW_MODULES, SHARED_WORKFLOW_SOURCES, WORKFLOW_BUNDLE_FILE } from '../../worker/workflowBundle';
 import { offerRelease, waitForAttempt } from '../helpers/controlPlaneRuns';
+import { parseDockerfile, parseEnvArgs, type Instruction } from '../../scripts/dockerfile';
 import { devServerEnv } from '../helpers/temporalServers';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -22,32 +23,7 @@ const HADOLINT = path.join(ROOT, '.tools/venv/bin/hadolint');
 const BUILD_MS = 15 * 60_000;
 
 // ---------------------------------------------------------------------------------------------------------------
-// A Dockerfile, read just enough to run its runtime stage here.
-
-interface Instruction {
-  keyword: string;
-  args: string;
-  line: number;
-}
-
-function parseDockerfile(text: string): Instruction[][] {
-  const stages: Instruction[][] = [];
-  let pending = '';
-  let startLine = 0;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line.startsWith('#') || (line === '' && pending === '')) return;
-    if (pending === '') startLine = i + 1;
-    pending += `${line.replace(/\\$/, '').trim()} `;
-    if (line.endsWith('\\')) return;
-    const [keyword = '', ...rest] = pending.trim().split(/\s+/);
-    pending = '';
-    const instruction = { keyword: keyword.toUpperCase(), args: rest.join(' '), line: startLine };
-    if (instruction.keyword === 'FROM') stages.push([]);
-    stages.at(-1)?.push(instruction);
-  });
-  return stages;
-}
+// The runtime stage, run here (scripts/dockerfile.ts reads the Dockerfile).
 
 /** Leading `--name=value` flags of COPY / RUN, and the rest. */
 function flagsOf(args: string): { flags: Record<string, string>; rest: string } {
@@ -80,10 +56,7 @@ function runStage(stage: Instruction[], dir: string): Image {
     if (keyword === 'WORKDIR') {
       if (args !== '/app') throw new Error(`${where}: this test maps only WORKDIR /app`);
     } else if (keyword === 'ENV') {
-      for (const pair of args.split(/\s+/)) {
-        const [name, ...value] = pair.split('=');
-        image.env[name!] = value.join('=');
-      }
+      Object.assign(image.env, parseEnvArgs(args, line));
     } else if (keyword === 'COPY') {
       const { flags, rest } = flagsOf(args);
       const parts = rest.split(/\s+/);
