@@ -69,6 +69,13 @@ export const PATCH_FLEET_OFFER_ONCE = 'fleet-offer-once';
  * a changing control plane as waiting: one more than maxConcurrent could change at once.
  */
 export const PATCH_REPEATED_GRANT_KEPT = 'repeated-grant-kept';
+/**
+ * Patch: a release (other than an SRE's offer) whose targets are no newer than those of the upgrade nightshift last
+ * completed here is declined: it would change nothing. Before, a lagging inventory made it look eligible, and a
+ * second, empty upgrade ran with its notices (a follow-up offered another open release of the same version at once;
+ * found by the cluster bench, where each worker count's release targets the same version).
+ */
+export const PATCH_SAME_TARGETS_DECLINED = 'same-targets-declined';
 /** A release that failed before any change is offered again by the catch-up schedule only after this long. */
 export const RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
 /**
@@ -174,6 +181,8 @@ export class ControlPlaneWorkflow {
     const installed = this.carried.installed.gateway;
     if (installed && compareVersions(o.release.targets.gateway, installed) < 0)
       return `the gateway runs ${installed} (installed by nightshift); ${o.release.id} would downgrade it`;
+    const done = o.source === 'sre' ? undefined : this.installedAlready(o);
+    if (done && patched(PATCH_SAME_TARGETS_DECLINED)) return done;
     if (o.source === 'fleet' || o.source === 'sre') return undefined;
     const last = this.carried.recent.filter((r) => r.releaseId === o.release.id).at(-1);
     if (!last) return undefined;
@@ -183,6 +192,19 @@ export class ControlPlaneWorkflow {
     if (last.outcome === 'failed-before-change' && Date.now() < retryAt)
       return `the last attempt failed before any change; retried after ${new Date(retryAt).toISOString()}`;
     return undefined;
+  }
+
+  /** Why the offer would change nothing: the last attempt completed an upgrade to targets as new as its own. */
+  private installedAlready(o: ReleaseOffer): string | undefined {
+    const last = this.carried.recent.at(-1);
+    if (last?.outcome !== 'completed' || last.releaseId === o.release.id) return undefined;
+    const { dashboard, gateway } = o.release.targets;
+    if (compareVersions(dashboard, last.targets.dashboard) > 0 || compareVersions(gateway, last.targets.gateway) > 0)
+      return undefined;
+    return (
+      `nightshift upgraded it to dashboard ${last.targets.dashboard} and gateway ${last.targets.gateway} ` +
+      `(${last.releaseId}, ${last.endedAt}); ${o.release.id} would change nothing`
+    );
   }
 
   /** Tells an offer's fleet (if any) that it will not be run. */

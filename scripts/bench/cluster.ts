@@ -20,9 +20,16 @@ import { SimulatedFleet } from '../../integrations/simulatedFleet/server';
 import type { SimulatedAuditEntry } from '../../integrations/simulatedFleet/wire';
 import { startFleetUpgrade } from '../../client/startFleet';
 import type { fleetRollout } from '../../workflows';
-import { fleetStatusQuery, fleetWorkflowId, type FleetUpgradeResult } from '../../workflows/messages';
+import {
+  controlPlaneWorkflowId,
+  fleetStatusQuery,
+  fleetWorkflowId,
+  type FleetUpgradeResult,
+} from '../../workflows/messages';
 import { startTemporalCluster, temporalClusterAvailability } from '../../test/helpers/temporalCluster';
 import { BENCH_RELEASE, FAST_VERIFY, benchInventory, spawnNightshiftWorker, type ChildWorker } from './fanout';
+import { countHistory, median } from './historyCount';
+import { historiesOf } from './throughput';
 import { workflowTaskFigures, type WorkflowTaskFigures } from './workerMetrics';
 
 export interface ExactlyOnce {
@@ -61,6 +68,8 @@ export interface ClusterRun {
    * Per worker process at the end: VmHWM, VmRSS (MiB), CPU seconds spent during the rollout, and where its workflow
    * tasks went during the rollout (its SDK metrics: sticky cache hits and misses, replays from the start).
    */
+  /** Histories: a sample of the control planes (all runs of each) and the fleet's, to see where workflow tasks came from. */
+  history: ClusterHistory;
   workerProcesses: {
     pid: number;
     peakRssMiB: number;
@@ -68,6 +77,17 @@ export interface ClusterRun {
     rolloutCpuSeconds: number;
     workflowTasks?: WorkflowTaskFigures;
   }[];
+}
+
+export interface ClusterHistory {
+  sample: number;
+  /** Per control plane in the sample: events and workflow tasks, median. */
+  medianEvents: number;
+  medianWorkflowTasks: number;
+  /** Events per type, summed over the sample. */
+  byType: Record<string, number>;
+  /** The fleet's events, per run. */
+  fleetEvents: number[];
 }
 
 export interface ClusterResult {
@@ -133,6 +153,11 @@ export async function benchCluster(opts: {
       log(
         `cluster: W=${w}: ${run.completed}/${n} completed in ${run.seconds} s, ${run.upgradesPerSecond}/s ` +
           `(×${run.speedUp}); exactly once: ${run.exactlyOnce.ok}`,
+      );
+      const h = run.history;
+      log(
+        `cluster: W=${w}: control planes (median of ${h.sample}) ${h.medianEvents} events, ${h.medianWorkflowTasks} ` +
+          `workflow tasks; fleet ${h.fleetEvents.join(' + ')} events; sample by type ${JSON.stringify(h.byType)}`,
       );
       for (const p of run.workerProcesses)
         if (p.workflowTasks)
@@ -259,6 +284,7 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
     const completed = final.status.outcomes.completed ?? 0;
     const upgradesPerSecond = round(completed / seconds, 2);
     const metricsAfter = await Promise.all(procs.map((p) => scrape(p)));
+    const history = await sampleHistories(client, inventory, release);
     const workerProcesses = procs.map((p, i) => {
       const s = p.stats();
       const [before, after] = [metricsBefore[i], metricsAfter[i]];
@@ -281,6 +307,7 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
       upgradesPerSecond,
       speedUp: ctx.baseline ? round(upgradesPerSecond / ctx.baseline, 2) : 1,
       exactlyOnce: checkExactlyOnce(inventory, release, auditLog),
+      history,
       loadAverage1m: round(os.loadavg()[0]!, 1),
       workerProcesses,
     };
@@ -293,8 +320,30 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
 function describeTasks(t: WorkflowTaskFigures): string {
   return (
     `${t.workflowTasks}: sticky cache hits ${t.stickyCacheHits}, misses ${t.stickyCacheMisses}, forced evictions ` +
-    `${t.forcedEvictions}, replays ${t.replays}; scheduled → started ${t.scheduleToStartMeanMs} ms on average`
+    `${t.forcedEvictions}; scheduled → started ${t.scheduleToStartMeanMs} ms on average`
   );
+}
+
+const HISTORY_SAMPLE = 10;
+
+/** Every run of HISTORY_SAMPLE control planes spread over the inventory, and of the fleet. */
+async function sampleHistories(client: Client, inventory: Inventory, release: Release): Promise<ClusterHistory> {
+  const cps = inventory.controlPlanes;
+  const step = Math.max(1, Math.floor(cps.length / HISTORY_SAMPLE));
+  const picked = cps.filter((_, i) => i % step === 0).slice(0, HISTORY_SAMPLE);
+  const counts = await Promise.all(
+    picked.map(async (cp) => countHistory((await historiesOf(client, controlPlaneWorkflowId(cp.id))).flat())),
+  );
+  const byType: Record<string, number> = {};
+  for (const c of counts) for (const [k, v] of Object.entries(c.byType)) byType[k] = (byType[k] ?? 0) + v;
+  const fleet = await historiesOf(client, fleetWorkflowId(release.id));
+  return {
+    sample: counts.length,
+    medianEvents: median(counts.map((c) => c.events)),
+    medianWorkflowTasks: median(counts.map((c) => c.workflowTasks)),
+    byType,
+    fleetEvents: fleet.map((run) => run.length).reverse(),
+  };
 }
 
 /** A worker's metrics, or undefined (logged) when they cannot be read: the figures are a diagnosis, not the result. */

@@ -1,7 +1,7 @@
 // Where a worker's workflow tasks went, from the SDK's own Prometheus metrics (a worker started with
-// NIGHTSHIFT_METRICS_ADDRESS): how many it completed, how many found their workflow in its sticky cache, how many
-// replayed a history from the start, and how long they waited to be picked up. The cluster bench reads them from each
-// worker process before and after a rollout.
+// NIGHTSHIFT_METRICS_ADDRESS): how many it completed, how many found their workflow in its sticky cache or missed it,
+// and how long they waited to be picked up. The cluster bench reads them from each worker process before and after a
+// rollout.
 
 /** Prometheus text → the sum of each metric over its label sets (`_total` dropped from counter names). */
 export function sumMetrics(text: string): Map<string, number> {
@@ -25,8 +25,6 @@ export interface WorkflowTaskFigures {
   stickyCacheMisses: number;
   /** Workflows evicted from the cache to make room. */
   forcedEvictions: number;
-  /** Workflow tasks that replayed the history from its start. */
-  replays: number;
   /** Mean wait from a workflow task being scheduled to a worker starting it, ms. */
   scheduleToStartMeanMs: number;
 }
@@ -43,7 +41,6 @@ export function workflowTaskFigures(before: string, after: string): WorkflowTask
     stickyCacheHits: delta('sticky_cache_hit'),
     stickyCacheMisses: delta('sticky_cache_miss'),
     forcedEvictions: delta('sticky_cache_total_forced_eviction'),
-    replays: delta('workflow_task_replay_latency_count'),
     scheduleToStartMeanMs: waits > 0 ? Math.round(delta('workflow_task_schedule_to_start_latency_sum') / waits) : 0,
   };
 }

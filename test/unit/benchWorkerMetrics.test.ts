@@ -31,7 +31,6 @@ describe("the cluster bench's reading of a worker's SDK metrics", () => {
       stickyCacheHits: 100,
       stickyCacheMisses: 10,
       forcedEvictions: 0,
-      replays: 10,
       scheduleToStartMeanMs: 20,
     });
   });

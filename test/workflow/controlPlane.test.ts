@@ -222,6 +222,7 @@ beforeAll(async () => {
       controlPlane('cp-two-warn-cancel', warnGateway),
       controlPlane('cp-two-older'),
       controlPlane('cp-two-same'),
+      controlPlane('cp-same-targets'),
       controlPlane('cp-can'),
       controlPlane('cp-late-notice'),
       controlPlane('cp-restore-blocked', { simulate: { faults: { gateway: 'fail-after-upgrade' } } }),
@@ -1475,6 +1476,31 @@ describe('controlPlane (time-skipping server)', () => {
     expect(later.recent.map((r) => [r.releaseId, r.outcome])).toEqual([['lts-5.8.2', 'completed']]);
     expect(await activityCalls('cp-two-same', 'planWindow')).toHaveLength(1);
     expect(await noticeKinds('cp-two-same')).toEqual(['scheduled', 'completed']);
+  });
+
+  it('another release with the targets nightshift just installed changes nothing and tells no one', async () => {
+    // The inventory lags: it still lists what ran before the upgrade, so only the workflow knows what is installed.
+    const handle = await offer('cp-same-targets', LTS_582);
+    await attemptsEnded(handle);
+    const reissued: Release = { ...LTS_582, id: 'lts-5.8.2-reissued' };
+    await offer('cp-same-targets', reissued, 'follow-up');
+    await offer('cp-same-targets', reissued, 'catch-up');
+    await env.sleep('2 days');
+    const later = await status(handle);
+    expect(later.recent.map((r) => [r.releaseId, r.outcome])).toEqual([['lts-5.8.2', 'completed']]);
+    expect(later.upgrade).toBeUndefined();
+    expect(later.pending).toBeUndefined();
+    expect(await activityCalls('cp-same-targets', 'planWindow')).toHaveLength(1);
+    expect(await noticeKinds('cp-same-targets')).toEqual(['scheduled', 'completed']);
+    // An SRE may still ask for it (after a change by hand, say): that offer is assessed and runs.
+    await offer('cp-same-targets', reissued, 'sre');
+    const sre = await attemptsEnded(handle, 2);
+    expect(lastAttempt(sre).releaseId).toBe('lts-5.8.2-reissued');
+    await record(
+      'cp-same-targets',
+      'same-targets-declined',
+      (run) => run.events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'offer').length > 1,
+    );
   });
 
   // ---- continue-as-new ----
