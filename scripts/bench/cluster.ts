@@ -228,6 +228,7 @@ async function runOnce(client: Client, ctx: RunContext): Promise<ClusterRun> {
           },
           path.join(dir, `worker-${i + 1}.log`),
           300_000,
+          true,
         ),
       ),
     );

@@ -98,10 +98,10 @@ function cleanEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /**
- * The environment of a worker process: this one's without TEMPORAL_* and NIGHTSHIFT_*, plus the image's NODE_OPTIONS
- * (the heap cap) and MALLOC_ARENA_MAX, read from the Dockerfile's runtime stage, so the workers run as the image runs
- * the worker. BENCH_WORKER_NODE_OPTIONS replaces NODE_OPTIONS (e.g. `''`: no heap cap), MALLOC_ARENA_MAX in this
- * environment replaces the image's. Both worker processes, nightshift's and the bare one, get the same.
+ * The environment of a worker process: `env` without TEMPORAL_*, NIGHTSHIFT_*, BENCH_* and NODE_OPTIONS, plus the
+ * image's NODE_OPTIONS (the heap cap) and MALLOC_ARENA_MAX, read from the Dockerfile's runtime stage, so the workers
+ * run as the image runs the worker. BENCH_WORKER_NODE_OPTIONS replaces NODE_OPTIONS (e.g. `''`: no heap cap),
+ * MALLOC_ARENA_MAX in `env` replaces the image's. Both worker processes, nightshift's and the bare one, get the same.
  */
 export function workerEnv(
   env: NodeJS.ProcessEnv = process.env,
@@ -181,21 +181,28 @@ function buildOnce(): Promise<void> {
 }
 
 /**
- * `node dist/cli/nightshift.js worker` (built first, see buildOnce) with `env` (plus a health address), logging to
- * `log`; resolves once its /readyz answers 200 (within `timeoutMs`).
+ * `node dist/cli/nightshift.js worker` (built first, see buildOnce) with `env` (plus a health address and, with
+ * `withMetrics`, a Prometheus metrics address: not for the fan-out, whose bare worker exports none), logging to `log`;
+ * resolves once its /readyz answers 200 (within `timeoutMs`).
  */
 export async function spawnNightshiftWorker(
   env: Record<string, string>,
   log: string,
   timeoutMs = 180_000,
+  withMetrics = false,
 ): Promise<ChildWorker> {
   await buildOnce();
   const health = `127.0.0.1:${await freePort()}`;
-  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const metricsAddress = withMetrics ? `127.0.0.1:${await freePort()}` : undefined;
   const fd = fs.openSync(log, 'a');
   const child = spawn(process.execPath, [BUILT_CLI, 'worker'], {
     cwd: ROOT,
-    env: { ...workerEnv(), ...env, NIGHTSHIFT_HEALTH_ADDRESS: health, NIGHTSHIFT_METRICS_ADDRESS: metricsAddress },
+    env: {
+      ...workerEnv(),
+      ...env,
+      NIGHTSHIFT_HEALTH_ADDRESS: health,
+      ...(metricsAddress ? { NIGHTSHIFT_METRICS_ADDRESS: metricsAddress } : {}),
+    },
     stdio: ['ignore', fd, fd],
   });
   fs.closeSync(fd);
@@ -218,7 +225,17 @@ export async function spawnNightshiftWorker(
     if (!res.ok) throw new Error(`GET http://${metricsAddress}/metrics answered ${res.status}`);
     return res.text();
   };
-  return { pid: child.pid!, child, log, atReady: w.stats()!, exited: w.exited, stats: w.stats, stop: w.stop, metrics };
+  const { stats, exited, stop } = w;
+  return {
+    pid: child.pid!,
+    child,
+    log,
+    atReady: stats()!,
+    exited,
+    stats,
+    stop,
+    ...(metricsAddress ? { metrics } : {}),
+  };
 }
 
 let bareBundle: Promise<string> | undefined;
