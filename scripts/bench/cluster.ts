@@ -64,12 +64,12 @@ export interface ClusterRun {
   exactlyOnce: ExactlyOnce;
   /** The machine's 1-minute load average at the end (2 CPUs: above 2, everything waited for a CPU). */
   loadAverage1m: number;
-  /**
-   * Per worker process at the end: VmHWM, VmRSS (MiB), CPU seconds spent during the rollout, and where its workflow
-   * tasks went during the rollout (its SDK metrics: sticky cache hits and misses, replays from the start).
-   */
   /** Histories: a sample of the control planes (all runs of each) and the fleet's, to see where workflow tasks came from. */
   history: ClusterHistory;
+  /**
+   * Per worker process at the end: VmHWM, VmRSS (MiB), CPU seconds spent during the rollout, and where its workflow
+   * tasks went during the rollout (its SDK metrics: tasks, sticky cache hits and misses, evictions, wait to start).
+   */
   workerProcesses: {
     pid: number;
     peakRssMiB: number;

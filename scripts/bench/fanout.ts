@@ -314,7 +314,7 @@ export interface FanoutResult {
   /** The SDK's default workflow cache size in these worker processes (neither sets maxCachedWorkflows). */
   defaultMaxCachedWorkflows: number;
   /** NODE_OPTIONS of both worker processes: the image's, or BENCH_WORKER_NODE_OPTIONS. */
-  workerNodeOptions?: string;
+  workerNodeOptions: string;
   nightshift: {
     parked: number;
     seconds: number;

@@ -1,6 +1,6 @@
 import { sumMetrics, workflowTaskFigures } from '../../scripts/bench/workerMetrics';
 
-const scrape = (hits: number, misses: number, tasks: number, waitSumMs: number, replays: number) =>
+const scrape = (hits: number, misses: number, tasks: number, waitSumMs: number) =>
   [
     '# HELP temporal_sticky_cache_hit Count of times the workflow cache was used for a new workflow task',
     '# TYPE temporal_sticky_cache_hit counter',
@@ -12,13 +12,12 @@ const scrape = (hits: number, misses: number, tasks: number, waitSumMs: number, 
     `temporal_workflow_task_execution_latency_count{task_queue="q"} ${tasks}`,
     `temporal_workflow_task_schedule_to_start_latency_sum{task_queue="q"} ${waitSumMs}`,
     `temporal_workflow_task_schedule_to_start_latency_count{task_queue="q"} ${tasks}`,
-    `temporal_workflow_task_replay_latency_count{task_queue="q"} ${replays}`,
     'not a metric line at all',
   ].join('\n');
 
 describe("the cluster bench's reading of a worker's SDK metrics", () => {
   it('sums each metric over its label sets, counters without _total', () => {
-    const m = sumMetrics(scrape(10, 2, 30, 600, 3));
+    const m = sumMetrics(scrape(10, 2, 30, 600));
     expect(m.get('temporal_sticky_cache_hit')).toBe(10);
     expect(m.get('temporal_sticky_cache_miss')).toBe(2);
     expect(m.get('temporal_workflow_task_execution_latency_count')).toBe(30);
@@ -26,7 +25,7 @@ describe("the cluster bench's reading of a worker's SDK metrics", () => {
   });
 
   it('gives what happened between two scrapes', () => {
-    expect(workflowTaskFigures(scrape(10, 2, 30, 600, 3), scrape(110, 12, 150, 3000, 13))).toEqual({
+    expect(workflowTaskFigures(scrape(10, 2, 30, 600), scrape(110, 12, 150, 3000))).toEqual({
       workflowTasks: 120,
       stickyCacheHits: 100,
       stickyCacheMisses: 10,
@@ -36,7 +35,7 @@ describe("the cluster bench's reading of a worker's SDK metrics", () => {
   });
 
   it('counts from zero when the first scrape is empty, and reports no wait without tasks', () => {
-    expect(workflowTaskFigures('', scrape(1, 0, 0, 0, 0))).toMatchObject({
+    expect(workflowTaskFigures('', scrape(1, 0, 0, 0))).toMatchObject({
       stickyCacheHits: 1,
       scheduleToStartMeanMs: 0,
     });
