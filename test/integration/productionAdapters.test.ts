@@ -126,7 +126,9 @@ describe.each(kubeEnvironments('productionAdapters.test'))('worker with producti
     await deployment(ns, 'dashboard-refused-tyk-dashboard', `${DASHBOARD_REPO}:v5.3.4`);
     await deployment(ns, 'gateway-refused-tyk-gateway', `${GATEWAY_REPO}:v5.3.4`);
     await deployment(ns, 'dashboard-bad-tyk-dashboard', `${DASHBOARD_REPO}:v5.3.4`);
-    await deployment(ns, 'gateway-bad-tyk-gateway', `${BAD_REPO}:v5.3.4`, 10);
+    // The broken image's rollout fails at this deadline; the restore to v5.3.4 must make progress within it too, which
+    // a loaded CI machine (controller and fake kubelet both polling) did not always do in 10 s.
+    await deployment(ns, 'gateway-bad-tyk-gateway', `${BAD_REPO}:v5.3.4`, 30);
     kube.brokenImages.add(`${BAD_REPO}:v5.8.2`);
 
     const hello = (name: string) => `${tykUrl}/${ns}/${name}`;
